@@ -1,0 +1,309 @@
+"""The one feature-building path, shared by training, batch scoring and the HTTP service.
+
+``FeatureBuilder.fit`` learns small statistics from the training history (category vocabularies,
+group price medians, empirical-Bayes priors, entity track records); ``transform`` turns columns
+(a mapping of name -> numpy array, no pandas needed) into the model matrix. The fitted state is
+plain JSON, saved inside the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from features.spec import CountPair, DatasetSpec
+
+Columns = Mapping[str, np.ndarray]
+_MISSING = "\x00missing"
+
+
+def as_days(values: np.ndarray) -> np.ndarray:
+    """Dates (datetime64 or ISO strings) -> integer days since 1970-01-01."""
+    return np.asarray(values).astype("datetime64[D]").astype(np.int64)
+
+
+def _group_key(columns: Columns, group_cols: list[str], n: int) -> np.ndarray:
+    if not group_cols:
+        return np.full(n, "", dtype=object)
+    parts = [np.asarray(columns[c]).astype(str) for c in group_cols]
+    key = parts[0].astype(object)
+    for p in parts[1:]:
+        key = key + "|" + p.astype(object)
+    return key
+
+
+def _pair_counts(columns: Columns, pair: CountPair) -> tuple[np.ndarray, np.ndarray]:
+    trials = np.asarray(columns[pair.trials], dtype=float)
+    trials = np.where(np.isnan(trials), 0.0, trials)
+    if pair.successes is not None:
+        succ = np.asarray(columns[pair.successes], dtype=float)
+    else:
+        succ = np.asarray(columns[pair.rate], dtype=float) / pair.rate_scale * trials
+    succ = np.where(np.isnan(succ), 0.0, succ)
+    return np.clip(succ, 0, None), trials
+
+
+@dataclass
+class PairPrior:
+    """Beta prior per group: mean ``means[group]`` (else ``global_mean``), strength ``kappa``."""
+
+    global_mean: float
+    kappa: float
+    means: dict[str, float]
+
+    def prior_mean(self, keys: np.ndarray) -> np.ndarray:
+        return np.array([self.means.get(k, self.global_mean) for k in keys], dtype=float)
+
+
+def fit_pair_prior(succ: np.ndarray, trials: np.ndarray, keys: np.ndarray) -> PairPrior:
+    """Empirical-Bayes beta prior by method of moments, group means shrunk toward the global."""
+    has = trials > 0
+    if not has.any():
+        return PairPrior(0.5, 1.0, {})
+    s, n, k = succ[has], trials[has], keys[has]
+    mu = float(s.sum() / n.sum())
+    rates = s / n
+    mean_n = float(n.mean())
+    means: dict[str, float] = {}
+    uniq, inv = np.unique(k.astype(str), return_inverse=True)
+    sum_s = np.bincount(inv, weights=s)
+    sum_n = np.bincount(inv, weights=n)
+    for i, g in enumerate(uniq):
+        # shrink each group's mean toward the global one with ~20 rows' worth of trials
+        means[str(g)] = float((sum_s[i] + 20 * mean_n * mu) / (sum_n[i] + 20 * mean_n))
+    centre = np.array([means[str(g)] for g in k])
+    observed_var = float(np.mean((rates - centre) ** 2))
+    binomial_var = float(np.mean(centre * (1 - centre) / n))
+    between = max(observed_var - binomial_var, 1e-6)
+    kappa = float(np.clip(mu * (1 - mu) / between - 1.0, 1.0, 1e5))
+    return PairPrior(mu, kappa, means)
+
+
+@dataclass
+class TrackRecord:
+    """Per entity value: days on which earlier outcomes became known, and cumulative hits.
+
+    The shrinkage target is the overall hit rate of launches known before the same day, so
+    nothing after a launch (not even the overall base rate) reaches its features."""
+
+    known_days: dict[str, list[int]]
+    cum_hits: dict[str, list[int]]
+    all_known_days: list[int]
+    all_cum_hits: list[int]
+    strength: float
+
+    def features(self, values: np.ndarray, days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(number of earlier launches with known outcome, shrunk hit rate) strictly before."""
+        count = np.zeros(len(values))
+        hits = np.zeros(len(values))
+        base = np.zeros(len(values))
+        for i, (v, d) in enumerate(zip(values, days, strict=True)):
+            j = int(np.searchsorted(self.all_known_days, d, side="left"))
+            base[i] = ((self.all_cum_hits[j - 1] if j > 0 else 0) + 1) / (j + 2)
+            known = self.known_days.get(str(v))
+            if known is None:
+                continue
+            j = int(np.searchsorted(known, d, side="left"))  # strictly earlier than d
+            count[i] = j
+            hits[i] = self.cum_hits[str(v)][j - 1] if j > 0 else 0
+        rate = (hits + self.strength * base) / (count + self.strength)
+        return count, rate
+
+
+def fit_track_record(
+    values: np.ndarray, days: np.ndarray, label: np.ndarray, lag_days: int, strength: float
+) -> TrackRecord:
+    order = np.lexsort((days, values.astype(str)))
+    known_days: dict[str, list[int]] = {}
+    cum_hits: dict[str, list[int]] = {}
+    for v, d, y in zip(values.astype(str)[order], days[order], label[order], strict=True):
+        if v in ("", "nan", "None", _MISSING):
+            continue
+        kd = known_days.setdefault(v, [])
+        ch = cum_hits.setdefault(v, [])
+        kd.append(int(d) + lag_days)
+        ch.append((ch[-1] if ch else 0) + int(y))
+    by_day = np.argsort(days, kind="stable")
+    all_days = (days[by_day] + lag_days).astype(int).tolist()
+    all_cum = np.cumsum(np.asarray(label)[by_day]).astype(int).tolist()
+    return TrackRecord(known_days, cum_hits, all_days, all_cum, strength)
+
+
+@dataclass
+class FeatureBuilder:
+    spec: DatasetSpec
+    vocab: dict[str, list[str]] = field(default_factory=dict)
+    group_medians: dict[str, dict[str, float]] = field(default_factory=dict)
+    pair_priors: dict[str, PairPrior] = field(default_factory=dict)
+    track_records: dict[str, TrackRecord] = field(default_factory=dict)
+    numeric_ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    # ---- fitting -------------------------------------------------------------------------
+    @classmethod
+    def fit(cls, columns: Columns, label: np.ndarray, spec: DatasetSpec) -> FeatureBuilder:
+        n = len(label)
+        fb = cls(spec)
+        for col in spec.categorical:
+            values = np.asarray(columns[col]).astype(str)
+            fb.vocab[col] = sorted(set(values.tolist()) - {"nan", "None"})
+        for col in spec.numeric:
+            x = np.asarray(columns[col], dtype=float)
+            finite = x[np.isfinite(x)]
+            lo, hi = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 0.0)
+            fb.numeric_ranges[col] = (lo, hi)
+        for col, group in spec.relative.items():
+            x = np.asarray(columns[col], dtype=float)
+            g = np.asarray(columns[group]).astype(str)
+            fb.group_medians[col] = {
+                k: float(np.nanmedian(x[g == k]))
+                for k in np.unique(g)
+                if np.isfinite(x[g == k]).any()
+            }
+            fb.group_medians[col][_MISSING] = float(np.nanmedian(x))
+        for pair in spec.count_pairs:
+            succ, trials = _pair_counts(columns, pair)
+            keys = _group_key(columns, pair.prior_by, n)
+            fb.pair_priors[pair.name] = fit_pair_prior(succ, trials, keys)
+        days = as_days(columns[spec.date_column])
+        for col in spec.entities:
+            fb.track_records[col] = fit_track_record(
+                np.asarray(columns[col]).astype(str),
+                days,
+                np.asarray(label),
+                spec.track_record_lag_days,
+                spec.track_record_strength,
+            )
+        return fb
+
+    # ---- transforming ------------------------------------------------------------------------
+    @property
+    def feature_names(self) -> list[str]:
+        return [name for name, _ in self._layout()]
+
+    @property
+    def feature_sources(self) -> dict[str, str]:
+        """Feature -> the input field a person typed (derived features fold into their source)."""
+        return dict(self._layout())
+
+    def _layout(self) -> list[tuple[str, str]]:
+        s = self.spec
+        out = [(c, c) for c in s.categorical] + [(c, c) for c in s.numeric]
+        out += [(f"{c}_vs_{g}_median", c) for c, g in s.relative.items()]
+        out += [("month", s.date_column)] if not s.date_is_year else []
+        out += [(f"days_to_{m:02d}{d:02d}", s.date_column) for m, d in s.festivals]
+        for p in s.count_pairs:
+            src = p.successes or p.rate
+            out += [(f"{p.name}_n", p.trials), (f"{p.name}_rate_eb", src), (f"{p.name}_lift", src)]
+        for e in s.entities:
+            out += [(f"{e}_prior_launches", e), (f"{e}_hit_rate_eb", e)]
+        return out
+
+    @property
+    def categorical_features(self) -> list[str]:
+        return list(self.spec.categorical)
+
+    def transform(self, columns: Columns) -> np.ndarray:
+        """Columns -> float64 matrix (n, n_features). Unknown categories become NaN."""
+        s = self.spec
+        n = len(np.asarray(columns[s.date_column]))
+        feats: list[np.ndarray] = []
+        for col in s.categorical:
+            lookup = {v: i for i, v in enumerate(self.vocab[col])}
+            values = np.asarray(columns[col]).astype(str)
+            feats.append(np.array([lookup.get(v, np.nan) for v in values], dtype=float))
+        for col in s.numeric:
+            feats.append(np.asarray(columns[col], dtype=float))
+        for col, group in s.relative.items():
+            med = self.group_medians[col]
+            g = np.asarray(columns[group]).astype(str)
+            ref = np.array([med.get(k, med[_MISSING]) for k in g])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                feats.append(np.log(np.asarray(columns[col], dtype=float) / ref))
+        dates = np.asarray(columns[s.date_column]).astype("datetime64[D]")
+        days = dates.astype(np.int64)
+        if not s.date_is_year:
+            feats.append((dates.astype("datetime64[M]").astype(np.int64) % 12 + 1).astype(float))
+        for month, day in s.festivals:
+            feats.append(_days_to_next(dates, month, day))
+        for pair in s.count_pairs:
+            prior = self.pair_priors[pair.name]
+            succ, trials = _pair_counts(columns, pair)
+            mean = prior.prior_mean(_group_key(columns, pair.prior_by, n))
+            rate = (succ + prior.kappa * mean) / (trials + prior.kappa)
+            feats += [trials, rate, _logit(rate) - _logit(mean)]
+        for col in s.entities:
+            count, rate = self.track_records[col].features(np.asarray(columns[col]), days)
+            feats += [count, rate]
+        return np.column_stack(feats) if feats else np.empty((n, 0))
+
+    # ---- diagnostics -----------------------------------------------------------------------
+    def warnings(self, columns: Columns) -> list[list[str]]:
+        """Per row: human-readable notes about extrapolation and thin evidence."""
+        n = len(np.asarray(columns[self.spec.date_column]))
+        out: list[list[str]] = [[] for _ in range(n)]
+        for col in self.spec.categorical:
+            known = set(self.vocab[col])
+            for i, v in enumerate(np.asarray(columns[col]).astype(str)):
+                if v not in known:
+                    out[i].append(f"{col}: {v!r} never seen in training")
+        for col, (lo, hi) in self.numeric_ranges.items():
+            for i, x in enumerate(np.asarray(columns[col], dtype=float)):
+                if np.isfinite(x) and (x < lo or x > hi):
+                    out[i].append(f"{col}: {x:g} outside the training range [{lo:g}, {hi:g}]")
+        for pair in self.spec.count_pairs:
+            if not pair.pre_test:
+                continue
+            _, trials = _pair_counts(columns, pair)
+            kappa = self.pair_priors[pair.name].kappa
+            for i, t in enumerate(trials):
+                if 0 < t < kappa:
+                    out[i].append(
+                        f"{pair.trials}: {t:g} is a small test; the prior ({kappa:.0f} "
+                        "pseudo-trials) still outweighs it"
+                    )
+        return out
+
+    # ---- persistence --------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "spec": self.spec.model_dump(mode="json"),
+            "vocab": self.vocab,
+            "group_medians": self.group_medians,
+            "pair_priors": {k: vars(v) for k, v in self.pair_priors.items()},
+            "track_records": {k: vars(v) for k, v in self.track_records.items()},
+            "numeric_ranges": self.numeric_ranges,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FeatureBuilder:
+        return cls(
+            spec=DatasetSpec.model_validate(d["spec"]),
+            vocab=d["vocab"],
+            group_medians=d["group_medians"],
+            pair_priors={k: PairPrior(**v) for k, v in d["pair_priors"].items()},
+            track_records={k: TrackRecord(**v) for k, v in d["track_records"].items()},
+            numeric_ranges={k: (v[0], v[1]) for k, v in d["numeric_ranges"].items()},
+        )
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def _days_to_next(dates: np.ndarray, month: int, day: int) -> np.ndarray:
+    """Days from launch until the next occurrence of (month, day), 0..365."""
+    years = dates.astype("datetime64[Y]")
+    offset = np.timedelta64(month - 1, "M")
+    this_year = (years + offset).astype("datetime64[D]") + np.timedelta64(day - 1, "D")
+    next_year = ((years + 1) + offset).astype("datetime64[D]") + np.timedelta64(day - 1, "D")
+    target = np.where(this_year >= dates, this_year, next_year)
+    return (target - dates).astype(np.int64).astype(float)
+
+
+def columns_from_records(records: list[Mapping[str, Any]], names: list[str]) -> dict[str, Any]:
+    """Row dicts -> columns, without pandas (the serving hot path)."""
+    return {name: np.array([r.get(name) for r in records]) for name in names}

@@ -1,0 +1,135 @@
+"""Dataset spec: how a tabular launch history maps onto Hit Compass's features.
+
+A spec is YAML (see ``training/specs/``). It travels inside every saved model, so serving builds
+exactly the features training built.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TargetRule(_Strict):
+    """Hit = ``column`` compared with ``value`` (e.g. Global_Sales >= 1.0)."""
+
+    column: str
+    op: Literal[">=", ">", "<=", "<"] = ">="
+    value: float
+
+
+class Target(_Strict):
+    column: str | None = Field(None, description="A 0/1 column that already holds the label.")
+    rule: TargetRule | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Target:
+        if (self.column is None) == (self.rule is None):
+            raise ValueError("target needs exactly one of 'column' or 'rule'")
+        return self
+
+
+class CountPair(_Strict):
+    """A small-sample signal: ``successes`` out of ``trials``, or a mean ``rate`` (0..rate_scale)
+    observed over ``trials`` raters. Shrunk toward a prior that depends on ``prior_by``."""
+
+    name: str
+    trials: str
+    successes: str | None = None
+    rate: str | None = None
+    rate_scale: float = 1.0
+    prior_by: list[str] = Field(default_factory=list)
+    pre_test: bool = Field(False, description="Part of the small-sample test (masked pre-test).")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> CountPair:
+        if (self.successes is None) == (self.rate is None):
+            raise ValueError(f"count pair {self.name!r} needs exactly one of successes or rate")
+        return self
+
+
+class Filter(_Strict):
+    year_from: int | None = None
+    year_to: int | None = None
+    require: list[str] = Field(default_factory=list, description="Rows must have these columns.")
+
+
+class DatasetSpec(_Strict):
+    name: str
+    source: str = Field(description="'simulator' or a CSV/Parquet path relative to the spec.")
+    id_column: str | None = None
+    date_column: str
+    date_is_year: bool = Field(False, description="The date column holds a year (e.g. 2008).")
+    target: Target
+    outcome_column: str | None = Field(None, description="Continuous outcome, e.g. 90-day GMV.")
+    categorical: list[str] = Field(default_factory=list)
+    numeric: list[str] = Field(default_factory=list)
+    relative: dict[str, str] = Field(
+        default_factory=dict, description="numeric column -> group column: log ratio to median."
+    )
+    count_pairs: list[CountPair] = Field(default_factory=list)
+    entities: list[str] = Field(default_factory=list, description="Track-record columns.")
+    track_record_lag_days: int = Field(
+        0, ge=0, description="An earlier launch's outcome is known this many days after it."
+    )
+    track_record_strength: float = Field(10.0, gt=0)
+    festivals: list[tuple[int, int]] = Field(default_factory=list, description="(month, day)")
+    monotone: dict[str, Literal[-1, 1]] = Field(default_factory=dict)
+    leakage: list[str] = Field(default_factory=list, description="Known only after launch.")
+    filter: Filter = Field(default_factory=Filter)
+    test_fraction: float = Field(0.2, gt=0, lt=1, description="Latest share held out as test.")
+    test_from_year: int | None = Field(None, description="Test = launches from this year on.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DatasetSpec:
+        inputs = set(self.input_columns())
+        for col in self.leakage:
+            if col in inputs:
+                raise ValueError(f"column {col!r} is declared leakage but used as a feature")
+        for col, group in self.relative.items():
+            if col not in self.numeric or group not in self.categorical:
+                raise ValueError(f"relative {col!r}->{group!r}: needs numeric and categorical")
+        for col in self.monotone:
+            if col not in self.numeric:
+                raise ValueError(f"monotone constraint on {col!r}, which is not a numeric column")
+        for pair in self.count_pairs:
+            for g in pair.prior_by:
+                if g not in self.categorical:
+                    raise ValueError(f"count pair {pair.name!r}: prior_by {g!r} not categorical")
+        return self
+
+    def input_columns(self) -> list[str]:
+        """Columns a concept must provide to be scored (before launch)."""
+        cols = [self.date_column, *self.categorical, *self.numeric, *self.entities]
+        for p in self.count_pairs:
+            cols += [p.trials, p.successes or p.rate]  # type: ignore[list-item]
+        return list(dict.fromkeys(cols))
+
+    def pre_test_columns(self) -> list[str]:
+        """Columns of the small-sample test, zeroed to score a concept as if untested."""
+        cols: list[str] = []
+        for p in self.count_pairs:
+            if p.pre_test:
+                cols += [p.trials, p.successes or p.rate]  # type: ignore[list-item]
+        return list(dict.fromkeys(cols))
+
+    def source_path(self, spec_dir: Path | None) -> Path | None:
+        if self.source == "simulator":
+            return None
+        path = Path(self.source)
+        return path if path.is_absolute() or spec_dir is None else spec_dir / path
+
+
+def load_spec(path: str | Path) -> DatasetSpec:
+    """Read a YAML spec; errors name the offending key."""
+    path = Path(path)
+    with path.open() as fh:
+        raw = yaml.safe_load(fh)
+    return DatasetSpec.model_validate(raw)

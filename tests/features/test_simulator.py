@@ -1,0 +1,82 @@
+"""The simulator's p_hit_bayes is the Bayes limit: calibrated, and better than launch features."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+
+from features.domain import BRAND_TIERS, CATEGORIES, SEGMENTS
+from features.simulator import OBSERVABLE_COLUMNS, bayes_hit_probability, simulate
+
+
+@pytest.fixture(scope="module")
+def big() -> pd.DataFrame:
+    return simulate(60_000, 3)
+
+
+def test_seeded_and_sorted() -> None:
+    a, b = simulate(500, 1), simulate(500, 1)
+    pd.testing.assert_frame_equal(a, b)
+    assert a["launch_date"].is_monotonic_increasing
+    assert not simulate(500, 2)["price"].equals(a["price"])
+
+
+def test_domain_coverage(big: pd.DataFrame) -> None:
+    assert set(big["category"]) == set(CATEGORIES) and len(CATEGORIES) >= 8
+    assert set(big["target_segment"]) == set(SEGMENTS) and len(SEGMENTS) == 8
+    assert set(big["brand_tier"]) == set(BRAND_TIERS)
+    assert 0.08 <= big["hit"].mean() <= 0.15
+    untested = (big["test_samples_sent"] == 0).mean()
+    assert 0.3 < untested < 0.7  # many concepts have no test yet
+    assert (big["test_positive"] <= big["test_trials"]).all()
+    assert (big["interested"] <= big["reach"]).all()
+    rates = big.groupby("category")["hit"].mean()
+    assert rates.max() - rates.min() > 0.03  # categories differ in base hit rate
+
+
+def test_mean_probability_matches_hit_rate(big: pd.DataFrame) -> None:
+    p, y = big["p_hit_bayes"].to_numpy(), big["hit"].to_numpy()
+    se = np.sqrt((p * (1 - p)).sum()) / len(p)
+    assert abs(p.mean() - y.mean()) < 4 * se
+
+
+def test_binned_probability_matches_observed_rate(big: pd.DataFrame) -> None:
+    p, y = big["p_hit_bayes"].to_numpy(), big["hit"].to_numpy()
+    order = np.argsort(p)
+    for chunk in np.array_split(order, 10):
+        pred, obs = p[chunk].mean(), y[chunk].mean()
+        se = np.sqrt((p[chunk] * (1 - p[chunk])).sum()) / len(chunk)
+        assert abs(pred - obs) < 4 * se + 1e-3, (pred, obs)
+
+
+def test_posterior_uses_only_observables(big: pd.DataFrame) -> None:
+    head = big.head(200)
+    recomputed = bayes_hit_probability(head[OBSERVABLE_COLUMNS])
+    np.testing.assert_allclose(recomputed, head["p_hit_bayes"], rtol=1e-12)
+
+
+def test_bayes_beats_launch_features_only(big: pd.DataFrame) -> None:
+    x = pd.get_dummies(big[["category", "target_segment", "brand_tier"]]).astype(float)
+    x["log_price"] = np.log(big["price"])
+    x["log_budget"] = np.log(big["marketing_budget"])
+    x["log_seeding"] = np.log1p(big["seeding_posts"])
+    x["novelty"] = big["novelty"]
+    half = len(big) // 2
+    lr = LogisticRegression(max_iter=2000).fit(x[:half], big["hit"][:half])
+    launch_only = roc_auc_score(big["hit"][half:], lr.predict_proba(x[half:])[:, 1])
+    bayes = roc_auc_score(big["hit"][half:], big["p_hit_bayes"][half:])
+    assert bayes > launch_only + 0.03, (bayes, launch_only)
+
+
+def test_test_results_move_the_posterior() -> None:
+    df = simulate(2000, 5)
+    tested = df[df["test_trials"] > 50].head(50).copy()
+    good, bad = tested.copy(), tested.copy()
+    good["test_positive"] = good["test_trials"]
+    good["test_repurchase"] = good["test_trials"] // 2
+    bad["test_positive"] = 0
+    bad["test_repurchase"] = 0
+    assert (bayes_hit_probability(good) > bayes_hit_probability(bad)).all()

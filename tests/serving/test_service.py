@@ -1,0 +1,82 @@
+"""The service in process: good answers, and 4xx naming the field for every bad input."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+
+def test_scores_the_example(client, concept: dict, champion: dict) -> None:
+    r = client.post("/score", json={"concepts": [concept]})
+    assert r.status_code == 200, r.text
+    (out,) = r.json()
+    assert out["concept_id"] == concept["concept_id"]
+    assert 0 < out["hit_probability"] < 1
+    assert out["model_version"] == champion["version"]
+
+
+def test_readyz(client) -> None:
+    assert client.get("/readyz").status_code == 200
+
+
+def _with(concept: dict, **changes) -> dict:
+    c = dict(concept)
+    for k, v in changes.items():
+        if v is _DROP:
+            c.pop(k)
+        else:
+            c[k] = v
+    return c
+
+
+_DROP = object()
+BAD = {
+    "missing field": ({"price": _DROP}, "price"),
+    "wrong type": ({"reach": "lots"}, "reach"),
+    "string number": ({"price": "12.5"}, "price"),
+    "negative count": ({"seeding_posts": -3}, "seeding_posts"),
+    "more positives than trials": ({"test_positive": 500}, "test_positive exceeds test_trials"),
+    "interest above reach": ({"interested": 10**8}, "interested exceeds reach"),
+    "unknown category": ({"category": "space_tourism"}, "category"),
+    "bad date": ({"launch_date": "2026-13-45"}, "launch_date"),
+    "novelty above 1": ({"novelty": 1.5}, "novelty"),
+    "unknown field": ({"colour": "red"}, "colour"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_input_gets_4xx_naming_the_field(client, concept: dict, case: str) -> None:
+    changes, field = BAD[case]
+    r = client.post("/score", json={"concepts": [_with(concept, **changes)]})
+    assert 400 <= r.status_code < 500, r.text
+    assert field in r.text
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+def test_nan_and_inf_rejected(client, concept: dict, value: float) -> None:
+    body = '{"concepts": [' + _json_with_raw(concept, "price", value) + "]}"
+    r = client.post("/score", content=body, headers={"content-type": "application/json"})
+    assert 400 <= r.status_code < 500 and "price" in r.text
+
+
+def _json_with_raw(concept: dict, key: str, value: float) -> str:
+    import json
+
+    raw = {math.inf: "Infinity", -math.inf: "-Infinity"}.get(value, "NaN")
+    return json.dumps({**concept, key: "__RAW__"}).replace('"__RAW__"', raw)
+
+
+def test_empty_list_rejected(client) -> None:
+    r = client.post("/score", json={"concepts": []})
+    assert 400 <= r.status_code < 500 and "concepts" in r.text
+
+
+def test_not_json_rejected(client) -> None:
+    r = client.post("/score", content=b"\x00garbage", headers={"content-type": "application/json"})
+    assert 400 <= r.status_code < 500
+
+
+def test_error_does_not_echo_request_content(client, concept: dict) -> None:
+    r = client.post("/score", json={"concepts": [_with(concept, brand_tier="SECRET-VALUE-42")]})
+    assert r.status_code == 400 and "brand_tier" in r.text and "SECRET-VALUE-42" not in r.text

@@ -1,0 +1,77 @@
+"""simulate -> train -> MLflow (tmp SQLite) -> registered version with alias champion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pytest
+from mlflow import MlflowClient
+
+from features.spec import load_spec
+from training import registry
+from training.cli import DEFAULT_SPEC
+from training.dataset import SpecError, load_launches
+from training.promote import judge
+
+
+def test_champion_registered(champion: dict) -> None:
+    client = MlflowClient()
+    mv = client.get_model_version_by_alias("hit-compass", "champion")
+    assert str(mv.version) == champion["version"]
+    assert mv.tags[registry.COMPLETE_TAG] == "true"
+    run = client.get_run(mv.run_id)
+    assert "test_auc" in run.data.metrics and "train_fingerprint" in run.data.tags
+    assert 0.6 < champion["test_metrics"]["auc"] <= 1.0
+
+
+def test_registered_pyfunc_returns_probabilities(champion: dict) -> None:
+    model = mlflow.pyfunc.load_model("models:/hit-compass@champion")
+    example = model.input_example
+    p = np.asarray(model.predict(example))
+    assert ((p > 0) & (p < 1)).all()
+
+
+def test_worse_model_never_becomes_champion(champion: dict) -> None:
+    """The gate on the same test set: a model trained on shuffled labels is refused."""
+    from training.train import train_model
+
+    good, test = registry.load_version(champion["version"])
+    spec = good.features.spec
+    frame = champion["train_result"].train.copy()
+    frame = frame.assign(label=np.random.default_rng(0).permutation(frame["label"].to_numpy()))
+    import pandas as pd
+
+    bad = train_model(pd.concat([frame, test]), spec).model
+    decision = judge(bad, good, test, min_logloss_gain=0.0, max_auc_drop=0.002)
+    assert not decision["promoted"]
+    assert judge(good, bad, test, 0.0, 0.002)["promoted"]
+
+
+def test_gate_recorded_and_refuses_when_not_better(champion: dict, small_launches: Path) -> None:
+    from training.pipeline import run_training
+
+    again = run_training(data=small_launches, spec_path=DEFAULT_SPEC)
+    # identical data and seed: same model, so not strictly better -> stays challenger
+    assert not again["promotion"]["promoted"]
+    assert registry.champion_version() == champion["version"]
+    tag = MlflowClient().get_model_version("hit-compass", again["version"]).tags["promotion"]
+    assert '"promoted": false' in tag
+
+
+def test_spec_with_wrong_column_fails_before_training(small_launches: Path, tmp_path: Path) -> None:
+    text = Path(DEFAULT_SPEC).read_text().replace("[price, novelty,", "[prise, novelty,")
+    text = text.replace("relative: {price: category}", "relative: {prise: category}")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    with pytest.raises(SpecError, match="prise"):
+        load_launches(load_spec(bad), data=small_launches)
+
+
+def test_spec_rejects_leakage_used_as_feature(tmp_path: Path) -> None:
+    text = Path(DEFAULT_SPEC).read_text().replace("leakage: [p_hit_bayes]", "leakage: [price]")
+    bad = tmp_path / "leak.yaml"
+    bad.write_text(text)
+    with pytest.raises(ValueError, match="price"):
+        load_spec(bad)

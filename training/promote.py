@@ -1,0 +1,67 @@
+"""Promotion gate: a version becomes ``champion`` only if it beats the current champion on the
+same out-of-time test set. Every decision is recorded as a tag on the version."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from models.hit_model import HitModel
+from training import registry
+from training.dataset import to_columns
+from training.evaluate import score
+
+
+def judge(
+    challenger: HitModel,
+    champion: HitModel | None,
+    test: pd.DataFrame,
+    min_logloss_gain: float,
+    max_auc_drop: float,
+) -> dict[str, Any]:
+    """Pure decision: lower log loss by at least ``min_logloss_gain`` (strictly lower when 0)
+    and AUC no more than ``max_auc_drop`` below the champion's, on ``test``."""
+    spec = challenger.features.spec
+    y = test["label"].to_numpy()
+    new = score(y, challenger.predict_proba(to_columns(test, spec)))
+    if champion is None:
+        return {"promoted": True, "reason": "no champion yet", "challenger": new}
+    if champion.features.spec.input_columns() != spec.input_columns():
+        return {
+            "promoted": False,
+            "reason": "champion uses another dataset spec; use --force",
+            "challenger": new,
+        }
+    old = score(y, champion.predict_proba(to_columns(test, champion.features.spec)))
+    gain = old["logloss"] - new["logloss"]
+    better = gain > 0 and gain >= min_logloss_gain and new["auc"] >= old["auc"] - max_auc_drop
+    reason = (
+        f"log loss {new['logloss']:.4f} vs {old['logloss']:.4f}, "
+        f"AUC {new['auc']:.4f} vs {old['auc']:.4f}"
+    )
+    return {"promoted": bool(better), "reason": reason, "challenger": new, "champion": old}
+
+
+def promote(version: str, config: dict[str, Any], force: bool = False) -> dict[str, Any]:
+    """Run the gate for a registered version against the current champion and record it."""
+    challenger, test = registry.load_version(version)
+    current = registry.champion_version()
+    champion = None
+    if current is not None and current != version:
+        champion, _ = registry.load_version(current)
+    if current == version:
+        decision: dict[str, Any] = {"promoted": False, "reason": "already champion"}
+    else:
+        decision = judge(
+            challenger,
+            champion,
+            test,
+            config["promotion"]["min_logloss_gain"],
+            config["promotion"]["max_auc_drop"],
+        )
+    if force and not decision["promoted"] and current != version:
+        decision = decision | {"promoted": True, "forced": True}
+    decision["previous_champion"] = current
+    registry.record_decision(version, decision)
+    return decision

@@ -1,0 +1,173 @@
+"""MLflow tracking and registry: where runs, versions and the ``champion`` alias live.
+
+Default store: SQLite in the git-ignored state folder (``HIT_COMPASS_STATE``, default ``./state``);
+``MLFLOW_TRACKING_URI`` overrides it. A version is usable only once tagged
+``hit_compass.complete=true`` (set last), so a training run killed half-way leaves nothing that
+the gate, the export or the service would pick up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+
+from features.spec import DatasetSpec
+from models.hit_model import HitModel
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+MODEL_NAME = "hit-compass"
+CHAMPION = "champion"
+COMPLETE_TAG = "hit_compass.complete"
+
+
+def state_dir() -> Path:
+    path = Path(os.environ.get("HIT_COMPASS_STATE", REPO_ROOT / "state")).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def tracking_uri() -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{state_dir() / 'mlflow.db'}"
+
+
+def configure(experiment: str = "hit-compass") -> MlflowClient:
+    """Point MLflow at the tracking store and make sure the experiment exists."""
+    uri = tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    client = MlflowClient(uri, uri)
+    if client.get_experiment_by_name(experiment) is None:
+        client.create_experiment(experiment, artifact_location=(state_dir() / "artifacts").as_uri())
+    mlflow.set_experiment(experiment)
+    return client
+
+
+def fingerprint(frame: pd.DataFrame) -> str:
+    """Content hash of a launch table (row order and values)."""
+    digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def input_example(frame: pd.DataFrame, spec: DatasetSpec, n: int = 3) -> pd.DataFrame:
+    example = frame[spec.input_columns()].head(n).copy()
+    if not spec.date_is_year:
+        example[spec.date_column] = frame["launch_day"].head(n).dt.strftime("%Y-%m-%d").to_numpy()
+    return example
+
+
+def log_and_register(
+    model: HitModel,
+    spec: DatasetSpec,
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    params: dict[str, Any],
+    metrics: dict[str, float],
+    extra_artifacts: dict[str, Path] | None = None,
+    tags: dict[str, str] | None = None,
+    model_name: str = MODEL_NAME,
+) -> str:
+    """Log a trained model with everything needed to judge it later; return the new version."""
+    client = configure()
+    with mlflow.start_run() as run, tempfile.TemporaryDirectory() as tmp:
+        mlflow.log_params({k: v for k, v in params.items() if not isinstance(v, list | dict)})
+        mlflow.log_metrics({f"test_{k}": v for k, v in metrics.items()})
+        mlflow.set_tags(
+            {
+                "dataset": spec.name,
+                "train_fingerprint": fingerprint(train),
+                "test_fingerprint": fingerprint(test),
+                "train_rows": len(train),
+                "test_rows": len(test),
+                **(tags or {}),
+            }
+        )
+        model_dir = model.save(Path(tmp) / "hit_model")
+        test_path = Path(tmp) / "test_set.parquet"
+        test.to_parquet(test_path)
+        mlflow.log_artifact(str(test_path))
+        (Path(tmp) / "spec.json").write_text(spec.model_dump_json(indent=2))
+        mlflow.log_artifact(str(Path(tmp) / "spec.json"))
+        for path in (extra_artifacts or {}).values():
+            mlflow.log_artifact(str(path))
+        example = input_example(test, spec)
+        from training.dataset import to_columns  # local: avoid a cycle at import time
+
+        proba = model.predict_proba(to_columns(test.head(len(example)), spec))
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(REPO_ROOT / "models" / "mlflow_pyfunc.py"),
+            artifacts={"hit_model": str(model_dir)},
+            code_paths=[str(REPO_ROOT / "models"), str(REPO_ROOT / "features")],
+            signature=infer_signature(example, proba),
+            input_example=example,
+        )
+        version = mlflow.register_model(info.model_uri, model_name)
+        client.set_model_version_tag(model_name, version.version, "run_id", run.info.run_id)
+        client.set_model_version_tag(model_name, version.version, COMPLETE_TAG, "true")
+    return str(version.version)
+
+
+def champion_version(model_name: str = MODEL_NAME) -> str | None:
+    client = configure()
+    try:
+        return str(client.get_model_version_by_alias(model_name, CHAMPION).version)
+    except MlflowException:
+        return None
+
+
+def is_complete(version: str, model_name: str = MODEL_NAME) -> bool:
+    mv = configure().get_model_version(model_name, version)
+    return mv.tags.get(COMPLETE_TAG) == "true"
+
+
+def download_version(version: str, dest: Path, model_name: str = MODEL_NAME) -> tuple[Path, Path]:
+    """Fetch a version's native model dir and its out-of-time test set."""
+    client = configure()
+    mv = client.get_model_version(model_name, version)
+    if mv.tags.get(COMPLETE_TAG) != "true":
+        raise RuntimeError(
+            f"{model_name} version {version} is incomplete (training was interrupted)"
+        )
+    dest.mkdir(parents=True, exist_ok=True)
+    local = Path(
+        mlflow.artifacts.download_artifacts(
+            f"models:/{model_name}/{version}", dst_path=str(dest / "pyfunc")
+        )
+    )
+    run_id = mv.tags.get("run_id") or mv.run_id
+    test = Path(
+        mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path="test_set.parquet", dst_path=str(dest)
+        )
+    )
+    return local / "artifacts" / "hit_model", test
+
+
+def load_version(version: str, model_name: str = MODEL_NAME) -> tuple[HitModel, pd.DataFrame]:
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir, test = download_version(version, Path(tmp), model_name)
+        return HitModel.load(model_dir), pd.read_parquet(test)
+
+
+def record_decision(version: str, decision: dict[str, Any], model_name: str = MODEL_NAME) -> None:
+    client = configure()
+    client.set_model_version_tag(
+        model_name, version, "promotion", json.dumps(decision, default=_json)
+    )
+    if decision.get("promoted"):
+        client.set_registered_model_alias(model_name, CHAMPION, version)
+
+
+def _json(x: Any) -> Any:
+    return float(x) if isinstance(x, np.floating) else str(x)
