@@ -6,8 +6,10 @@ export HIT_COMPASS_STATE ?= $(CURDIR)/state
 export BENTOML_HOME ?= $(HIT_COMPASS_STATE)/bentoml
 UV := python3 -m uv
 PORT ?= 3000
+# loopback only; another interface only on purpose: `make serve HOST=0.0.0.0`
+HOST ?= 127.0.0.1
 
-.PHONY: setup serve test lint
+.PHONY: setup serve test lint chromium wrk bench-serve soak
 
 setup:  ## uv (via pip if missing) and the locked environment
 	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -15,8 +17,33 @@ setup:  ## uv (via pip if missing) and the locked environment
 
 serve: setup  ## simulate + train a champion if none exists, then serve on :$(PORT)
 	$(UV) run compass ensure-champion
-	$(UV) run bentoml serve serving.service:HitCompass --port $(PORT)
+	$(UV) run bentoml serve serving.service:HitCompass --host $(HOST) --port $(PORT)
 
-test: setup  ## lint and the whole suite
+test: setup chromium  ## lint and the whole suite
 	$(UV) run ruff check .
 	$(UV) run pytest
+
+# the browser test drives Debian's chromium (Playwright cannot download its own browser here)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+chromium:  ## Debian's chromium for the /ui browser test, if missing
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing chromium (apt-get)"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; \
+	} || echo "chromium could not be installed: the browser test will skip"
+
+wrk:  ## Debian's wrk, the load generator of `compass bench serve`
+	@command -v wrk >/dev/null 2>&1 || { \
+		echo "installing wrk (apt-get)"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk >/dev/null; \
+	}
+
+bench-serve: setup wrk  ## serving benchmark -> serve.json (this service vs no-op BentoML vs mlflow)
+	$(UV) run compass bench serve --out serve.json
+
+soak: setup wrk  ## 60 s, 32 connections: zero errors, RSS growth < 10 % (opt-in test)
+	$(UV) run pytest -m soak -s tests/serving/test_soak.py
+
+requirements.txt: uv.lock  ## what `bentoml build` installs: the lock's export (test_build checks)
+	$(UV) export --frozen --no-dev --no-hashes --no-emit-project -o requirements.txt

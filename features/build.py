@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from features.spec import CountPair, DatasetSpec
+from features.spec import CountPair, DatasetSpec, EntityHistory
 
 Columns = Mapping[str, np.ndarray]
 _MISSING = "\x00missing"
@@ -84,52 +84,140 @@ def fit_pair_prior(succ: np.ndarray, trials: np.ndarray, keys: np.ndarray) -> Pa
 
 @dataclass
 class TrackRecord:
-    """Per entity value: days on which earlier outcomes became known, and cumulative hits.
+    """Per entity value: days on which earlier outcomes became known, cumulative hits and
+    cumulative log(1 + outcome), in launch order.
 
-    The shrinkage target is the overall hit rate of launches known before the same day, so
-    nothing after a launch (not even the overall base rate) reaches its features."""
+    Every feature of a launch on day ``d`` uses only launches before ``d`` whose outcome was
+    known before ``d`` (launch day + ``lag_days``); the shrinkage targets are the overall rates
+    known before the same day, so nothing after a launch (not even the base rate) reaches it."""
 
     known_days: dict[str, list[int]]
     cum_hits: dict[str, list[int]]
     all_known_days: list[int]
     all_cum_hits: list[int]
     strength: float
+    lag_days: int = 0
+    cum_outcome: dict[str, list[float]] = field(default_factory=dict)
+    all_cum_outcome: list[float] = field(default_factory=list)
+    # numpy views of the lists above, built once (the serving hot path scores single rows)
+    _arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
-    def features(self, values: np.ndarray, days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(number of earlier launches with known outcome, shrunk hit rate) strictly before."""
-        count = np.zeros(len(values))
-        hits = np.zeros(len(values))
-        base = np.zeros(len(values))
-        for i, (v, d) in enumerate(zip(values, days, strict=True)):
-            j = int(np.searchsorted(self.all_known_days, d, side="left"))
-            base[i] = ((self.all_cum_hits[j - 1] if j > 0 else 0) + 1) / (j + 2)
+    def _array(self, key: str, values: list[int] | list[float], prefix: bool) -> np.ndarray:
+        arr = self._arrays.get(key)
+        if arr is None:
+            arr = _prefix(values) if prefix else np.asarray(values, dtype=np.int64)
+            self._arrays[key] = arr
+        return arr
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+
+    def features(
+        self, values: np.ndarray, days: np.ndarray, history: EntityHistory | None = None
+    ) -> dict[str, np.ndarray]:
+        """Feature suffix -> values, in the order of ``history_suffixes(history)``."""
+        history = history or EntityHistory()
+        values = np.asarray(values).astype(str)
+        days = np.asarray(days, dtype=np.int64)
+        n = len(values)
+        k = self.strength
+        all_days = self._array("all_days", self.all_known_days, prefix=False)
+        j_all = np.searchsorted(all_days, days, side="left")  # strictly earlier than d
+        base = (self._array("all_hits", self.all_cum_hits, prefix=True)[j_all] + 1) / (j_all + 2)
+        count, hits = np.zeros(n), np.zeros(n)
+        age = np.full(n, np.nan)
+        w = history.window_days or 0
+        recent_launches, recent_known, recent_hits = np.zeros(n), np.zeros(n), np.zeros(n)
+        out_sum = np.zeros(n)
+        uniq, inverse = np.unique(values, return_inverse=True)
+        for u, v in enumerate(uniq):
             known = self.known_days.get(str(v))
             if known is None:
                 continue
-            j = int(np.searchsorted(known, d, side="left"))  # strictly earlier than d
-            count[i] = j
-            hits[i] = self.cum_hits[str(v)][j - 1] if j > 0 else 0
-        rate = (hits + self.strength * base) / (count + self.strength)
-        return count, rate
+            idx = np.flatnonzero(inverse == u)
+            kd, d = self._array(f"days:{v}", known, prefix=False), days[idx]
+            cum = self._array(f"hits:{v}", self.cum_hits[str(v)], prefix=True)
+            j = np.searchsorted(kd, d, side="left")
+            count[idx], hits[idx] = j, cum[j]
+            launched = kd - self.lag_days  # launch days, sorted
+            if history.age:
+                first = launched[0]
+                age[idx] = np.where(d > first, d - first, np.nan)
+            if w:
+                recent_launches[idx] = np.searchsorted(launched, d, "left") - np.searchsorted(
+                    launched, d - w, "left"
+                )
+                j0 = np.searchsorted(kd, d - w, side="left")
+                recent_known[idx], recent_hits[idx] = j - j0, cum[j] - cum[j0]
+            if history.outcome:
+                out_sum[idx] = self._array(f"out:{v}", self.cum_outcome[str(v)], True)[j]
+        out: dict[str, np.ndarray] = {
+            "prior_launches": count,
+            "hit_rate_eb": (hits + k * base) / (count + k),
+        }
+        if history.age:
+            out["age_days"] = age
+        if w:
+            out["recent_launches"] = recent_launches
+            out["recent_hit_rate_eb"] = (recent_hits + k * base) / (recent_known + k)
+        if history.outcome:
+            all_out = self._array("all_out", self.all_cum_outcome, prefix=True)[j_all]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                base_out = np.where(j_all > 0, all_out / np.maximum(j_all, 1), np.nan)
+            out["outcome_mean_eb"] = (out_sum + k * base_out) / (count + k)
+        return out
+
+
+def history_suffixes(history: EntityHistory | None) -> list[str]:
+    """Names (after ``{entity}_``) of the features ``TrackRecord.features`` returns."""
+    history = history or EntityHistory()
+    out = ["prior_launches", "hit_rate_eb"]
+    out += ["age_days"] if history.age else []
+    out += ["recent_launches", "recent_hit_rate_eb"] if history.window_days else []
+    out += ["outcome_mean_eb"] if history.outcome else []
+    return out
+
+
+def _prefix(cumulative: list[int] | list[float]) -> np.ndarray:
+    """[0, c1, c2, ...]: the total over the first j items is ``_prefix(c)[j]``."""
+    return np.concatenate([[0.0], np.asarray(cumulative, dtype=float)])
 
 
 def fit_track_record(
-    values: np.ndarray, days: np.ndarray, label: np.ndarray, lag_days: int, strength: float
+    values: np.ndarray,
+    days: np.ndarray,
+    label: np.ndarray,
+    lag_days: int,
+    strength: float,
+    outcome: np.ndarray | None = None,
 ) -> TrackRecord:
-    order = np.lexsort((days, values.astype(str)))
+    values = np.asarray(values).astype(str)
+    days = np.asarray(days, dtype=np.int64)
+    label = np.asarray(label).astype(int)
+    # log(1 + outcome): sales-like outcomes are heavy-tailed; missing outcomes count as 0
+    log_out = None if outcome is None else np.log1p(np.nan_to_num(np.clip(outcome, 0, None)))
+    order = np.lexsort((days, values))
     known_days: dict[str, list[int]] = {}
     cum_hits: dict[str, list[int]] = {}
-    for v, d, y in zip(values.astype(str)[order], days[order], label[order], strict=True):
-        if v in ("", "nan", "None", _MISSING):
+    cum_outcome: dict[str, list[float]] = {}
+    for i in order:
+        v = values[i]
+        if v in ("", "nan", "None", "unknown", _MISSING):
             continue
         kd = known_days.setdefault(v, [])
         ch = cum_hits.setdefault(v, [])
-        kd.append(int(d) + lag_days)
-        ch.append((ch[-1] if ch else 0) + int(y))
+        kd.append(int(days[i]) + lag_days)
+        ch.append((ch[-1] if ch else 0) + int(label[i]))
+        if log_out is not None:
+            co = cum_outcome.setdefault(v, [])
+            co.append((co[-1] if co else 0.0) + float(log_out[i]))
     by_day = np.argsort(days, kind="stable")
     all_days = (days[by_day] + lag_days).astype(int).tolist()
-    all_cum = np.cumsum(np.asarray(label)[by_day]).astype(int).tolist()
-    return TrackRecord(known_days, cum_hits, all_days, all_cum, strength)
+    all_cum = np.cumsum(label[by_day]).astype(int).tolist()
+    all_out = [] if log_out is None else np.cumsum(log_out[by_day]).tolist()
+    return TrackRecord(
+        known_days, cum_hits, all_days, all_cum, strength, lag_days, cum_outcome, all_out
+    )
 
 
 @dataclass
@@ -143,8 +231,21 @@ class FeatureBuilder:
 
     # ---- fitting -------------------------------------------------------------------------
     @classmethod
-    def fit(cls, columns: Columns, label: np.ndarray, spec: DatasetSpec) -> FeatureBuilder:
+    def fit(
+        cls,
+        columns: Columns,
+        label: np.ndarray,
+        spec: DatasetSpec,
+        outcome: np.ndarray | None = None,
+    ) -> FeatureBuilder:
+        """Learn the feature state from the training history. ``outcome`` (the spec's
+        ``outcome_column``) is needed only by entity histories with ``outcome: true``."""
         n = len(label)
+        if outcome is None and any(h.outcome for h in spec.entity_history.values()):
+            raise ValueError(
+                f"spec {spec.name!r} asks for entity outcome histories: pass the "
+                f"{spec.outcome_column!r} column as outcome"
+            )
         fb = cls(spec)
         for col in spec.categorical:
             values = np.asarray(columns[col]).astype(str)
@@ -175,6 +276,7 @@ class FeatureBuilder:
                 np.asarray(label),
                 spec.track_record_lag_days,
                 spec.track_record_strength,
+                outcome if col in spec.entity_history else None,
             )
         return fb
 
@@ -198,7 +300,7 @@ class FeatureBuilder:
             src = p.successes or p.rate
             out += [(f"{p.name}_n", p.trials), (f"{p.name}_rate_eb", src), (f"{p.name}_lift", src)]
         for e in s.entities:
-            out += [(f"{e}_prior_launches", e), (f"{e}_hit_rate_eb", e)]
+            out += [(f"{e}_{x}", e) for x in history_suffixes(s.entity_history.get(e))]
         return out
 
     @property
@@ -235,8 +337,9 @@ class FeatureBuilder:
             rate = (succ + prior.kappa * mean) / (trials + prior.kappa)
             feats += [trials, rate, _logit(rate) - _logit(mean)]
         for col in s.entities:
-            count, rate = self.track_records[col].features(np.asarray(columns[col]), days)
-            feats += [count, rate]
+            hist = s.entity_history.get(col)
+            by_name = self.track_records[col].features(np.asarray(columns[col]), days, hist)
+            feats += [by_name[x] for x in history_suffixes(hist)]
         return np.column_stack(feats) if feats else np.empty((n, 0))
 
     # ---- diagnostics -----------------------------------------------------------------------
@@ -273,7 +376,7 @@ class FeatureBuilder:
             "vocab": self.vocab,
             "group_medians": self.group_medians,
             "pair_priors": {k: vars(v) for k, v in self.pair_priors.items()},
-            "track_records": {k: vars(v) for k, v in self.track_records.items()},
+            "track_records": {k: v.to_dict() for k, v in self.track_records.items()},
             "numeric_ranges": self.numeric_ranges,
         }
 

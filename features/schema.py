@@ -45,7 +45,10 @@ class Concept(BaseModel):
     """One product concept, before launch."""
 
     model_config = ConfigDict(
-        extra="forbid", allow_inf_nan=False, json_schema_extra={"examples": [EXAMPLE_CONCEPT]}
+        # "example" (singular): BentoML's OpenAPI component schema rejects model-level "examples"
+        extra="forbid",
+        allow_inf_nan=False,
+        json_schema_extra={"example": EXAMPLE_CONCEPT},
     )
 
     concept_id: str = Field(min_length=1, max_length=128, description="Your identifier.")

@@ -55,6 +55,19 @@ class CountPair(_Strict):
         return self
 
 
+class EntityHistory(_Strict):
+    """Extra history features of one entity column, every one computed from launches strictly
+    before the scored one (outcomes only once known, after ``track_record_lag_days``)."""
+
+    age: bool = Field(False, description="Days since the entity's first launch in the history.")
+    window_days: int | None = Field(
+        None, gt=0, description="Also: launches and shrunk hit rate over this many recent days."
+    )
+    outcome: bool = Field(
+        False, description="Shrunk mean log(1 + outcome) of earlier launches (outcome_column)."
+    )
+
+
 class Filter(_Strict):
     year_from: int | None = None
     year_to: int | None = None
@@ -76,6 +89,9 @@ class DatasetSpec(_Strict):
     )
     count_pairs: list[CountPair] = Field(default_factory=list)
     entities: list[str] = Field(default_factory=list, description="Track-record columns.")
+    entity_history: dict[str, EntityHistory] = Field(
+        default_factory=dict, description="entity column -> extra history features."
+    )
     track_record_lag_days: int = Field(
         0, ge=0, description="An earlier launch's outcome is known this many days after it."
     )
@@ -99,6 +115,11 @@ class DatasetSpec(_Strict):
         for col in self.monotone:
             if col not in self.numeric:
                 raise ValueError(f"monotone constraint on {col!r}, which is not a numeric column")
+        for col, hist in self.entity_history.items():
+            if col not in self.entities:
+                raise ValueError(f"entity_history {col!r}: not listed under entities")
+            if hist.outcome and self.outcome_column is None:
+                raise ValueError(f"entity_history {col!r}: outcome needs an outcome_column")
         for pair in self.count_pairs:
             for g in pair.prior_by:
                 if g not in self.categorical:

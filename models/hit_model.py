@@ -4,8 +4,9 @@ On disk (no pickle anywhere)::
 
     booster.txt          LightGBM text model
     pre_test.txt         optional: booster trained with the small-sample test masked
+    forecast_p10.txt     optional (with forecast_p50/p90): quantile boosters of log1p(outcome)
     features.json        FeatureBuilder state, including the dataset spec
-    model.json           calibrator, metadata, format version
+    model.json           calibrator, category norms, forecast conformal offsets, metadata
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import lightgbm as lgb
 import numpy as np
@@ -46,12 +47,49 @@ class Calibrator:
 
 
 @dataclass
+class QuantileForecast:
+    """Outcome quantiles (e.g. first-90-day GMV) from LightGBM quantile boosters on log1p(y).
+
+    ``lower_offset`` / ``upper_offset`` widen the P10 / P90 predictions (log1p units) so the
+    interval holds ``level`` of a held-out calibration slice (split-conformal, per side)."""
+
+    boosters: dict[str, lgb.Booster]  # "p10", "p50", "p90"
+    lower_offset: float = 0.0
+    upper_offset: float = 0.0
+    level: float = 0.8
+    outcome: str = "outcome"
+
+    QUANTILES: ClassVar[dict[str, float]] = {"p10": 0.1, "p50": 0.5, "p90": 0.9}
+
+    def predict(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """Rows of the feature matrix -> {"p10", "p50", "p90"} in outcome units (ordered)."""
+        threads = 1 if len(x) < 2000 else 0
+        raw = {k: b.predict(x, num_threads=threads) for k, b in self.boosters.items()}
+        lo = raw["p10"] - self.lower_offset
+        hi = raw["p90"] + self.upper_offset
+        mid = np.clip(raw["p50"], lo, hi)
+        lo, hi = np.minimum(lo, mid), np.maximum(hi, mid)
+        return {k: np.expm1(v).clip(0, None) for k, v in (("p10", lo), ("p50", mid), ("p90", hi))}
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "lower_offset": self.lower_offset,
+            "upper_offset": self.upper_offset,
+            "level": self.level,
+            "outcome": self.outcome,
+        }
+
+
+@dataclass
 class HitModel:
     booster: lgb.Booster
     features: FeatureBuilder
     calibrator: Calibrator = field(default_factory=Calibrator)
     pre_test_booster: lgb.Booster | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    forecast: QuantileForecast | None = None
+    # per-category score distribution of past launches (see training.forecast.category_norms)
+    norms: dict[str, Any] | None = None
 
     def matrix(self, columns: Columns) -> np.ndarray:
         return self.features.transform(columns)
@@ -77,11 +115,16 @@ class HitModel:
         self.booster.save_model(path / "booster.txt")
         if self.pre_test_booster is not None:
             self.pre_test_booster.save_model(path / "pre_test.txt")
+        if self.forecast is not None:
+            for key, booster in self.forecast.boosters.items():
+                booster.save_model(path / f"forecast_{key}.txt")
         (path / "features.json").write_text(json.dumps(self.features.to_dict()))
         meta = {
             "format_version": FORMAT_VERSION,
             "calibrator": {"kind": self.calibrator.kind, "params": self.calibrator.params},
             "metadata": self.metadata,
+            "forecast": self.forecast.params() if self.forecast is not None else None,
+            "norms": self.norms,
         }
         (path / "model.json").write_text(json.dumps(meta, indent=2, default=str))
         return path
@@ -100,6 +143,7 @@ class HitModel:
             booster = lgb.Booster(model_file=str(path / "booster.txt"))
             pre = path / "pre_test.txt"
             pre_booster = lgb.Booster(model_file=str(pre)) if pre.is_file() else None
+            forecast = _load_forecast(path, meta.get("forecast"))
         except ModelLoadError:
             raise
         except Exception as exc:  # any parse failure means a corrupt artifact
@@ -116,4 +160,18 @@ class HitModel:
             Calibrator(cal["kind"], cal["params"]),
             pre_booster,
             meta.get("metadata", {}),
+            forecast,
+            meta.get("norms"),
         )
+
+
+def _load_forecast(path: Path, params: dict[str, Any] | None) -> QuantileForecast | None:
+    if not params:
+        return None
+    boosters = {}
+    for key in QuantileForecast.QUANTILES:
+        file = path / f"forecast_{key}.txt"
+        if not file.is_file():
+            raise ModelLoadError(f"model artifact {file} is missing")
+        boosters[key] = lgb.Booster(model_file=str(file))
+    return QuantileForecast(boosters, **params)

@@ -1,19 +1,43 @@
-"""Scoring concepts with a loaded hit model, without pandas on the per-request path."""
+"""Scoring concepts with a loaded hit model, without pandas on the per-request path.
+
+One ``Scorer`` wraps one model version; the service swaps it as a whole (``service.scorer =
+Scorer(...)``), so a request sees one model from start to end. Inputs are concept dicts as
+``Concept.model_dump(mode="json")`` gives them (dates as ISO strings).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 
 from features.build import columns_from_records
-from features.schema import CONCEPT_FIELDS
+from features.domain import SEGMENTS
+from features.schema import CONCEPT_FIELDS, Concept
 from models.hit_model import HitModel
+
+TOP_DRIVERS = 5
+# band thresholds as percentiles of the category's past launches (see responses.CategoryNorms)
+GO_PERCENTILE, STOP_PERCENTILE = 80.0, 40.0
+
+LEVER_UNITS = {
+    "price": "CNY per unit",
+    "marketing_budget": "CNY",
+    "seeding_posts": "posts",
+    "launch_date": "date",
+    "test_samples_sent": "samples",
+}
 
 
 class IncompatibleModel(RuntimeError):
     """The model needs inputs the concept schema does not provide."""
+
+
+class BadRequest(ValueError):
+    """A request that is valid JSON and schema but cannot be answered; the message names why."""
 
 
 class Scorer:
@@ -28,21 +52,334 @@ class Scorer:
                 f"{', '.join(missing)}"
             )
         self.inputs = spec.input_columns()
+        self.date_column = spec.date_column
+        self.pre_test_columns = spec.pre_test_columns()
+        sources = model.features.feature_sources
+        self.fields = list(dict.fromkeys(sources[f] for f in model.features.feature_names))
+        # feature -> field folding matrix: contributions @ fold = per-field contributions
+        self.fold = np.zeros((len(sources), len(self.fields)))
+        for i, f in enumerate(model.features.feature_names):
+            self.fold[i, self.fields.index(sources[f])] = 1.0
+        self.norms = _prepare_norms(model.norms)
 
+    # ---- building blocks ----------------------------------------------------------------------
     def columns(self, concepts: Sequence[dict[str, Any]]) -> dict[str, np.ndarray]:
         cols = columns_from_records(concepts, self.inputs)
-        date_col = self.model.features.spec.date_column
-        cols[date_col] = np.array([str(c[date_col]) for c in concepts], dtype="datetime64[D]")
+        cols[self.date_column] = np.array(
+            [str(c[self.date_column]) for c in concepts], dtype="datetime64[D]"
+        )
         return cols
 
-    def score(self, concepts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    def probability(self, cols: dict[str, np.ndarray]) -> np.ndarray:
+        """Calibrated P(hit) per row."""
+        return self.model.predict_proba(cols)
+
+    def matrices(self, cols: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
+        """(feature matrix, the tested rows' matrix with the test masked, or None).
+
+        Both come from one ``transform`` call on stacked rows (features are row-wise), so the
+        builder's fixed per-call cost is paid once."""
+        n = len(cols[self.date_column])
+        tested = self._tested(cols)
+        if self.model.pre_test_booster is None or not tested.any():
+            return self.model.matrix(cols), None
+        both = {k: np.concatenate([np.asarray(v), np.asarray(v)[tested]]) for k, v in cols.items()}
+        for c in self.pre_test_columns:
+            both[c] = both[c].astype(float)
+            both[c][n:] = 0.0
+        x = self.model.matrix(both)
+        return x[:n], x[n:]
+
+    def _tested(self, cols: dict[str, np.ndarray]) -> np.ndarray:
+        tested = np.zeros(len(cols[self.date_column]), dtype=bool)
+        for c in self.pre_test_columns:
+            tested |= np.asarray(cols[c], dtype=float) > 0
+        return tested
+
+    def pre_test_probability(
+        self, cols: dict[str, np.ndarray], post: np.ndarray, x_masked: np.ndarray | None
+    ) -> np.ndarray:
+        """P(hit) as if untested; identical to ``post`` for concepts that sent no test.
+
+        The pre-test booster's raw output is used as is (identity calibration): it is trained
+        with log loss on masked rows, and its out-of-time ECE is measured in the tests."""
+        out = post.copy()
+        if x_masked is not None:
+            raw = self.model.raw_logit(x_masked, pre_test=True)
+            out[self._tested(cols)] = 1.0 / (1.0 + np.exp(-raw))
+        return out
+
+    def field_contributions(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(per-field log-odds contributions (n, fields), base value (n,))."""
+        contrib = self.model.contributions(x)
+        return contrib[:, :-1] @ self.fold, contrib[:, -1]
+
+    def norms_for(self, concepts: Sequence[dict[str, Any]], proba: np.ndarray) -> list[dict]:
+        """Percentile, band and the category norm per concept (None fields without norms)."""
+        if self.norms is None:
+            return [{"category_percentile": None, "band": None, "category_norms": None}] * len(
+                proba
+            )
+        by, table = self.norms
+        out = []
+        for c, p in zip(concepts, proba, strict=True):
+            key = str(c.get(by, "*")) if by else "*"
+            norm = table.get(key) or table["*"]
+            q = norm["q"]
+            pct = 50.0 * (np.searchsorted(q, p, "left") + np.searchsorted(q, p, "right")) / len(q)
+            band = "go" if p >= norm["go_at"] else "stop" if p < norm["stop_below"] else "refine"
+            out.append(
+                {
+                    "category_percentile": round(float(pct), 1),
+                    "band": band,
+                    "category_norms": norm["public"] | {"category": key},
+                }
+            )
+        return out
+
+    # ---- endpoints ----------------------------------------------------------------------------
+    def score(
+        self, concepts: Sequence[dict[str, Any]], request_id: str = "", explain: bool = True
+    ) -> list[dict[str, Any]]:
+        """Everything /score answers, one dict per concept (``drivers`` None unless
+        ``explain``: TreeSHAP is most of the cost of a score)."""
         cols = self.columns(concepts)
-        proba = self.model.predict_proba(cols)
+        x, x_masked = self.matrices(cols)
+        raw = self.model.raw_logit(x)
+        post = self.model.calibrator(raw)
+        pre = self.pre_test_probability(cols, post, x_masked)
+        warnings = self.model.features.warnings(cols)
+        norms = self.norms_for(concepts, post)
+        drivers = self.drivers(x, raw) if explain else [None] * len(concepts)
         return [
             {
+                "request_id": request_id,
                 "concept_id": c["concept_id"],
-                "hit_probability": float(p),
+                "hit_probability": float(post[i]),
+                "pre_test_probability": float(pre[i]),
+                **norms[i],
+                "drivers": drivers[i],
+                "warnings": warnings[i],
                 "model_version": self.version,
             }
-            for c, p in zip(concepts, proba, strict=True)
+            for i, c in enumerate(concepts)
         ]
+
+    def drivers(self, x: np.ndarray, raw: np.ndarray) -> list[dict[str, Any] | None]:
+        """Top fields by |log-odds contribution|, the rest summed, base and total log-odds."""
+        by_field, base = self.field_contributions(x)
+        order = np.argsort(-np.abs(by_field), axis=1)[:, :TOP_DRIVERS]
+        out: list[dict[str, Any] | None] = []
+        for i in range(len(x)):
+            top = [{"field": self.fields[j], "log_odds": float(by_field[i, j])} for j in order[i]]
+            other = float(by_field[i].sum() - by_field[i, order[i]].sum())
+            out.append(
+                {
+                    "unit": "log-odds",
+                    "base_value": float(base[i]),
+                    "model_log_odds": float(raw[i]),
+                    "top": top,
+                    "other_fields": other,
+                }
+            )
+        return out
+
+    def target(self, concept: dict[str, Any], request_id: str = "") -> dict[str, Any]:
+        """The concept scored for every strategic consumer segment, best first."""
+        segments = list(SEGMENTS)
+        rows = [{**concept, "target_segment": s} for s in segments]
+        proba = self.probability(self.columns(rows))
+        own = concept["target_segment"]
+        own_p = float(proba[segments.index(own)])
+        ranked = sorted(zip(segments, proba, strict=True), key=lambda sp: -sp[1])
+        return {
+            "request_id": request_id,
+            "concept_id": concept["concept_id"],
+            "own_segment": own,
+            "own_probability": own_p,
+            "segments": [
+                {
+                    "rank": r,
+                    "segment": s,
+                    "hit_probability": float(p),
+                    "change_vs_own": float(p) - own_p,
+                    "own": s == own,
+                }
+                for r, (s, p) in enumerate(ranked, start=1)
+            ],
+            "model_version": self.version,
+        }
+
+    def whatif(
+        self,
+        concept: dict[str, Any],
+        lever: str,
+        grid: Sequence[float | dt.date | str] | None = None,
+        request_id: str = "",
+    ) -> dict[str, Any]:
+        """P(hit) along a grid of one lever, everything else held fixed."""
+        current = _lever_value(concept, lever)
+        asked = _parse_grid(lever, grid) if grid else default_grid(concept, lever)
+        values = sorted(set(asked))
+        note = None
+        if lever == "test_samples_sent":
+            rows, note = self._sample_size_rows(concept, values)
+        else:
+            rows = [{**concept, lever: _encode(lever, v)} for v in values]
+        for v, row in zip(values, rows, strict=True):
+            try:
+                Concept.model_validate(row)
+            except ValidationError as exc:  # name the point by its place in the caller's grid
+                where = f"grid.{asked.index(v)}" if grid else "grid"
+                raise BadRequest(f"{where}: {lever}={v}: {_first_error(exc)}") from exc
+        # the concept itself rides along in the same call
+        *proba, own_p = self.probability(self.columns([*rows, concept])).tolist()
+        return {
+            "request_id": request_id,
+            "concept_id": concept["concept_id"],
+            "lever": lever,
+            "unit": LEVER_UNITS[lever],
+            "current_value": _encode(lever, current),
+            "current_probability": own_p,
+            "points": [
+                {"value": _encode(lever, v), "hit_probability": float(p), "current": v == current}
+                for v, p in zip(values, proba, strict=True)
+            ],
+            "note": note,
+            "model_version": self.version,
+        }
+
+    def forecast(
+        self, concepts: Sequence[dict[str, Any]], request_id: str = ""
+    ) -> list[dict[str, Any]]:
+        """First-90-day outcome quantiles; BadRequest if the model has no forecast."""
+        fc = self.model.forecast
+        if fc is None:
+            raise BadRequest(
+                f"model version {self.version} has no volume forecast: its dataset spec "
+                "declares no outcome_column"
+            )
+        q = fc.predict(self.model.matrix(self.columns(concepts)))
+        unit = "CNY" if "gmv" in fc.outcome.lower() else "units of the training outcome"
+        return [
+            {
+                "request_id": request_id,
+                "concept_id": c["concept_id"],
+                "outcome": fc.outcome,
+                "unit": unit,
+                "p10": round(float(q["p10"][i]), 2),
+                "p50": round(float(q["p50"][i]), 2),
+                "p90": round(float(q["p90"][i]), 2),
+                "interval_level": fc.level,
+                "model_version": self.version,
+            }
+            for i, c in enumerate(concepts)
+        ]
+
+    # ---- what-if helpers ----------------------------------------------------------------------
+    def _sample_size_rows(
+        self, concept: dict[str, Any], sizes: list[float]
+    ) -> tuple[list[dict[str, Any]], str]:
+        """Scale the small-sample test to each size, keeping its observed rates (or, untested,
+        the training prior's expected rates for the concept's group)."""
+        pairs = [p for p in self.model.features.spec.count_pairs if p.pre_test and p.successes]
+        priors = self.model.features.pair_priors
+        rates: dict[str, float] = {}
+        used_prior = False
+        for p in pairs:
+            trials, succ = float(concept[p.trials]), float(concept[p.successes])  # type: ignore[index]
+            if trials > 0:
+                rates[p.successes] = succ / trials  # type: ignore[index]
+            else:
+                key = "|".join(str(concept[g]) for g in p.prior_by)
+                prior = priors[p.name]
+                rates[p.successes] = prior.means.get(key, prior.global_mean)  # type: ignore[index]
+                used_prior = True
+        rows = []
+        for size in sizes:
+            row = {**concept, "test_samples_sent": int(size)}
+            for p in pairs:  # spec order: sent -> tried -> positive -> repurchase
+                row[p.successes] = int(round(row[p.trials] * rates[p.successes]))  # type: ignore[index]
+            rows.append(row)
+        note = "test counts scaled with the sample size at the concept's observed rates"
+        if used_prior:
+            note = (
+                "the concept has no test yet: counts at the rates an average test of its "
+                "category and segment showed in training"
+            )
+        return rows, note
+
+
+def default_grid(concept: dict[str, Any], lever: str) -> list[float | dt.date]:
+    """A sensible sweep around the concept's own value (which is always included)."""
+    v = _lever_value(concept, lever)
+    if lever == "price":
+        return [round(float(x), 1) for x in v * np.geomspace(0.5, 2.0, 15)] + [v]
+    if lever == "marketing_budget":
+        base = max(float(v), 10_000.0)
+        return [round(float(x), -3) for x in base * np.geomspace(0.25, 4.0, 17)] + [v]
+    if lever == "seeding_posts":
+        hi = max(2 * int(v), 20)
+        return sorted({int(x) for x in np.linspace(0, hi, 16)} | {int(v)})
+    if lever == "launch_date":
+        return [v + dt.timedelta(days=14 * k) for k in range(-4, 23)]  # type: ignore[operator]
+    return sorted({0, 50, 100, 150, 200, 300, 400, 500, 750, 1000, int(v)})
+
+
+def _lever_value(concept: dict[str, Any], lever: str) -> float | dt.date:
+    v = concept[lever]
+    if lever == "launch_date":
+        return v if isinstance(v, dt.date) else dt.date.fromisoformat(str(v))
+    return float(v) if lever in ("price", "marketing_budget") else int(v)
+
+
+def _parse_grid(lever: str, grid: Sequence[float | dt.date | str]) -> list[float | dt.date]:
+    out: list[float | dt.date] = []
+    for k, g in enumerate(grid):
+        try:
+            if lever == "launch_date":
+                out.append(g if isinstance(g, dt.date) else dt.date.fromisoformat(str(g)))
+            elif isinstance(g, dt.date | str):
+                raise TypeError("expected a number")
+            elif lever in ("seeding_posts", "test_samples_sent"):
+                if float(g) != int(g):
+                    raise ValueError("expected a whole number")
+                out.append(int(g))
+            else:
+                out.append(float(g))
+        except (TypeError, ValueError) as exc:
+            raise BadRequest(f"grid.{k}: {lever}: {exc}") from exc
+    return out
+
+
+def _encode(lever: str, value: float | dt.date) -> Any:
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def _first_error(exc: ValidationError) -> str:
+    e = exc.errors()[0]
+    return f"{'.'.join(map(str, e['loc'])) or 'concept'}: {e['msg']}"
+
+
+def _prepare_norms(norms: dict[str, Any] | None) -> tuple[str | None, dict[str, dict]] | None:
+    """Stored quantiles -> per-category lookup with the band thresholds precomputed."""
+    if not norms or "*" not in norms.get("quantiles", {}):
+        return None
+    table = {}
+    for key, qs in norms["quantiles"].items():
+        q = np.asarray(qs, dtype=float)
+        grid = np.linspace(0.0, 100.0, len(q))
+        go_at = float(np.interp(GO_PERCENTILE, grid, q))
+        stop_below = float(np.interp(STOP_PERCENTILE, grid, q))
+        table[key] = {
+            "q": q,
+            "go_at": go_at,
+            "stop_below": stop_below,
+            "public": {
+                "past_launches": norms["n"][key],
+                "hit_rate": norms["hit_rate"][key],
+                "go_at": go_at,
+                "stop_below": stop_below,
+            },
+        }
+    return norms["by"], table

@@ -3,30 +3,47 @@
 The champion reaches the service through the BentoML model store: ``compass export`` copies the
 MLflow ``champion`` version's native files into the store as ``hit-compass`` (``make serve`` and
 ``bentoml build`` do this first), so a running service never needs the tracking server.
+
+Every endpoint reads ``self.scorer`` once per request (swap it as a whole to change the model)
+and appends what it answered to the prediction log before it returns.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import bentoml
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from features.schema import EXAMPLE_CONCEPT, Concept
 from models.hit_model import HitModel
-from serving.scorer import Scorer
+from serving.guard import Guard, batch_limit
+from serving.prediction_log import PredictionLog, new_request_id
+from serving.reload import preflight, reload_scorer
+from serving.responses import GmvForecast, Lever, ScoredConcept, TargetResult, WhatIfResult
+from serving.scorer import BadRequest, Scorer
+from serving.web import ui_app
 
 MODEL_TAG = os.environ.get("HIT_COMPASS_MODEL", "hit-compass:latest")
 MAX_BATCH = int(os.environ.get("HIT_COMPASS_MAX_BATCH", "10000"))
 
+Concepts = Annotated[
+    list[Concept],
+    batch_limit(MAX_BATCH),  # refuse an over-long list before validating any item
+    Field(min_length=1, max_length=MAX_BATCH, examples=[[EXAMPLE_CONCEPT]]),
+]
+OneConcept = Annotated[Concept, Field(examples=[EXAMPLE_CONCEPT])]
 
-class ScoredConcept(BaseModel):
-    concept_id: str
-    hit_probability: float = Field(description="Calibrated P(hit), 0..1.")
-    model_version: str = Field(description="MLflow registered-model version that scored it.")
+
+def load_scorer(bento_model: bentoml.Model) -> Scorer:
+    """The scorer for a model in the BentoML store, labelled with its MLflow version."""
+    version = str(bento_model.info.labels.get("mlflow_version", bento_model.tag.version))
+    return Scorer(HitModel.load(bento_model.path), version)
 
 
+@bentoml.asgi_app(ui_app(), path="/ui")
 @bentoml.service(
     http={"host": os.environ.get("HIT_COMPASS_HOST", "127.0.0.1"), "port": 3000},
     traffic={"timeout": 60},
@@ -36,18 +53,84 @@ class HitCompass:
     bento_model = bentoml.models.BentoModel(MODEL_TAG)
 
     def __init__(self) -> None:
-        model = HitModel.load(self.bento_model.path)
-        version = str(
-            self.bento_model.info.labels.get("mlflow_version", self.bento_model.tag.version)
-        )
-        self.scorer = Scorer(model, version)
+        self.scorer = load_scorer(self.bento_model)
+        self.log = PredictionLog()
+
+    def _answer(self, endpoint: str, inputs: list[dict], run: Callable[[Scorer, str], Any]) -> Any:
+        """Run ``run(scorer, request_id)``, log inputs and outputs, return the outputs."""
+        scorer, request_id = self.scorer, new_request_id()
+        try:
+            out = run(scorer, request_id)
+        except BadRequest as exc:
+            raise bentoml.exceptions.InvalidArgument(str(exc)) from None
+        self.log.append(endpoint, request_id, scorer.version, inputs, _as_list(out))
+        return out
 
     @bentoml.api(route="/score")
     def score(
         self,
-        concepts: Annotated[
-            list[Concept], Field(min_length=1, max_length=MAX_BATCH, examples=[[EXAMPLE_CONCEPT]])
-        ],
+        concepts: Concepts,
+        explain: Annotated[
+            bool, Field(description="Compute drivers (TreeSHAP, most of the cost of a score).")
+        ] = True,
     ) -> list[ScoredConcept]:
-        """Hit probability for each concept."""
-        return self.scorer.score([c.model_dump() for c in concepts])
+        """Per concept: calibrated hit probability, the same before the small-sample test,
+        percentile and go / refine / stop band against its category's past launches, the
+        drivers (log-odds per input field), warnings and the model version."""
+        rows = [c.model_dump(mode="json") for c in concepts]
+        return self._answer("score", rows, lambda s, rid: s.score(rows, rid, explain))
+
+    @bentoml.api(route="/target")
+    def target(self, concept: OneConcept) -> TargetResult:
+        """Find the right people: the concept scored for each of the 8 strategic consumer
+        segments, best first, with the change against its own target segment."""
+        row = concept.model_dump(mode="json")
+        out = self._answer("target", [row], lambda s, rid: s.target(row, rid))
+        return TargetResult.model_validate(out)
+
+    @bentoml.api(route="/whatif")
+    def whatif(
+        self,
+        concept: OneConcept,
+        lever: Annotated[Lever, Field(description="The lever to sweep.", examples=["price"])],
+        grid: Annotated[
+            list[float | str] | None,
+            Field(
+                max_length=200,
+                description="Values to try (numbers; ISO dates for launch_date). "
+                "Default: a sweep around the concept's own value.",
+                examples=[[149.0, 179.0, 199.0, 229.0, 259.0]],
+            ),
+        ] = None,
+    ) -> WhatIfResult:
+        """Hit probability along a grid of one lever, every other field held fixed."""
+        row = concept.model_dump(mode="json")
+        out = self._answer("whatif", [row], lambda s, rid: s.whatif(row, lever, grid, rid))
+        return WhatIfResult.model_validate(out)
+
+    @bentoml.api(route="/forecast")
+    def forecast(self, concepts: Concepts) -> list[GmvForecast]:
+        """First-90-day GMV per concept: P10 / P50 / P90 (an 80 % interval) in CNY."""
+        rows = [c.model_dump(mode="json") for c in concepts]
+        return self._answer("forecast", rows, lambda s, rid: s.forecast(rows, rid))
+
+    @bentoml.api(route="/admin/reload")
+    def admin_reload(
+        self,
+        tag: Annotated[
+            str | None,
+            Field(max_length=200, description="BentoML store tag; default: the newest export."),
+        ] = None,
+    ) -> dict[str, str]:
+        """Load a model from the BentoML store and swap it in; requests in flight finish on the
+        old one. 409 (the old model keeps serving) if it does not load."""
+        return reload_scorer(self, tag)
+
+
+# API key (HIT_COMPASS_API_KEY) and body limit (HIT_COMPASS_MAX_BODY_BYTES) before any route
+HitCompass.add_asgi_middleware(Guard)
+preflight(HitCompass.inner.bento_model)  # a missing or corrupt model: refuse to start, say why
+
+
+def _as_list(out: Any) -> list[Any]:
+    return out if isinstance(out, list) else [out]

@@ -15,6 +15,8 @@ from typing import Annotated, Any
 import typer
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks (quality, serving).")
+app.add_typer(bench_app, name="bench")
 
 SPECS = Path(__file__).with_name("specs")
 DEFAULT_SPEC = SPECS / "simulated.yaml"
@@ -60,6 +62,119 @@ def train(
 
 
 @app.command()
+def tune(
+    data: Annotated[Path | None, typer.Option(help="CSV/Parquet launch history.")] = None,
+    spec: SpecOpt = DEFAULT_SPEC,
+    trials: Annotated[
+        int | None, typer.Option("--trials", min=1, help="Number of trials (this run).")
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", min=1, help="Budget in seconds (this run).")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue the study in state/optuna.db.")
+    ] = False,
+    study: Annotated[
+        str | None, typer.Option("--study", help="Study name (default: <spec>-lightgbm).")
+    ] = None,
+    report_test: Annotated[
+        bool, typer.Option(help="Then train once with the best params and report the test.")
+    ] = True,
+) -> None:
+    """Optuna TPE over LightGBM, selected on out-of-time CV; best params -> state/best_params.json
+    (used by `compass train`). Without --resume an existing study of that name starts over."""
+    from features.spec import load_spec
+    from training.dataset import load_launches
+    from training.tune import tune as run
+
+    if trials is None and timeout is None:
+        raise typer.BadParameter("give a budget: --trials N and/or --timeout SECONDS")
+    dataset = load_spec(spec)
+    loaded = load_launches(dataset, data, spec_dir=spec.parent)
+    result = run(
+        loaded.frame,
+        dataset,
+        n_trials=trials,
+        timeout=timeout,
+        resume=resume,
+        study_name=study,
+        report_test=report_test,
+    )
+    _echo_json(
+        {
+            "study": result.study.study_name,
+            "trials_this_run": result.n_trials_this_run,
+            "trials_total": result.n_trials_total,
+            "best_cv_logloss": result.best_value,
+            "best_params": result.best_params,
+            "test_with_best_params": result.test,
+            "written": str(result.params_path),
+        }
+    )
+
+
+@bench_app.command("quality")
+def bench_quality(
+    out: Annotated[Path, typer.Option("-o", "--out", help="JSON file to write.")] = Path(
+        "quality.json"
+    ),
+    sim_rows: Annotated[int, typer.Option(help="Simulated launches.", min=500)] = 20_000,
+    seed: Annotated[int, typer.Option(help="Simulator seed.")] = 7,
+    video_games_data: Annotated[
+        Path | None, typer.Option(help="Video games CSV (default: the spec's source).")
+    ] = None,
+    tune_trials: Annotated[
+        int, typer.Option(help="Optuna trials per dataset first (0 = config.yaml params).")
+    ] = 0,
+    ablation: Annotated[bool, typer.Option(help="Run the feature-family ablation.")] = True,
+) -> None:
+    """Model vs baselines (and the Bayes limit) on simulated and video-game launches -> JSON."""
+    from training.quality import markdown_tables, run_benchmark
+
+    result = run_benchmark(
+        sim_rows=sim_rows,
+        sim_seed=seed,
+        video_games_data=video_games_data,
+        tune_trials=tune_trials,
+        with_ablation=ablation,
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    for name in ("simulated", "video_games"):
+        m = result[name]["model"]
+        typer.echo(
+            f"{name}: AUC {m['auc']:.4f} {m['auc_ci']} log loss {m['logloss']:.4f} "
+            f"ECE {m['ece']:.4f}  targets {result[name]['targets']}"
+        )
+    typer.echo(markdown_tables(result))
+    typer.echo(f"{out} written in {result['seconds_total']:.0f} s")
+
+
+@bench_app.command("serve")
+def bench_serve(
+    out: Annotated[Path, typer.Option("-o", "--out", help="JSON file to write.")] = Path(
+        "serve.json"
+    ),
+    duration: Annotated[
+        float, typer.Option(help="Seconds per wrk run (each server, each load).", min=1)
+    ] = 10.0,
+    soak: Annotated[
+        bool, typer.Option(help="Instead: the soak (32 connections; errors, RSS growth).")
+    ] = False,
+    soak_seconds: Annotated[float, typer.Option(help="Soak length.", min=1)] = 60.0,
+) -> None:
+    """Serving benchmark: this service vs a no-op BentoML service vs `mlflow models serve`,
+    all driven by wrk on 127.0.0.1 -> JSON (the targets are reported, not asserted)."""
+    from training import bench_serve as bench
+
+    result = bench.soak(duration_s=soak_seconds) if soak else bench.run(duration)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    typer.echo(bench.summary(result, soak))
+    typer.echo(f"{out} written")
+
+
+@app.command()
 def promote(
     version: Annotated[str, typer.Argument(help="Registered model version.")],
     force: Annotated[bool, typer.Option(help="Override the gate (recorded as forced).")] = False,
@@ -79,9 +194,22 @@ def export(
     version: Annotated[
         str | None, typer.Option(help="Version to export (default: champion).")
     ] = None,
+    reload_url: Annotated[
+        str,
+        typer.Option(
+            envvar="HIT_COMPASS_URL",
+            help="Running service to reload after the export ('' = don't).",
+        ),
+    ] = "http://127.0.0.1:3000",
 ) -> None:
-    """Copy a registered version into the BentoML model store as 'hit-compass'."""
-    typer.echo(export_to_bentoml(version))
+    """Copy a registered version into the BentoML model store as 'hit-compass', then ask a
+    running service to load it (POST /admin/reload; nothing happens if none is running)."""
+    tag = export_to_bentoml(version)
+    typer.echo(tag)
+    if reload_url:
+        from serving.reload import notify
+
+        typer.echo(notify(reload_url, tag))
 
 
 def export_to_bentoml(version: str | None = None) -> str:
@@ -128,6 +256,55 @@ def ensure_champion() -> None:
         typer.echo("no champion yet: training one")
         run_training(data=data, spec_path=DEFAULT_SPEC, params_path=None, gate=True, force=False)
     typer.echo(f"serving {export_to_bentoml()} (BENTOML_HOME={os.environ.get('BENTOML_HOME')})")
+
+
+@app.command()
+def score(
+    concepts: Annotated[Path, typer.Argument(help="CSV or Parquet of concepts (API fields).")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="CSV or Parquet to write.")] = Path(
+        "scored.csv"
+    ),
+    version: Annotated[
+        str | None, typer.Option(help="Registered version (default: champion).")
+    ] = None,
+    log: Annotated[bool, typer.Option(help="Append every scored row to the log.")] = True,
+) -> None:
+    """Score a file of concepts like POST /score, flattened to columns; every input row is kept
+    (invalid rows get an `error` naming row and column, and exit status 1)."""
+    from serving.prediction_log import PredictionLog
+    from training.batch import load_scorer, score_file
+
+    scorer = load_scorer(version)
+    plog = PredictionLog() if log else None
+    report = score_file(concepts, out, scorer, plog)
+    typer.echo(
+        f"{out}: {report.scored} of {report.rows} concepts scored with model version "
+        f"{scorer.version} (request id {report.request_id})"
+    )
+    for msg in report.errors[:20]:
+        typer.echo(msg, err=True)
+    if report.errors:
+        typer.echo(f"{len(report.errors)} invalid row(s): see the error column", err=True)
+        raise typer.Exit(1)
+
+
+log_app = typer.Typer(no_args_is_help=True, help="The prediction log (SQLite, state folder).")
+app.add_typer(log_app, name="log")
+
+
+@log_app.command("export")
+def log_export(
+    out: Annotated[Path, typer.Option("-o", "--out", help="Parquet or CSV to write.")] = Path(
+        "log.parquet"
+    ),
+) -> None:
+    """Write every logged prediction (HTTP and batch) to a Parquet or CSV file."""
+    from serving.prediction_log import default_path, export
+
+    if not default_path().is_file():
+        raise typer.BadParameter(f"no prediction log at {default_path()} yet")
+    n = export(default_path(), out)
+    typer.echo(f"{out}: {n} logged predictions")
 
 
 if __name__ == "__main__":

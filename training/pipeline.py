@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ from features.spec import load_spec
 from training import registry
 from training.dataset import load_launches
 from training.promote import promote
+from training.report import write_run_report
 from training.train import load_config, train_model
 
 
@@ -27,18 +29,27 @@ def run_training(
     config = load_config()
     spec = load_spec(spec_path)
     loaded = load_launches(spec, data, spec_dir=spec_path.parent)
-    params_path = params_path or (tuned_params_path() if tuned_params_path().exists() else None)
+    if params_path is None and tuned_params_path().exists():
+        # tuned params apply only to the dataset they were tuned on
+        tuned = json.loads(tuned_params_path().read_text())
+        if tuned.get("spec") in (None, spec.name):
+            params_path = tuned_params_path()
     params = json.loads(params_path.read_text())["params"] if params_path else {}
     result = train_model(loaded.frame, spec, params, config)
-    version = registry.log_and_register(
-        result.model,
-        spec,
-        result.train,
-        result.test,
-        result.params,
-        result.test_metrics,
-        tags={"params_source": str(params_path or "config.yaml")},
-    )
+    with tempfile.TemporaryDirectory() as tmp:
+        # baselines, bootstrap CI, plots and the Markdown model report, in the same run
+        report = write_run_report(result, spec, Path(tmp) / "report")
+        version = registry.log_and_register(
+            result.model,
+            spec,
+            result.train,
+            result.test,
+            result.params,
+            result.test_metrics,
+            extra_artifacts={"report": report.folder},
+            tags={"params_source": str(params_path or "config.yaml")},
+            extra_metrics=report.metrics,
+        )
     decision = (
         promote(version, config, force=force)
         if gate
@@ -49,6 +60,7 @@ def run_training(
         "data_report": loaded.report,
         "test_metrics": result.test_metrics,
         "calibration": result.calibration,
+        "evaluation": report.summary,
         "promotion": decision,
         "train_result": result,
     }

@@ -76,12 +76,17 @@ def log_and_register(
     extra_artifacts: dict[str, Path] | None = None,
     tags: dict[str, str] | None = None,
     model_name: str = MODEL_NAME,
+    extra_metrics: dict[str, float] | None = None,
 ) -> str:
-    """Log a trained model with everything needed to judge it later; return the new version."""
+    """Log a trained model with everything needed to judge it later; return the new version.
+    ``extra_artifacts`` maps a name to a file (logged at the root) or a folder (logged under
+    that name, e.g. the model report with its plots)."""
     client = configure()
     with mlflow.start_run() as run, tempfile.TemporaryDirectory() as tmp:
         mlflow.log_params({k: v for k, v in params.items() if not isinstance(v, list | dict)})
         mlflow.log_metrics({f"test_{k}": v for k, v in metrics.items()})
+        if extra_metrics:
+            mlflow.log_metrics(extra_metrics)
         mlflow.set_tags(
             {
                 "dataset": spec.name,
@@ -98,8 +103,11 @@ def log_and_register(
         mlflow.log_artifact(str(test_path))
         (Path(tmp) / "spec.json").write_text(spec.model_dump_json(indent=2))
         mlflow.log_artifact(str(Path(tmp) / "spec.json"))
-        for path in (extra_artifacts or {}).values():
-            mlflow.log_artifact(str(path))
+        for name, path in (extra_artifacts or {}).items():
+            if Path(path).is_dir():
+                mlflow.log_artifacts(str(path), artifact_path=name)
+            else:
+                mlflow.log_artifact(str(path))
         example = input_example(test, spec)
         from training.dataset import to_columns  # local: avoid a cycle at import time
 

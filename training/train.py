@@ -23,6 +23,7 @@ from features.spec import DatasetSpec
 from models.hit_model import Calibrator, HitModel
 from training.dataset import to_columns
 from training.evaluate import score
+from training.forecast import attach_scoring_extras
 
 CONFIG_PATH = Path(__file__).with_name("config.yaml")
 
@@ -107,21 +108,32 @@ def cross_validate(
     max_rounds: int,
     early_stopping: int,
     callbacks: list[Any] | None = None,
+    latest_fold_callbacks: list[Any] | None = None,
 ) -> CVResult:
+    """Out-of-time CV. ``latest_fold_callbacks`` (e.g. an Optuna pruning callback, which needs
+    one increasing step sequence) run on the latest, largest fold only; that fold goes first
+    so a hopeless trial is pruned before the others are paid for."""
+    folds = time_folds(days, n_folds)
     oof = np.full(len(y), np.nan)
-    best, losses = [], []
-    for tr, va in time_folds(days, n_folds):
+    best, losses = [0] * len(folds), [0.0] * len(folds)
+    for k in reversed(range(len(folds))):
+        tr, va = folds[k]
+        extra = latest_fold_callbacks if k == len(folds) - 1 else None
         dtrain, dvalid = _dataset(x[tr], y[tr], fb), _dataset(x[va], y[va], fb)
         booster = lgb.train(
             booster_params(params, fb),
             dtrain,
             num_boost_round=max_rounds,
             valid_sets=[dvalid],
-            callbacks=[lgb.early_stopping(early_stopping, verbose=False), *(callbacks or [])],
+            callbacks=[
+                lgb.early_stopping(early_stopping, verbose=False),
+                *(callbacks or []),
+                *(extra or []),
+            ],
         )
         oof[va] = booster.predict(x[va], raw_score=True, num_iteration=booster.best_iteration)
-        best.append(booster.best_iteration or max_rounds)
-        losses.append(float(log_loss(y[va], 1 / (1 + np.exp(-oof[va])), labels=[0, 1])))
+        best[k] = booster.best_iteration or max_rounds
+        losses[k] = float(log_loss(y[va], 1 / (1 + np.exp(-oof[va])), labels=[0, 1]))
     return CVResult(oof, best, losses)
 
 
@@ -167,6 +179,29 @@ class TrainResult:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class Prepared:
+    """The out-of-time split with the feature state fitted on the training period only."""
+
+    train: pd.DataFrame
+    test: pd.DataFrame
+    cols: dict[str, np.ndarray]
+    y: np.ndarray
+    fb: FeatureBuilder
+    x: np.ndarray
+    days: np.ndarray
+
+
+def prepare(frame: pd.DataFrame, spec: DatasetSpec) -> Prepared:
+    """Split out of time, fit the features on the past, build the training matrix."""
+    train, test = split_out_of_time(frame, spec)
+    cols = to_columns(train, spec)
+    y = train["label"].to_numpy()
+    fb = FeatureBuilder.fit(cols, y, spec, outcome_of(train, spec))
+    days = train["launch_day"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    return Prepared(train, test, cols, y, fb, fb.transform(cols), days)
+
+
 def train_model(
     frame: pd.DataFrame,
     spec: DatasetSpec,
@@ -176,12 +211,16 @@ def train_model(
     """Fit features and LightGBM on the past, calibrate out of fold, score the held-out future."""
     config = config or load_config()
     params = {**config["lightgbm"], **(params or {})}
-    train, test = split_out_of_time(frame, spec)
-    cols = to_columns(train, spec)
-    y = train["label"].to_numpy()
-    fb = FeatureBuilder.fit(cols, y, spec)
-    x = fb.transform(cols)
-    days = train["launch_day"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    prep = prepare(frame, spec)
+    train, test, cols, y, fb, x, days = (
+        prep.train,
+        prep.test,
+        prep.cols,
+        prep.y,
+        prep.fb,
+        prep.x,
+        prep.days,
+    )
     cv = cross_validate(
         x,
         y,
@@ -206,9 +245,17 @@ def train_model(
     model = HitModel(
         booster, fb, calibrator, pre_test, {"spec": spec.name, "n_rounds": cv.n_rounds}
     )
+    attach_scoring_extras(model, train, x, cv.oof_logit, params)  # norms + volume forecast
     test_proba = model.predict_proba(to_columns(test, spec))
     metrics = score(test["label"].to_numpy(), test_proba)
     return TrainResult(model, train, test, cv, test_proba, metrics, cal_report, params)
+
+
+def outcome_of(frame: pd.DataFrame, spec: DatasetSpec) -> np.ndarray | None:
+    """The continuous outcome column (for entity outcome histories), if the spec names one."""
+    if spec.outcome_column is None or spec.outcome_column not in frame:
+        return None
+    return pd.to_numeric(frame[spec.outcome_column], errors="coerce").to_numpy(float)
 
 
 def mask_pre_test(columns: dict[str, np.ndarray], spec: DatasetSpec) -> dict[str, np.ndarray]:

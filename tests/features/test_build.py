@@ -8,7 +8,7 @@ import pytest
 
 from features.build import FeatureBuilder, fit_pair_prior
 from features.simulator import simulate
-from features.spec import load_spec
+from features.spec import DatasetSpec, EntityHistory, load_spec
 from training.cli import DEFAULT_SPEC
 from training.dataset import load_launches, to_columns
 
@@ -88,3 +88,64 @@ def test_video_games_spec_loads_with_counted_problems() -> None:
     assert loaded.frame["Year_of_Release"].between(1996, 2014).all()
     assert loaded.frame["Critic_Count"].notna().all()
     assert 0.05 < loaded.frame["label"].mean() < 0.3
+
+
+def _history_spec() -> DatasetSpec:
+    """The simulated spec with every entity-history feature switched on for brand."""
+    spec = load_spec(DEFAULT_SPEC)
+    history = {"brand": EntityHistory(age=True, window_days=180, outcome=True)}
+    return spec.model_copy(update={"entity_history": history})
+
+
+def _history_builder(df: pd.DataFrame) -> FeatureBuilder:
+    spec = _history_spec()
+    return FeatureBuilder.fit(
+        to_columns(df, spec), df["label"].to_numpy(), spec, df["gmv_90d"].to_numpy(float)
+    )
+
+
+def test_entity_history_features_never_look_ahead(frame: pd.DataFrame) -> None:
+    """Age, recent window and outcome history: unchanged when later launches are added, and a
+    launch's own outcome (label and GMV) never reaches its own features."""
+    early = frame.iloc[: len(frame) // 2]
+    fb_early, fb_all = _history_builder(early), _history_builder(frame)
+    names = fb_all.feature_names
+    wanted = [f"brand_{s}" for s in ("age_days", "recent_launches", "recent_hit_rate_eb")]
+    wanted.append("brand_outcome_mean_eb")
+    assert set(wanted) <= set(names)
+    idx = [i for i, n in enumerate(names) if n.startswith("brand_")]
+    cols = to_columns(early, fb_early.spec)
+    np.testing.assert_array_equal(fb_early.transform(cols)[:, idx], fb_all.transform(cols)[:, idx])
+    changed = frame.copy()
+    last = len(frame) - 1
+    changed.loc[last, "label"] = 1 - changed.loc[last, "label"]
+    changed.loc[last, "gmv_90d"] = changed.loc[last, "gmv_90d"] * 1000
+    tail = to_columns(frame.tail(1), fb_all.spec)
+    np.testing.assert_array_equal(fb_all.transform(tail), _history_builder(changed).transform(tail))
+    # and the state round-trips through JSON
+    again = FeatureBuilder.from_dict(json.loads(json.dumps(fb_all.to_dict())))
+    np.testing.assert_array_equal(again.transform(cols), fb_all.transform(cols))
+
+
+def test_entity_age_counts_days_since_first_earlier_launch() -> None:
+    from features.build import fit_track_record
+
+    days = np.array([0, 10, 10, 30])
+    tr = fit_track_record(np.array(["a", "a", "b", "a"]), days, np.array([1, 0, 1, 1]), 0, 10.0)
+    hist = EntityHistory(age=True, window_days=15)
+    out = tr.features(np.array(["a", "a", "b", "c"]), np.array([0, 20, 20, 20]), hist)
+    np.testing.assert_array_equal(out["age_days"], [np.nan, 20, 10, np.nan])
+    np.testing.assert_array_equal(out["prior_launches"], [0, 2, 1, 0])
+    np.testing.assert_array_equal(out["recent_launches"], [0, 1, 1, 0])  # days 5..19
+
+
+def test_spec_rejects_inconsistent_entity_history() -> None:
+    raw = load_spec(DEFAULT_SPEC).model_dump()
+    with pytest.raises(ValueError, match="not listed under entities"):
+        DatasetSpec.model_validate(raw | {"entity_history": {"category": {"age": True}}})
+    with pytest.raises(ValueError, match="outcome_column"):
+        DatasetSpec.model_validate(
+            raw | {"outcome_column": None, "entity_history": {"brand": {"outcome": True}}}
+        )
+    with pytest.raises(ValueError, match="outcome"):
+        FeatureBuilder.fit({}, np.zeros(3), _history_spec())

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,13 @@ def test_round_trip_predicts_identically(trained, tmp_path: Path) -> None:
     cols = to_columns(trained.test, model.features.spec)
     np.testing.assert_array_equal(model.predict_proba(cols), loaded.predict_proba(cols))
     files = {p.name for p in (tmp_path / "m").iterdir()}
-    assert files == {"booster.txt", "pre_test.txt", "features.json", "model.json"}  # no pickle
+    forecast = {"forecast_p10.txt", "forecast_p50.txt", "forecast_p90.txt"}
+    assert files == {"booster.txt", "pre_test.txt", "features.json", "model.json"} | forecast
+    q_saved = model.forecast.predict(model.matrix(cols))
+    q_loaded = loaded.forecast.predict(loaded.matrix(cols))
+    for key in ("p10", "p50", "p90"):
+        np.testing.assert_array_equal(q_saved[key], q_loaded[key])
+    assert loaded.norms == json.loads(json.dumps(model.norms))
 
 
 def test_probabilities_not_labels(trained) -> None:

@@ -1,0 +1,156 @@
+"""The prediction log: every scored concept (HTTP or batch), appended to SQLite in WAL mode.
+
+One row per concept and endpoint: request id, UTC time, endpoint, model version, concept id,
+inputs and outputs (JSON). ``append`` commits before it returns, and the service calls it before
+it answers, so a request that got a 200 is in the log. In WAL mode a committed transaction is in
+the WAL file; with ``synchronous=NORMAL`` it survives the process being killed (``kill -9``), and
+``HIT_COMPASS_LOG_SYNC=FULL`` makes it survive power loss too (an fsync per commit).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+DB_NAME = "predictions.db"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS predictions (
+    id INTEGER PRIMARY KEY,
+    request_id TEXT NOT NULL,
+    item INTEGER NOT NULL,
+    logged_at TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    model_version TEXT NOT NULL,
+    concept_id TEXT,
+    inputs TEXT NOT NULL,
+    outputs TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS predictions_request ON predictions (request_id);
+"""
+COLUMNS = [
+    "id",
+    "request_id",
+    "item",
+    "logged_at",
+    "endpoint",
+    "model_version",
+    "concept_id",
+    "inputs",
+    "outputs",
+]
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+def default_path() -> Path:
+    """``<state folder>/predictions.db``; the same folder as ``training.registry.state_dir()``,
+    resolved here without importing MLflow into the service."""
+    state = os.environ.get("HIT_COMPASS_STATE", Path(__file__).resolve().parents[1] / "state")
+    return Path(state).resolve() / DB_NAME
+
+
+class PredictionLog:
+    """Append-only SQLite log, safe to share between threads (one connection, one lock)."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else default_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        sync = os.environ.get("HIT_COMPASS_LOG_SYNC", "NORMAL").upper()
+        if sync not in ("NORMAL", "FULL"):
+            raise ValueError(f"HIT_COMPASS_LOG_SYNC must be NORMAL or FULL, not {sync!r}")
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(f"PRAGMA synchronous={sync}")
+        self._db.execute("PRAGMA busy_timeout=10000")  # batch runs and servers may share it
+        self._db.executescript(_SCHEMA)
+
+    def append(
+        self,
+        endpoint: str,
+        request_id: str,
+        model_version: str,
+        inputs: Sequence[dict[str, Any]],
+        outputs: Sequence[Any],
+        items: Sequence[int] | None = None,
+    ) -> None:
+        """Log one row per (input, output) pair in one committed transaction; ``items`` numbers
+        them (default 0, 1, ...; batch scoring passes the input row numbers)."""
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+        rows = [
+            (
+                request_id,
+                i,
+                now,
+                endpoint,
+                model_version,
+                str(inp.get("concept_id", "")),
+                json.dumps(inp, default=str, separators=(",", ":")),
+                json.dumps(out, default=str, separators=(",", ":")),
+            )
+            for i, inp, out in zip(
+                items if items is not None else range(len(inputs)), inputs, outputs, strict=True
+            )
+        ]
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "INSERT INTO predictions (request_id, item, logged_at, endpoint, "
+                    "model_version, concept_id, inputs, outputs) VALUES (?,?,?,?,?,?,?,?)",
+                    rows,
+                )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def rows(self, batch: int = 10_000) -> Iterator[list[tuple]]:
+        """All rows in insertion order, ``batch`` at a time."""
+        cur = self._db.execute(f"SELECT {', '.join(COLUMNS)} FROM predictions ORDER BY id")
+        while chunk := cur.fetchmany(batch):
+            yield chunk
+
+    def count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM predictions").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def export(path: str | Path, out: str | Path) -> int:
+    """Write the log at ``path`` to Parquet or CSV (by ``out``'s suffix); return rows written.
+
+    inputs / outputs stay JSON strings; hit_probability is also pulled out as a column."""
+    import pandas as pd
+
+    log = PredictionLog(path)
+    try:
+        frames = [pd.DataFrame(chunk, columns=COLUMNS) for chunk in log.rows()]
+    finally:
+        log.close()
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+    frame["hit_probability"] = [
+        json.loads(o).get("hit_probability") if o.startswith("{") else None
+        for o in frame["outputs"].astype(str)
+    ]
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() in (".parquet", ".pq"):
+        frame.to_parquet(out, index=False)
+    elif out.suffix.lower() == ".csv":
+        frame.to_csv(out, index=False)
+    else:
+        raise ValueError(f"{out}: expected a .parquet or .csv file")
+    return len(frame)

@@ -1,0 +1,120 @@
+"""Hot model reload: load a model from the BentoML store into a new scorer, then swap it in.
+
+The new scorer is built completely (files read, booster parsed, scorer constructed) before the
+swap, and the swap is one attribute assignment, which is atomic under the GIL. A request that
+started on the old scorer finishes on it (it holds its own reference), later requests see the new
+one, so no request fails or mixes two models. A model that does not load leaves the old scorer
+serving and the reload reports why.
+
+``compass export`` calls :func:`notify` so an export made while the service runs reaches it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Any
+
+import bentoml
+from bentoml.exceptions import BentoMLException, NotFound
+
+from models.hit_model import HitModel, ModelLoadError
+
+MODEL_NAME = "hit-compass"
+DEFAULT_TAG = f"{MODEL_NAME}:latest"
+
+_lock = threading.Lock()  # one reload at a time per process; scoring never takes it
+
+
+class ReloadFailed(BentoMLException):
+    """The requested model could not be loaded; the service keeps its current model."""
+
+    error_code = HTTPStatus.CONFLICT
+
+
+def preflight(model_ref: Any) -> None:
+    """Refuse to start unless the model the service is declared with loads.
+
+    Called when the service module is imported, so ``bentoml serve`` stops in its main process
+    with this message; otherwise BentoML would start workers that fail and get restarted
+    forever, and the server would never become ready without saying why on the command line.
+    """
+    stored = model_ref.stored  # the local store only: never try to pull from a remote
+    if stored is None:
+        raise ModelLoadError(
+            f"refusing to start: model {model_ref.tag} is not in the BentoML store "
+            f"(BENTOML_HOME={os.environ.get('BENTOML_HOME', '~/bentoml')}); "
+            "run `compass export` (or `compass ensure-champion`) first"
+        )
+    try:
+        HitModel.load(stored.path)
+    except ModelLoadError as exc:
+        raise ModelLoadError(f"refusing to start: {exc}") from None
+
+
+def model_version(bento_model: bentoml.Model) -> str:
+    """The MLflow registered-model version a store entry was exported from."""
+    return str(bento_model.info.labels.get("mlflow_version", bento_model.tag.version))
+
+
+def load_from_store(tag: str = DEFAULT_TAG) -> tuple[HitModel, str, str]:
+    """(model, MLflow version, resolved store tag) for ``tag`` (``name:latest`` = newest export)."""
+    try:
+        bento_model = bentoml.models.get(tag)
+    except (NotFound, ValueError) as exc:
+        raise ReloadFailed(f"model {tag!r} is not in the BentoML store") from exc
+    try:
+        model = HitModel.load(bento_model.path)
+    except ModelLoadError as exc:
+        raise ReloadFailed(f"model {bento_model.tag} does not load: {exc}") from exc
+    return model, model_version(bento_model), str(bento_model.tag)
+
+
+def reload_scorer(
+    target: Any,
+    tag: str | None = None,
+    build: Callable[[HitModel, str], Any] | None = None,
+    attribute: str = "scorer",
+) -> dict[str, str]:
+    """Replace ``target.<attribute>`` by a scorer of the model ``tag`` (default: newest export).
+
+    ``build(model, version)`` makes the scorer (default :class:`serving.scorer.Scorer`).
+    """
+    if build is None:
+        from serving.scorer import Scorer
+
+        build = Scorer
+    with _lock:
+        model, version, resolved = load_from_store(tag or DEFAULT_TAG)
+        previous = getattr(getattr(target, attribute, None), "version", None)
+        try:
+            scorer = build(model, version)
+        except Exception as exc:  # e.g. a model trained on inputs the API does not take
+            raise ReloadFailed(f"model {resolved} cannot serve this API: {exc}") from exc
+        setattr(target, attribute, scorer)  # the atomic swap
+    return {"model_tag": resolved, "model_version": version, "previous_version": str(previous)}
+
+
+def notify(url: str, tag: str, client: Any = None, timeout_s: float = 30.0) -> str:
+    """Ask a running service at ``url`` to load ``tag``; a human-readable outcome.
+
+    ``client``: an ``httpx.Client`` to use (tests pass a Starlette TestClient).
+    """
+    import httpx
+
+    headers = {}
+    if key := os.environ.get("HIT_COMPASS_API_KEY"):
+        headers["X-API-Key"] = key
+    post = client.post if client is not None else httpx.post
+    timeout = httpx.Timeout(timeout_s, connect=2.0)
+    try:
+        resp = post(
+            f"{url.rstrip('/')}/admin/reload", json={"tag": tag}, headers=headers, timeout=timeout
+        )
+    except httpx.HTTPError:
+        return f"no service answered at {url}; it will load {tag} when it starts"
+    if resp.status_code != 200:
+        return f"service at {url} refused the reload ({resp.status_code}): {resp.text[:300]}"
+    return f"service at {url} now serves {resp.json().get('model_tag', tag)}"

@@ -1,0 +1,118 @@
+"""The prediction log: every answered concept is in it, even after the server is killed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+
+from serving.prediction_log import PredictionLog, default_path, export
+
+
+def _logged(db: Path, request_id: str) -> list[tuple]:
+    with sqlite3.connect(db) as con:
+        return con.execute(
+            "SELECT endpoint, item, concept_id, inputs, outputs FROM predictions "
+            "WHERE request_id = ? ORDER BY item",
+            (request_id,),
+        ).fetchall()
+
+
+def test_log_lives_in_the_state_folder_in_wal_mode(state_dir: Path, tmp_path: Path) -> None:
+    from training.registry import state_dir as registry_state
+
+    assert default_path() == registry_state() / "predictions.db"
+    log = PredictionLog(tmp_path / "p.db")
+    assert log._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    log.append("score", "r1", "7", [{"concept_id": "a"}, {"concept_id": "b"}], [{"x": 1}, {"x": 2}])
+    assert log.count() == 2
+    log.close()
+    n = export(tmp_path / "p.db", tmp_path / "log.parquet")
+    frame = pd.read_parquet(tmp_path / "log.parquet")
+    assert n == 2 and frame["concept_id"].tolist() == ["a", "b"]
+    assert set(frame["model_version"]) == {"7"} and frame["logged_at"].str.endswith("+00:00").all()
+
+
+def test_every_endpoint_logs_inputs_and_outputs(client, concept: dict) -> None:
+    db = default_path()
+    r = client.post("/score", json={"concepts": [concept, {**concept, "concept_id": "second"}]})
+    rid = r.json()[0]["request_id"]
+    rows = _logged(db, rid)
+    assert [(e, i, c) for e, i, c, _, _ in rows] == [
+        ("score", 0, concept["concept_id"]),
+        ("score", 1, "second"),
+    ]
+    assert json.loads(rows[0][3]) == concept
+    assert json.loads(rows[1][4]) == r.json()[1]
+    for path, body in (
+        ("/target", {"concept": concept}),
+        ("/whatif", {"concept": concept, "lever": "price"}),
+    ):
+        out = client.post(path, json=body).json()
+        assert json.loads(_logged(db, out["request_id"])[0][4]) == out
+    fc = client.post("/forecast", json={"concepts": [concept]}).json()
+    assert _logged(db, fc[0]["request_id"])[0][0] == "forecast"
+
+
+def test_rejected_request_is_not_logged_as_answered(client, concept: dict) -> None:
+    before = PredictionLog().count()
+    r = client.post("/score", json={"concepts": [{**concept, "price": -1}]})
+    assert r.status_code == 400
+    assert PredictionLog().count() == before
+
+
+@pytest.mark.e2e
+def test_log_survives_kill_9(real_server: tuple, concept: dict) -> None:
+    """Hammer a real `bentoml serve` from 4 threads, kill -9 its whole process group mid-flight:
+    every request that got a 200 is in the log, with all its concepts."""
+    url, proc = real_server
+    answered: list[tuple[str, int]] = []
+    lock, stop = threading.Lock(), threading.Event()
+
+    def fire(worker: int) -> None:
+        with httpx.Client(timeout=10) as http:
+            k = 0
+            while not stop.is_set():
+                k += 1
+                n = 1 + (k + worker) % 3
+                body = {
+                    "concepts": [{**concept, "concept_id": f"w{worker}-{k}-{i}"} for i in range(n)]
+                }
+                try:
+                    r = http.post(f"{url}/score", json=body)
+                except httpx.HTTPError:
+                    return  # the server is gone
+                if r.status_code == 200:
+                    with lock:
+                        answered.append((r.json()[0]["request_id"], n))
+
+    threads = [threading.Thread(target=fire, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        while len(answered) < 80 and any(t.is_alive() for t in threads):
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGKILL)  # mid-flight: requests are still being sent
+        proc.wait(timeout=30)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=15)
+    assert len(answered) >= 80
+    with sqlite3.connect(default_path()) as con:
+        counts = dict(
+            con.execute(
+                "SELECT request_id, COUNT(*) FROM predictions WHERE endpoint = 'score' "
+                "GROUP BY request_id"
+            ).fetchall()
+        )
+    missing = [(rid, n) for rid, n in answered if counts.get(rid) != n]
+    assert not missing, f"{len(missing)} answered requests not fully logged: {missing[:5]}"

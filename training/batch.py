@@ -1,0 +1,201 @@
+"""Batch scoring: a CSV / Parquet of concepts in, the /score answers flattened to columns out.
+
+Every row is validated with the same ``Concept`` schema as the HTTP API. A row that fails keeps
+its place in the output with an ``error`` naming the row and column, and no scores: nothing is
+lost and nothing is silently repaired. Columns the schema does not know (e.g. outcomes of a
+simulated history) are carried through untouched. Every scored row goes to the prediction log.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import ValidationError
+from tqdm.auto import tqdm
+
+from features.schema import CONCEPT_FIELDS, Concept
+from serving.prediction_log import PredictionLog, new_request_id
+from serving.scorer import TOP_DRIVERS, Scorer
+
+_TYPES = {k: v.get("type", "string") for k, v in Concept.model_json_schema()["properties"].items()}
+
+
+@dataclass
+class BatchReport:
+    rows: int = 0
+    scored: int = 0
+    errors: list[str] = field(default_factory=list)
+    request_id: str = ""
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    suffix = path.suffix.lower()
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist")
+    if suffix in (".parquet", ".pq"):
+        return pd.read_parquet(path)
+    if suffix == ".csv":
+        # strings as typed: the schema decides what parses (no silent float -> int guessing)
+        return pd.read_csv(path, dtype=str, keep_default_na=False)
+    raise ValueError(f"{path}: expected a .csv or .parquet file")
+
+
+def write_table(frame: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        frame.to_parquet(path, index=False)
+    elif suffix == ".csv":
+        frame.to_csv(path, index=False)
+    else:
+        raise ValueError(f"{path}: expected a .csv or .parquet output")
+
+
+def _missing(v: Any) -> bool:
+    return v is None or v == "" or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT
+
+
+def coerce(name: str, v: Any) -> Any:
+    """A cell -> the JSON type the schema expects, when it unambiguously is one; otherwise the
+    cell unchanged, so the schema rejects it with its own message."""
+    kind = _TYPES.get(name, "string")
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, pd.Timestamp):
+        v = v.date().isoformat()
+    try:
+        if kind == "integer" and not isinstance(v, bool):
+            f = float(v)
+            return int(f) if f.is_integer() else v
+        if kind == "number" and not isinstance(v, bool):
+            return float(v)
+    except (TypeError, ValueError):
+        return v
+    return v if kind != "string" or isinstance(v, str) else str(v)
+
+
+def validate(frame: pd.DataFrame, start: int = 0) -> tuple[list[int], list[dict], dict[int, str]]:
+    """(positions of valid rows, their concept dicts, {position: error}). Rows are numbered
+    from 1 in messages (row 1 = the first data row, CSV line 2)."""
+    known = [c for c in frame.columns if c in CONCEPT_FIELDS]
+    ok_pos, concepts, errors = [], [], {}
+    for pos, values in enumerate(frame[known].itertuples(index=False, name=None), start=start):
+        raw = {k: coerce(k, v) for k, v in zip(known, values, strict=True) if not _missing(v)}
+        try:
+            concepts.append(Concept.model_validate(raw).model_dump(mode="json"))
+            ok_pos.append(pos)
+        except ValidationError as exc:
+            parts = [f"{'.'.join(map(str, e['loc'])) or 'row'}: {e['msg']}" for e in exc.errors()]
+            errors[pos] = f"row {pos + 1}: " + "; ".join(parts)
+    return ok_pos, concepts, errors
+
+
+def flatten(scored: dict[str, Any]) -> dict[str, Any]:
+    """One /score answer -> flat columns."""
+    norms = scored.get("category_norms") or {}
+    drivers = scored["drivers"]
+    out = {
+        "hit_probability": scored["hit_probability"],
+        "pre_test_probability": scored["pre_test_probability"],
+        "category_percentile": scored["category_percentile"],
+        "band": scored["band"],
+        "category_hit_rate": norms.get("hit_rate"),
+        "band_go_at": norms.get("go_at"),
+        "band_stop_below": norms.get("stop_below"),
+        "drivers_base_log_odds": drivers["base_value"],
+        "model_log_odds": drivers["model_log_odds"],
+    }
+    for k in range(TOP_DRIVERS):
+        top = drivers["top"][k] if k < len(drivers["top"]) else {"field": None, "log_odds": None}
+        out[f"driver_{k + 1}_field"] = top["field"]
+        out[f"driver_{k + 1}_log_odds"] = top["log_odds"]
+    out["drivers_other_fields_log_odds"] = drivers["other_fields"]
+    out["warnings"] = "; ".join(scored["warnings"])
+    out["model_version"] = scored["model_version"]
+    out["request_id"] = scored["request_id"]
+    return out
+
+
+def _chunks(frame: pd.DataFrame, size: int) -> Iterator[tuple[int, pd.DataFrame]]:
+    for start in range(0, len(frame), size):
+        yield start, frame.iloc[start : start + size]
+
+
+def score_frame(
+    frame: pd.DataFrame,
+    scorer: Scorer,
+    log: PredictionLog | None = None,
+    chunk_size: int = 1000,
+    progress: bool = True,
+) -> tuple[pd.DataFrame, BatchReport]:
+    """Score every valid row; return the input columns + flattened answers + ``error``."""
+    report = BatchReport(rows=len(frame), request_id=new_request_id())
+    results: list[dict[str, Any] | None] = [None] * len(frame)
+    error_col: list[str | None] = [None] * len(frame)
+    with tqdm(total=len(frame), unit="concept", desc="scoring", disable=not progress) as bar:
+        for start, chunk in _chunks(frame, chunk_size):
+            pos, concepts, errors = validate(chunk, start)
+            for p, msg in errors.items():
+                error_col[p] = msg
+            report.errors += list(errors.values())
+            if concepts:
+                scored = scorer.score(concepts, report.request_id)
+                if scorer.model.forecast is not None:
+                    for s, f in zip(scored, scorer.forecast(concepts), strict=True):
+                        s["forecast"] = f
+                if log is not None:
+                    log.append("batch", report.request_id, scorer.version, concepts, scored, pos)
+                for p, s in zip(pos, scored, strict=True):
+                    results[p] = flatten(s) | _forecast_columns(s.get("forecast"))
+                report.scored += len(concepts)
+            bar.update(len(chunk))
+    answers = pd.DataFrame([r or {} for r in results], index=frame.index)
+    out = frame.drop(columns=[c for c in answers.columns if c in frame.columns])
+    out = pd.concat([out, answers], axis=1)
+    out["error"] = error_col
+    return out, report
+
+
+def _forecast_columns(forecast: dict[str, Any] | None) -> dict[str, Any]:
+    if not forecast:
+        return {}
+    name = forecast["outcome"]
+    return {f"{name}_{k}": forecast[k] for k in ("p10", "p50", "p90")}
+
+
+def load_scorer(version: str | None = None) -> Scorer:
+    """A scorer for an MLflow registered version (default: the champion)."""
+    import tempfile
+
+    from models.hit_model import HitModel
+    from training import registry
+
+    version = version or registry.champion_version()
+    if version is None:
+        raise RuntimeError("no champion yet: run `compass train` first")
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir, _ = registry.download_version(version, Path(tmp))
+        return Scorer(HitModel.load(model_dir), version)
+
+
+def score_file(
+    src: Path,
+    dst: Path,
+    scorer: Scorer,
+    log: PredictionLog | None = None,
+    chunk_size: int = 1000,
+    progress: bool = True,
+) -> BatchReport:
+    frame = read_table(src)
+    missing = [c for c in ("concept_id",) if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{src}: no column {missing[0]!r}")
+    out, report = score_frame(frame, scorer, log, chunk_size, progress)
+    write_table(out, dst)
+    return report

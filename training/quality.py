@@ -1,0 +1,496 @@
+"""Honest evaluation: the model against baselines (and the Bayes limit) on the same out-of-time
+test rows, an ablation of the feature families, and the ``compass bench quality`` benchmark.
+
+Everything here is measured by running the pipeline; nothing is a constant.
+"""
+
+from __future__ import annotations
+
+import platform
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+from tqdm.auto import tqdm
+
+from features.build import FeatureBuilder, _pair_counts
+from features.spec import DatasetSpec, load_spec
+from training.dataset import load_launches, to_columns
+from training.evaluate import bootstrap_ci, score
+from training.forecast import evaluate_forecast
+from training.train import (
+    TrainResult,
+    booster_params,
+    cross_validate,
+    fit_calibrator,
+    load_config,
+    train_model,
+)
+
+METRICS = ("auc", "logloss", "brier", "ece", "top_decile_precision")
+BAYES_COLUMN = "p_hit_bayes"  # the simulator's oracle, present only on simulated data
+SPECS = Path(__file__).with_name("specs")
+
+
+def pick(metrics: dict[str, float]) -> dict[str, float]:
+    """The benchmark's metric set (plus PR-AUC and lift, which cost nothing)."""
+    keys = (*METRICS, "pr_auc", "top_decile_lift")
+    return {k: round(float(metrics[k]), 5) for k in keys if k in metrics}
+
+
+# ---- baselines ------------------------------------------------------------------------------
+def base_rate_baseline(train: pd.DataFrame, test: pd.DataFrame, spec: DatasetSpec) -> np.ndarray:
+    """Training-period hit rate of the test row's category (the spec's first categorical
+    column); categories unseen in training get the overall training rate."""
+    overall = float(train["label"].mean())
+    if not spec.categorical:
+        return np.full(len(test), overall)
+    col = spec.categorical[0]
+    rates = train.groupby(col, observed=True)["label"].mean().to_dict()
+    return np.array([rates.get(v, overall) for v in test[col].to_numpy()], dtype=float)
+
+
+def _signed_log(x: np.ndarray) -> np.ndarray:
+    # counts, budgets and reach are heavy-tailed: give the linear model a fair shot
+    return np.sign(x) * np.log1p(np.abs(x))
+
+
+def logistic_baseline(
+    fb: FeatureBuilder, x_train: np.ndarray, y: np.ndarray, x_test: np.ndarray
+) -> np.ndarray:
+    """Logistic regression on the model's own features: categorical codes one-hot encoded,
+    numbers signed-log transformed, median-imputed (with missing indicators) and scaled."""
+    n_cat = len(fb.categorical_features)
+    cat_idx, num_idx = list(range(n_cat)), list(range(n_cat, x_train.shape[1]))
+    prep = ColumnTransformer(
+        [
+            (
+                "cat",
+                make_pipeline(
+                    SimpleImputer(strategy="constant", fill_value=-1.0),
+                    OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=10),
+                ),
+                cat_idx,
+            ),
+            (
+                "num",
+                make_pipeline(
+                    FunctionTransformer(_signed_log),
+                    SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
+                    StandardScaler(),
+                ),
+                num_idx,
+            ),
+        ]
+    )
+    model = Pipeline([("prep", prep), ("lr", LogisticRegression(C=1.0, max_iter=3000))])
+    model.fit(np.where(np.isinf(x_train), np.nan, x_train), y)
+    return model.predict_proba(np.where(np.isinf(x_test), np.nan, x_test))[:, 1]
+
+
+def raw_frame(frame: pd.DataFrame, spec: DatasetSpec, vocab: dict[str, list[str]]) -> pd.DataFrame:
+    """The spec's raw columns, no engineering: categorical codes (training vocabulary),
+    numeric columns and the raw count-pair columns."""
+    out = pd.DataFrame(index=frame.index)
+    for col in spec.categorical:
+        out[col] = pd.Categorical(frame[col].astype(str), categories=vocab[col])
+    cols = list(spec.numeric)
+    for p in spec.count_pairs:
+        cols += [p.trials, p.successes or p.rate]  # type: ignore[list-item]
+    for col in dict.fromkeys(cols):
+        out[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
+    return out
+
+
+def lightgbm_default_baseline(
+    train: pd.DataFrame, test: pd.DataFrame, spec: DatasetSpec, seed: int = 7
+) -> np.ndarray:
+    """LightGBM with its default parameters (100 trees, learning rate 0.1, 31 leaves) on raw
+    columns: no shrinkage, no track records, no tuning, no calibration."""
+    vocab = {c: sorted(train[c].astype(str).unique().tolist()) for c in spec.categorical}
+    x_tr, x_te = raw_frame(train, spec, vocab), raw_frame(test, spec, vocab)
+    params = {"objective": "binary", "verbose": -1, "seed": seed, "num_threads": 2}
+    booster = lgb.train(params, lgb.Dataset(x_tr, train["label"].to_numpy()))
+    return booster.predict(x_te)
+
+
+def baseline_probabilities(result: TrainResult, spec: DatasetSpec) -> dict[str, np.ndarray]:
+    """P(hit) on the model's test rows from every baseline, and from the Bayes limit when the
+    data has it (simulated data only)."""
+    train, test = result.train, result.test
+    fb = result.model.features
+    x_train = fb.transform(to_columns(train, spec))
+    x_test = fb.transform(to_columns(test, spec))
+    out = {
+        "base_rate": base_rate_baseline(train, test, spec),
+        "logistic": logistic_baseline(fb, x_train, train["label"].to_numpy(), x_test),
+        "lightgbm_default": lightgbm_default_baseline(train, test, spec),
+    }
+    if BAYES_COLUMN in test:
+        out["bayes"] = test[BAYES_COLUMN].to_numpy(float)
+    return out
+
+
+def evaluate_baselines(
+    result: TrainResult, spec: DatasetSpec, probas: dict[str, np.ndarray] | None = None
+) -> dict[str, dict[str, float]]:
+    """Metrics of every baseline (and ``bayes``) on the model's test rows."""
+    y_test = result.test["label"].to_numpy()
+    probas = probas if probas is not None else baseline_probabilities(result, spec)
+    return {name: pick(score(y_test, p)) for name, p in probas.items()}
+
+
+def model_summary(result: TrainResult, n_boot: int = 500) -> dict[str, Any]:
+    """Test metrics of the trained model with a 95 % bootstrap interval on AUC and log loss."""
+    y = result.test["label"].to_numpy()
+    out: dict[str, Any] = pick(result.test_metrics)
+    out["auc_ci"] = [round(v, 5) for v in bootstrap_ci(y, result.test_proba, "auc", n_boot)]
+    out["logloss_ci"] = [round(v, 5) for v in bootstrap_ci(y, result.test_proba, "logloss", n_boot)]
+    out["calibrator"] = result.calibration.get("calibrator")
+    out["n_rounds"] = result.cv.n_rounds
+    out["cv_logloss"] = round(float(np.mean(result.cv.fold_logloss)), 5)
+    return out
+
+
+# ---- ablation -------------------------------------------------------------------------------
+@dataclass
+class _View:
+    """What ``booster_params``/``cross_validate`` need of a feature builder, for a variant
+    matrix with some columns dropped or replaced."""
+
+    feature_names: list[str]
+    categorical_features: list[str]
+    spec: DatasetSpec
+
+
+def feature_families(spec: DatasetSpec) -> dict[str, str]:
+    """Family -> what removing it means (the README explains each)."""
+    return {
+        "shrunk_count_pairs": "empirical-Bayes rates and lifts replaced by raw successes/trials",
+        "raw_counts": "sample sizes (trials) of every count pair dropped",
+        "track_records": "entity track-record features dropped ("
+        + (", ".join(spec.entities) or "none")
+        + ")",
+        "funnel": "every count-pair feature dropped (interest funnel and small-sample test)",
+    }
+
+
+def ablate(
+    name: str, fb: FeatureBuilder, x: np.ndarray, cols: dict[str, np.ndarray]
+) -> tuple[np.ndarray, list[str]] | None:
+    """The variant matrix of family ``name`` (None if the spec has no such features)."""
+    spec, names = fb.spec, fb.feature_names
+    x = x.copy()
+    drop: set[str] = set()
+    pair_names = [p.name for p in spec.count_pairs]
+    if name == "shrunk_count_pairs":
+        if not spec.count_pairs:
+            return None
+        for p in spec.count_pairs:
+            succ, trials = _pair_counts(cols, p)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                x[:, names.index(f"{p.name}_rate_eb")] = np.where(trials > 0, succ / trials, np.nan)
+            drop.add(f"{p.name}_lift")
+    elif name == "raw_counts":
+        drop = {f"{p}_n" for p in pair_names}
+    elif name == "track_records":
+        drop = {n for n in names if any(n.startswith(f"{e}_") for e in spec.entities)}
+        drop -= set(spec.categorical) | set(spec.numeric)
+    elif name == "funnel":
+        drop = {n for n in names for p in pair_names if n.startswith(f"{p}_")}
+    else:
+        raise ValueError(f"unknown feature family {name!r}")
+    if not drop and name != "shrunk_count_pairs":
+        return None
+    keep = [i for i, n in enumerate(names) if n not in drop]
+    return x[:, keep], [names[i] for i in keep]
+
+
+def fit_and_score(
+    view: _View,
+    x: np.ndarray,
+    y: np.ndarray,
+    days: np.ndarray,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    params: dict[str, Any],
+    config: dict[str, Any],
+) -> dict[str, float]:
+    """The model's recipe on any matrix: time-fold CV picks the trees, calibrate out of fold,
+    refit on the whole training period, score the test rows."""
+    cv = cross_validate(
+        x,
+        y,
+        days,
+        view,  # type: ignore[arg-type]
+        params,
+        config["cv_folds"],
+        config["max_rounds"],
+        config["early_stopping_rounds"],
+    )
+    calibrator, _ = fit_calibrator(cv.oof_logit[cv.mask], y[cv.mask])
+    data = lgb.Dataset(
+        x, y, feature_name=view.feature_names, categorical_feature=view.categorical_features
+    )
+    booster = lgb.train(booster_params(params, view), data, num_boost_round=cv.n_rounds)  # type: ignore[arg-type]
+    return score(y_test, calibrator(booster.predict(x_test, raw_score=True)))
+
+
+def ablation(
+    result: TrainResult, spec: DatasetSpec, config: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Retrain without each feature family; report test metrics and the family's gain
+    (full model minus variant: AUC gain > 0 and log-loss gain > 0 mean the family helps)."""
+    config = config or load_config()
+    params = result.params
+    fb = result.model.features
+    train_cols, test_cols = to_columns(result.train, spec), to_columns(result.test, spec)
+    x, x_test = fb.transform(train_cols), fb.transform(test_cols)
+    y, y_test = result.train["label"].to_numpy(), result.test["label"].to_numpy()
+    days = result.train["launch_day"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    full = pick(result.test_metrics)
+    out: dict[str, Any] = {}
+    for family, meaning in tqdm(feature_families(spec).items(), desc="ablation", leave=False):
+        tr, te = ablate(family, fb, x, train_cols), ablate(family, fb, x_test, test_cols)
+        if tr is None or te is None:
+            out[family] = {"meaning": meaning, "skipped": "no such features in this spec"}
+            continue
+        cats = [c for c in fb.categorical_features if c in tr[1]]
+        m = fit_and_score(_View(tr[1], cats, spec), tr[0], y, days, te[0], y_test, params, config)
+        out[family] = {
+            "meaning": meaning,
+            "without": pick(m),
+            "auc_gain": round(full["auc"] - m["auc"], 5),
+            "logloss_gain": round(m["logloss"] - full["logloss"], 5),
+        }
+    return out
+
+
+# ---- benchmark ------------------------------------------------------------------------------
+def evaluate_dataset(
+    frame: pd.DataFrame,
+    spec: DatasetSpec,
+    params: dict[str, Any] | None = None,
+    config: dict[str, Any] | None = None,
+    with_ablation: bool = True,
+    n_boot: int = 500,
+) -> dict[str, Any]:
+    """Train the model, then baselines (and Bayes) and the ablation on the same test rows."""
+    config = config or load_config()
+    t0 = time.perf_counter()
+    result = train_model(frame, spec, params, config)
+    t_train = time.perf_counter() - t0
+    out: dict[str, Any] = {
+        "rows": {"train": len(result.train), "test": len(result.test)},
+        "hit_rate": {
+            "train": round(float(result.train["label"].mean()), 5),
+            "test": round(float(result.test["label"].mean()), 5),
+        },
+        "test_period": [
+            _day(result.test["launch_day"].min(), spec),
+            _day(result.test["launch_day"].max(), spec),
+        ],
+        "model": model_summary(result, n_boot),
+    }
+    baselines = evaluate_baselines(result, spec)
+    bayes = baselines.pop("bayes", None)
+    out["baselines"] = baselines
+    if bayes is not None:
+        out["bayes"] = bayes
+    if result.model.forecast is not None:
+        # first-90-day GMV P10/P50/P90 on the same out-of-time test rows
+        fc = evaluate_forecast(result.model, result.test)
+        out["forecast"] = {k: round(v, 5) if isinstance(v, float) else v for k, v in fc.items()}
+    t1 = time.perf_counter()
+    if with_ablation:
+        out["ablation"] = ablation(result, spec, config)
+    out["seconds"] = {
+        "train": round(t_train, 1),
+        "baselines": round(t1 - t0 - t_train, 1),
+        "ablation": round(time.perf_counter() - t1, 1),
+    }
+    return out
+
+
+def _day(ts: pd.Timestamp, spec: DatasetSpec) -> str:
+    return str(ts.year) if spec.date_is_year else str(ts.date())
+
+
+def targets(sim: dict[str, Any]) -> dict[str, bool]:
+    """The issue's simulated-data targets, checked on measured numbers."""
+    m, b = sim["model"], sim.get("bayes")
+    out: dict[str, bool] = {"ece_le_0.02": m["ece"] <= 0.02}
+    if b is not None:
+        out["auc_ge_0.98_bayes"] = m["auc"] >= 0.98 * b["auc"]
+        out["logloss_le_bayes_plus_0.01"] = m["logloss"] <= b["logloss"] + 0.01
+    out["beats_every_baseline"] = all(
+        m["auc"] > v["auc"] and m["logloss"] < v["logloss"] for v in sim["baselines"].values()
+    )
+    return out
+
+
+def simulated_frame(n_rows: int, seed: int, spec: DatasetSpec) -> pd.DataFrame:
+    """Simulate and load through the same validated path as a user's file."""
+    from features.simulator import simulate
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "launches.parquet"
+        simulate(n_rows, seed).to_parquet(path, index=False)
+        return load_launches(spec, data=path).frame
+
+
+def video_games_frame(
+    spec_path: Path, data: Path | None = None, n_rows: int | None = None
+) -> tuple[DatasetSpec, pd.DataFrame, dict[str, int]]:
+    spec = load_spec(spec_path)
+    loaded = load_launches(spec, data, spec_dir=spec_path.parent)
+    frame = loaded.frame
+    if n_rows is not None and n_rows < len(frame):
+        # a uniform subsample keeps the time structure (tests run the bench in seconds)
+        frame = frame.sample(n_rows, random_state=0).sort_values("launch_day", kind="stable")
+        frame = frame.reset_index(drop=True)
+    return spec, frame, loaded.report
+
+
+def run_benchmark(
+    sim_rows: int = 20_000,
+    sim_seed: int = 7,
+    video_games_rows: int | None = None,
+    video_games_data: Path | None = None,
+    tune_trials: int = 0,
+    with_ablation: bool = True,
+    n_boot: int = 500,
+    config: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """``compass bench quality``: simulated + video games, one process.
+
+    ``tune_trials`` > 0 runs a short Optuna study per dataset first (selected on time-fold CV
+    of the training period only, never on the test); 0 uses ``config.yaml``'s params. Row
+    counts and ``config`` are parameters so a test can run the whole benchmark in seconds."""
+    config = config or load_config()
+    started = time.perf_counter()
+    out: dict[str, Any] = {
+        "command": "compass bench quality",
+        "params_source": (
+            f"optuna: {tune_trials} trials per dataset on out-of-time CV of the training period"
+            if tune_trials
+            else "training/config.yaml (no tuning in the benchmark)"
+        ),
+        "machine": {"python": platform.python_version(), "cpus": _cpus()},
+    }
+    datasets: list[tuple[str, DatasetSpec, pd.DataFrame, dict[str, Any]]] = []
+    sim_spec = load_spec(SPECS / "simulated.yaml")
+    datasets.append(
+        (
+            "simulated",
+            sim_spec,
+            simulated_frame(sim_rows, sim_seed, sim_spec),
+            {"rows": sim_rows, "seed": sim_seed, "test": f"latest {sim_spec.test_fraction:.0%}"},
+        )
+    )
+    vg_spec, vg_frame, vg_report = video_games_frame(
+        SPECS / "video_games.yaml", video_games_data, video_games_rows
+    )
+    datasets.append(
+        (
+            "video_games",
+            vg_spec,
+            vg_frame,
+            {"data_report": vg_report, "test": f"release years >= {vg_spec.test_from_year}"},
+        )
+    )
+    for name, spec, frame, about in tqdm(datasets, desc="bench quality"):
+        t0 = time.perf_counter()
+        params = None
+        if tune_trials:
+            params = _tune_for_bench(frame, spec, tune_trials, config)
+        section = evaluate_dataset(frame, spec, params, config, with_ablation, n_boot)
+        section["setup"] = about
+        section["params"] = params or {"from": "config.yaml"}
+        section["seconds"]["total"] = round(time.perf_counter() - t0, 1)
+        out[name] = section
+    out["simulated"]["targets"] = targets(out["simulated"])
+    out["video_games"]["targets"] = {"auc_ge_0.88": out["video_games"]["model"]["auc"] >= 0.88}
+    out["ablation"] = {name: out[name].pop("ablation", None) for name, *_ in datasets}
+    out["seconds_total"] = round(time.perf_counter() - started, 1)
+    return out
+
+
+def _tune_for_bench(
+    frame: pd.DataFrame, spec: DatasetSpec, trials: int, config: dict[str, Any]
+) -> dict[str, Any]:
+    """A throwaway in-memory study (the benchmark leaves the state folder alone)."""
+    import optuna
+
+    from training.tune import tune
+
+    with tempfile.TemporaryDirectory() as tmp:
+        res = tune(
+            frame,
+            spec,
+            n_trials=trials,
+            storage=optuna.storages.InMemoryStorage(),
+            params_path=Path(tmp) / "best.json",
+            config=config,
+            log_to_mlflow=False,
+        )
+    return res.best_params
+
+
+def _cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 0
+
+
+def markdown_tables(bench: dict[str, Any]) -> str:
+    """The benchmark as Markdown (the README's quality table is pasted from this)."""
+    lines: list[str] = []
+    for name in ("simulated", "video_games"):
+        sec = bench[name]
+        rows = {"**model**": sec["model"]} | sec["baselines"]
+        if "bayes" in sec:
+            rows["bayes (limit)"] = sec["bayes"]
+        lines += [
+            f"**{name}** ({sec['rows']['train']} train / {sec['rows']['test']} test launches, "
+            f"test {sec['test_period'][0]} to {sec['test_period'][1]})",
+            "",
+            "| | AUC | log loss | Brier | ECE | top-decile precision |",
+            "|---|---|---|---|---|---|",
+        ]
+        for label, m in rows.items():
+            lines.append(
+                f"| {label} | {m['auc']:.4f} | {m['logloss']:.4f} | {m['brier']:.4f} | "
+                f"{m['ece']:.4f} | {m['top_decile_precision']:.3f} |"
+            )
+        lo, hi = sec["model"]["auc_ci"]
+        lines += ["", f"Model AUC 95 % bootstrap interval [{lo:.4f}, {hi:.4f}].", ""]
+    lines += [
+        "**Ablation** (test AUC / log-loss gain of each feature family = full model minus the "
+        "model retrained without it; positive = the family helps)",
+        "",
+        "| family | simulated AUC gain | simulated log-loss gain | video games AUC gain "
+        "| video games log-loss gain |",
+        "|---|---|---|---|---|",
+    ]
+    abl = bench.get("ablation") or {}
+    sim, vg = abl.get("simulated") or {}, abl.get("video_games") or {}
+    for family in sim or vg:
+        cells = []
+        for part in (sim.get(family, {}), vg.get(family, {})):
+            if "auc_gain" in part:
+                cells += [f"{part['auc_gain']:+.4f}", f"{part['logloss_gain']:+.4f}"]
+            else:
+                cells += ["n/a", "n/a"]
+        lines.append(f"| {family} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

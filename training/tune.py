@@ -1,0 +1,258 @@
+"""``compass tune``: Optuna (TPE) over LightGBM, selected on out-of-time cross-validation.
+
+* Objective: mean log loss over the expanding-window time folds of the training period
+  (``training.train.cross_validate``); the test period is never looked at while selecting.
+* Early stopping picks the number of trees in every fold; ``LightGBMPruningCallback`` watches the
+  latest (largest) fold, which runs first, so hopeless trials stop early.
+* The study lives in SQLite in the state folder (``optuna.db``); ``resume=True`` continues it,
+  trials left RUNNING by a killed process are failed by the heartbeat and not counted.
+* Every trial is a nested MLflow run under one parent run per invocation (Optuna 5 deprecates
+  ``MLflowCallback``, so trials are logged here).
+* The best params go to ``state/best_params.json`` (``{"params", "value", "study", "spec"}``),
+  which ``compass train`` picks up.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import optuna
+import pandas as pd
+from optuna_integration import LightGBMPruningCallback
+from tqdm.auto import tqdm
+
+from features.spec import DatasetSpec
+from training import registry
+from training.train import Prepared, cross_validate, load_config, prepare
+
+# Fixed while searching: the objective, determinism and threads come from config.yaml.
+SEARCH_SPACE_DOC = {
+    "learning_rate": "0.01-0.15 (log)",
+    "num_leaves": "4-64 (log)",
+    "min_data_in_leaf": "10-200 (log)",
+    "feature_fraction": "0.4-1.0",
+    "bagging_fraction": "0.5-1.0",
+    "lambda_l1": "1e-3-10 (log)",
+    "lambda_l2": "1e-3-30 (log)",
+    "cat_smooth": "1-100 (log)",
+    "min_data_per_group": "5-200 (log)",
+}
+
+
+def suggest_params(trial: optuna.Trial) -> dict[str, Any]:
+    """The search space (see ``SEARCH_SPACE_DOC``)."""
+    return {
+        "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.15, log=True),
+        "num_leaves": trial.suggest_int("num_leaves", 4, 64, log=True),
+        "min_data_in_leaf": trial.suggest_int("min_data_in_leaf", 10, 200, log=True),
+        "feature_fraction": trial.suggest_float("feature_fraction", 0.4, 1.0),
+        "bagging_fraction": trial.suggest_float("bagging_fraction", 0.5, 1.0),
+        "lambda_l1": trial.suggest_float("lambda_l1", 1e-3, 10.0, log=True),
+        "lambda_l2": trial.suggest_float("lambda_l2", 1e-3, 30.0, log=True),
+        "cat_smooth": trial.suggest_float("cat_smooth", 1.0, 100.0, log=True),
+        "min_data_per_group": trial.suggest_int("min_data_per_group", 5, 200, log=True),
+    }
+
+
+def study_storage(path: Path | None = None) -> optuna.storages.RDBStorage:
+    """SQLite study storage in the state folder; the heartbeat marks trials of a killed
+    process as failed when the study is resumed."""
+    path = path or registry.state_dir() / "optuna.db"
+    with warnings.catch_warnings():  # the heartbeat is "experimental" in Optuna 5
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.storages.RDBStorage(
+            f"sqlite:///{path}", heartbeat_interval=10, grace_period=30
+        )
+
+
+def open_study(
+    name: str, storage: optuna.storages.BaseStorage, resume: bool, seed: int = 7
+) -> optuna.Study:
+    """Create a fresh study (replacing one of the same name) or, with ``resume``, continue it.
+
+    The sampler is seeded with the number of finished trials, so a resumed study does not
+    replay the proposals it already evaluated."""
+    existing = {s.study_name for s in optuna.get_all_study_summaries(storage)}
+    if name in existing and not resume:
+        optuna.delete_study(study_name=name, storage=storage)
+    n_done = 0
+    if name in existing and resume:
+        n_done = len(optuna.load_study(study_name=name, storage=storage).trials)
+    return optuna.create_study(
+        study_name=name,
+        storage=storage,
+        direction="minimize",
+        sampler=optuna.samplers.TPESampler(seed=seed + n_done, n_startup_trials=8),
+        pruner=optuna.pruners.PercentilePruner(75.0, n_startup_trials=5, n_warmup_steps=150),
+        load_if_exists=True,
+    )
+
+
+def make_objective(
+    prep: Prepared, config: dict[str, Any], log_trial: Callable[..., None]
+) -> Callable[[optuna.Trial], float]:
+    """Trial -> mean out-of-time CV log loss of LightGBM with the suggested params."""
+
+    def objective(trial: optuna.Trial) -> float:
+        params = {**config["lightgbm"], **suggest_params(trial)}
+        pruning = LightGBMPruningCallback(trial, "binary_logloss")
+        try:
+            cv = cross_validate(
+                prep.x,
+                prep.y,
+                prep.days,
+                prep.fb,
+                params,
+                config["cv_folds"],
+                config["max_rounds"],
+                config["early_stopping_rounds"],
+                latest_fold_callbacks=[pruning],
+            )
+        except optuna.TrialPruned:
+            log_trial(trial, params, None)
+            raise
+        value = float(np.mean(cv.fold_logloss))
+        trial.set_user_attr("n_rounds", cv.n_rounds)
+        trial.set_user_attr("fold_logloss", cv.fold_logloss)
+        log_trial(trial, params, value, cv.n_rounds)
+        return value
+
+    return objective
+
+
+def _mlflow_trial_logger(enabled: bool) -> Callable[..., None]:
+    def log(
+        trial: optuna.Trial, params: dict[str, Any], value: float | None, n_rounds: int = 0
+    ) -> None:
+        if not enabled:
+            return
+        with mlflow.start_run(run_name=f"trial-{trial.number}", nested=True):
+            mlflow.log_params({k: v for k, v in params.items() if not isinstance(v, list)})
+            mlflow.set_tags({"optuna_trial": trial.number, "pruned": value is None})
+            if value is not None:
+                mlflow.log_metrics({"cv_logloss": value, "n_rounds": n_rounds})
+
+    return log
+
+
+@dataclass
+class TuneResult:
+    study: optuna.Study
+    best_params: dict[str, Any]
+    best_value: float
+    n_trials_total: int
+    n_trials_this_run: int
+    params_path: Path
+    test: dict[str, Any] = field(default_factory=dict)  # with report_test: metrics + auc_ci
+
+
+def tune(
+    frame: pd.DataFrame,
+    spec: DatasetSpec,
+    n_trials: int | None = None,
+    timeout: float | None = None,
+    resume: bool = False,
+    study_name: str | None = None,
+    storage: optuna.storages.BaseStorage | None = None,
+    params_path: Path | None = None,
+    config: dict[str, Any] | None = None,
+    log_to_mlflow: bool = True,
+    report_test: bool = False,
+) -> TuneResult:
+    """Run (or continue) the study and write the best params where ``compass train`` reads them."""
+    if n_trials is None and timeout is None:
+        raise ValueError("give a budget: n_trials and/or timeout")
+    config = config or load_config()
+    prep = prepare(frame, spec)
+    name = study_name or f"{spec.name}-lightgbm"
+    storage = storage or study_storage()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = open_study(name, storage, resume)
+    before = len(study.trials)
+    bar = tqdm(total=n_trials, desc=f"tune {name}", unit="trial")
+
+    def progress(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        bar.update(1)
+        done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+        if done:
+            bar.set_postfix(best=f"{study.best_value:.4f}")
+
+    objective = make_objective(prep, config, _mlflow_trial_logger(log_to_mlflow))
+    parent = None
+    if log_to_mlflow:
+        registry.configure(config.get("experiment", "hit-compass"))
+        parent = mlflow.start_run(run_name=f"tune-{name}")
+        mlflow.set_tags({"kind": "tuning", "study": name, "dataset": spec.name, "resume": resume})
+    try:
+        study.optimize(objective, n_trials=n_trials, timeout=timeout, callbacks=[progress])
+        if not _has_complete(study):
+            raise RuntimeError(f"study {name!r}: no trial completed (all pruned or failed)")
+    except BaseException:
+        if parent is not None:  # interrupted: the parent run says so; the study keeps its trials
+            mlflow.end_run("KILLED")
+        raise
+    finally:
+        bar.close()
+    best = study.best_trial
+    best_params = {**best.params, "bagging_freq": 1}
+    params_path = params_path or registry.state_dir() / "best_params.json"
+    params_path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "params": best_params,
+        "value": best.value,
+        "study": name,
+        "spec": spec.name,
+        "trial": best.number,
+        "n_rounds_cv": best.user_attrs.get("n_rounds"),
+        "n_trials": len(study.trials),
+        "objective": f"mean out-of-time CV log loss over {config['cv_folds']} folds",
+    }
+    params_path.write_text(json.dumps(payload, indent=2))
+    test: dict[str, Any] = {}
+    if report_test:
+        # after selection, once: the test period with a bootstrap interval (never selected on)
+        from training.quality import model_summary
+        from training.train import train_model
+
+        test = model_summary(train_model(frame, spec, best_params, config))
+    if parent is not None:
+        mlflow.log_metrics({"best_cv_logloss": best.value, "n_trials": len(study.trials)})
+        mlflow.log_params({f"best_{k}": v for k, v in best_params.items()})
+        mlflow.log_metrics(
+            {f"test_{k}": v for k, v in test.items() if isinstance(v, int | float)}
+            | (
+                {"test_auc_ci_low": test["auc_ci"][0], "test_auc_ci_high": test["auc_ci"][1]}
+                if test
+                else {}
+            )
+        )
+        mlflow.log_artifact(str(params_path))
+        mlflow.end_run()
+    return TuneResult(
+        study,
+        best_params,
+        best.value,
+        len(study.trials),
+        len(study.trials) - before,
+        params_path,
+        test,
+    )
+
+
+def _has_complete(study: optuna.Study) -> bool:
+    return any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+
+
+def load_tuned_params(path: Path, spec: DatasetSpec) -> dict[str, Any] | None:
+    """Params from a best_params.json, or None if that file was tuned for another dataset."""
+    payload = json.loads(path.read_text())
+    if payload.get("spec") not in (None, spec.name):
+        return None
+    return dict(payload["params"])
