@@ -20,6 +20,7 @@ import lightgbm as lgb
 import numpy as np
 
 from features.build import Columns, FeatureBuilder
+from models.fast_predict import CONTRIB, RAW_SCORE, SingleRowPredictor
 
 FORMAT_VERSION = 1
 
@@ -96,9 +97,19 @@ class HitModel:
 
     def raw_logit(self, x: np.ndarray, pre_test: bool = False) -> np.ndarray:
         booster = self.pre_test_booster if pre_test and self.pre_test_booster else self.booster
+        if len(x) == 1:
+            return self._single_row(booster, RAW_SCORE)(x)
         # one thread: OpenMP start-up costs ~3 ms per call on small batches
         threads = 1 if len(x) < 2000 else 0
         return booster.predict(x, raw_score=True, num_threads=threads)
+
+    def _single_row(self, booster: lgb.Booster, kind: int) -> SingleRowPredictor:
+        """Cached fast-path predictor for one row (per booster and output kind)."""
+        cache = self.__dict__.setdefault("_fast", {})
+        key = (id(booster), kind)
+        if key not in cache:
+            cache[key] = SingleRowPredictor(booster, kind)
+        return cache[key]
 
     def predict_proba(self, columns: Columns) -> np.ndarray:
         """Calibrated P(hit) per row."""
@@ -106,6 +117,8 @@ class HitModel:
 
     def contributions(self, x: np.ndarray) -> np.ndarray:
         """TreeSHAP contributions in raw log-odds; last column is the base value."""
+        if len(x) == 1:
+            return self._single_row(self.booster, CONTRIB)(x)[None, :]
         return self.booster.predict(x, pred_contrib=True, num_threads=1)
 
     # ---- persistence ------------------------------------------------------------------------

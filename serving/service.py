@@ -5,7 +5,9 @@ MLflow ``champion`` version's native files into the store as ``hit-compass`` (``
 ``bentoml build`` do this first), so a running service never needs the tracking server.
 
 Every endpoint reads ``self.scorer`` once per request (swap it as a whole to change the model)
-and appends what it answered to the prediction log before it returns.
+and appends what it answered to the prediction log before it returns. Scoring endpoints are
+``async``: a score is well under a millisecond of CPU, less than BentoML's hand-off to its
+thread pool costs, so they run on the event loop (one worker per core).
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ class HitCompass:
         return out
 
     @bentoml.api(route="/score")
-    def score(
+    async def score(
         self,
         concepts: Concepts,
         explain: Annotated[
@@ -81,7 +83,7 @@ class HitCompass:
         return self._answer("score", rows, lambda s, rid: s.score(rows, rid, explain))
 
     @bentoml.api(route="/target")
-    def target(self, concept: OneConcept) -> TargetResult:
+    async def target(self, concept: OneConcept) -> TargetResult:
         """Find the right people: the concept scored for each of the 8 strategic consumer
         segments, best first, with the change against its own target segment."""
         row = concept.model_dump(mode="json")
@@ -89,7 +91,7 @@ class HitCompass:
         return TargetResult.model_validate(out)
 
     @bentoml.api(route="/whatif")
-    def whatif(
+    async def whatif(
         self,
         concept: OneConcept,
         lever: Annotated[Lever, Field(description="The lever to sweep.", examples=["price"])],
@@ -109,7 +111,7 @@ class HitCompass:
         return WhatIfResult.model_validate(out)
 
     @bentoml.api(route="/forecast")
-    def forecast(self, concepts: Concepts) -> list[GmvForecast]:
+    async def forecast(self, concepts: Concepts) -> list[GmvForecast]:
         """First-90-day GMV per concept: P10 / P50 / P90 (an 80 % interval) in CNY."""
         rows = [c.model_dump(mode="json") for c in concepts]
         return self._answer("forecast", rows, lambda s, rid: s.forecast(rows, rid))
