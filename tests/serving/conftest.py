@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from procs import kill_tree, stop_tree
 
 from features.schema import EXAMPLE_CONCEPT
 
@@ -97,8 +97,7 @@ def real_server(champion: dict) -> Iterator[tuple[str, subprocess.Popen]]:
         wait_ready(url, proc)
         yield url, proc
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+        kill_tree(proc)
         proc.wait(timeout=30)
 
 
@@ -113,10 +112,4 @@ def live_url(champion: dict) -> Iterator[str]:
         wait_ready(url, proc)
         yield url
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
+        stop_tree(proc)

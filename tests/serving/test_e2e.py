@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from procs import stop_tree
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -22,16 +23,20 @@ def free_port() -> int:
 
 
 @pytest.mark.e2e
-def test_real_bentoml_serve(champion: dict, concept: dict) -> None:
+def test_real_bentoml_serve(champion: dict, concept: dict, tmp_path: Path) -> None:
     port = free_port()
     bentoml = Path(sys.executable).with_name("bentoml")
-    proc = subprocess.Popen(
-        [str(bentoml), "serve", "serving.service:HitCompass", "--port", str(port)],
-        cwd=REPO,
-        env=os.environ.copy(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        # own session: the whole process tree (arbiter + worker) is stopped together
+        proc = subprocess.Popen(
+            [str(bentoml), "serve", "serving.service:HitCompass", "--port", str(port)],
+            cwd=REPO,
+            env=os.environ.copy(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         url = f"http://127.0.0.1:{port}"
         deadline = time.time() + 90
@@ -41,7 +46,7 @@ def test_real_bentoml_serve(champion: dict, concept: dict) -> None:
                     break
             except httpx.HTTPError:
                 pass
-            assert proc.poll() is None, proc.stdout.read().decode()[-2000:]
+            assert proc.poll() is None, log.read_text()[-2000:]
             time.sleep(0.5)
         r = httpx.post(f"{url}/score", json={"concepts": [concept]}, timeout=10)
         assert r.status_code == 200
@@ -49,5 +54,4 @@ def test_real_bentoml_serve(champion: dict, concept: dict) -> None:
         bad = httpx.post(f"{url}/score", json={"concepts": [{**concept, "reach": -1}]}, timeout=10)
         assert bad.status_code == 400 and "reach" in bad.text
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        stop_tree(proc, timeout=30)

@@ -15,6 +15,7 @@ from pathlib import Path
 import bentoml
 import httpx
 import pytest
+from procs import kill_tree
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -59,7 +60,7 @@ def serve_and_expect_refusal(home: Path, timeout_s: float = 120) -> str:
     try:
         out, _ = proc.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        kill_tree(proc)
         out, _ = proc.communicate()
         pytest.fail(f"bentoml serve kept running on a bad model:\n{out.decode()[-3000:]}")
     assert proc.returncode != 0

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from procs import stop_tree
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -104,11 +104,7 @@ def test_bento_carries_the_champion_and_serves_offline(
         # bound to loopback unless --host says otherwise
         assert f"listening on http://127.0.0.1:{port}" in log.read_text()
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop_tree(proc, timeout=30)
 
 
 def test_requirements_txt_matches_the_lock() -> None:

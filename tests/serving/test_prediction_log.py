@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import sqlite3
 import threading
 import time
@@ -13,6 +11,7 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import pytest
+from procs import kill_tree
 
 from serving.prediction_log import PredictionLog, default_path, export
 
@@ -100,7 +99,7 @@ def test_log_survives_kill_9(real_server: tuple, concept: dict) -> None:
     try:
         while len(answered) < 80 and any(t.is_alive() for t in threads):
             time.sleep(0.05)
-        os.killpg(proc.pid, signal.SIGKILL)  # mid-flight: requests are still being sent
+        kill_tree(proc)  # kill -9 server and worker mid-flight: requests are still being sent
         proc.wait(timeout=30)
     finally:
         stop.set()
