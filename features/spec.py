@@ -6,6 +6,7 @@ exactly the features training built.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -145,7 +146,12 @@ class DatasetSpec(_Strict):
         if self.source == "simulator":
             return None
         path = Path(self.source)
-        return path if path.is_absolute() or spec_dir is None else spec_dir / path
+        path = path if path.is_absolute() or spec_dir is None else spec_dir / path
+        shared = os.environ.get("HIT_COMPASS_SHARED_DATA")
+        if not path.exists() and shared:
+            # a clone that does not sit beside shared/: look in the folder the env names
+            return Path(shared) / path.name
+        return path
 
 
 def load_spec(path: str | Path) -> DatasetSpec:

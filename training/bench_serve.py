@@ -133,7 +133,7 @@ def start(name: str, cmd: list[str], port: int, env: dict[str, str], logdir: Pat
         env=env,
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own process group: stop() takes the workers down too
+        start_new_session=True,  # its own process group; stop() also reaps the worker
     )
     return Server(name, proc, f"http://127.0.0.1:{port}", log)
 
@@ -156,8 +156,13 @@ def wait_ready(server: Server, path: str, timeout_s: float = 120.0) -> None:
 
 
 def stop(server: Server) -> None:
+    """Stop the server and everything it started (BentoML's worker runs in its own session,
+    so the process group alone would leave it running)."""
+    import psutil
+
     if server.proc.poll() is not None:
         return
+    children = psutil.Process(server.proc.pid).children(recursive=True)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(server.proc.pid, signal.SIGTERM)
     try:
@@ -166,6 +171,10 @@ def stop(server: Server) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(server.proc.pid, signal.SIGKILL)
         server.proc.wait(5)
+    _, alive = psutil.wait_procs(children, timeout=5)
+    for child in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()
 
 
 @contextlib.contextmanager
@@ -178,6 +187,16 @@ def running(
         yield server
     finally:
         stop(server)
+
+
+def running_hit_compass(
+    env: dict[str, str], logdir: Path
+) -> contextlib.AbstractContextManager[Server]:
+    """This service on a free loopback port, ready."""
+    port = free_port()
+    return running(
+        "hit-compass", service_cmd("serving.service:HitCompass", port), port, env, logdir, "/readyz"
+    )
 
 
 def service_cmd(target: str, port: int) -> list[str]:
@@ -465,15 +484,7 @@ def run(duration_s: float = 10.0, progress: bool = True) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
         work = Path(tmp)
         env = served_env(tag, work)
-        port = free_port()
-        with running(
-            "hit-compass",
-            service_cmd("serving.service:HitCompass", port),
-            port,
-            env,
-            work,
-            "/readyz",
-        ) as srv:
+        with running_hit_compass(env, work) as srv:
             url = srv.url + "/score"
             wrk(url, body1, 16, warm, work)  # warm-up: imports, caches, JIT of nothing
             c1 = wrk(url, body1, 1, duration_s, work)
@@ -578,15 +589,7 @@ def soak(duration_s: float = 60.0, connections: int = 32, warmup_s: float = 10.0
     with tempfile.TemporaryDirectory(prefix="bench-soak-") as tmp:
         work = Path(tmp)
         env = served_env(tag, work)
-        port = free_port()
-        with running(
-            "hit-compass",
-            service_cmd("serving.service:HitCompass", port),
-            port,
-            env,
-            work,
-            "/readyz",
-        ) as srv:
+        with running_hit_compass(env, work) as srv:
             url = srv.url + "/score"
             body = score_body(concepts[:1])
             warm = wrk(url, body, connections, warmup_s, work)

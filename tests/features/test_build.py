@@ -78,12 +78,9 @@ def test_shrinkage_pulls_small_samples_to_the_prior() -> None:
     assert abs(small - prior.global_mean) < abs(large - prior.global_mean)
 
 
-def test_video_games_spec_loads_with_counted_problems() -> None:
-    from pathlib import Path
-
-    spec_path = Path(DEFAULT_SPEC).with_name("video_games.yaml")
-    spec = load_spec(spec_path)
-    loaded = load_launches(spec, spec_dir=spec_path.parent)
+def test_video_games_spec_loads_with_counted_problems(video_games_spec) -> None:
+    spec = load_spec(video_games_spec)
+    loaded = load_launches(spec, spec_dir=video_games_spec.parent)
     assert loaded.report["missing_date"] > 0  # N/A years counted, not crashed on
     assert loaded.frame["Year_of_Release"].between(1996, 2014).all()
     assert loaded.frame["Critic_Count"].notna().all()

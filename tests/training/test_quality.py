@@ -23,7 +23,6 @@ from training.quality import (
 from training.report import write_run_report
 from training.train import TrainResult, load_config, train_model
 
-VIDEO_GAMES_SPEC = Path(DEFAULT_SPEC).with_name("video_games.yaml")
 FAST = {"max_rounds": 120, "early_stopping_rounds": 10, "cv_folds": 3}
 
 
@@ -77,12 +76,7 @@ def test_ablation_variants_drop_their_family(small_result: TrainResult) -> None:
     np.testing.assert_allclose(xs[:, j], raw)
 
 
-@pytest.mark.skipif(
-    load_spec(VIDEO_GAMES_SPEC).source_path(VIDEO_GAMES_SPEC.parent) is None
-    or not load_spec(VIDEO_GAMES_SPEC).source_path(VIDEO_GAMES_SPEC.parent).exists(),  # type: ignore[union-attr]
-    reason="video games CSV not available",
-)
-def test_benchmark_json_shape_on_a_tiny_run() -> None:
+def test_benchmark_json_shape_on_a_tiny_run(video_games_spec: Path) -> None:
     out = run_benchmark(
         sim_rows=1500, video_games_rows=2000, n_boot=50, config=_fast_config(), with_ablation=True
     )
