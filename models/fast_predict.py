@@ -23,6 +23,10 @@ class SingleRowPredictor:
         self._booster = booster  # keeps the booster (and its C handle) alive
         n_features = booster.num_feature()
         self._out = np.empty(n_features + 1 if predict_type == CONTRIB else 1)
+        # ctypes conversions cost microseconds per call: build the fixed arguments once
+        self._out_ptr = self._out.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
+        self._out_len = ctypes.c_int64()
+        self._out_len_ref = ctypes.byref(self._out_len)
         self._handle = ctypes.c_void_p()
         _safe_call(
             _LIB.LGBM_BoosterPredictForMatSingleRowFastInit(
@@ -40,17 +44,13 @@ class SingleRowPredictor:
 
     def __call__(self, row: np.ndarray) -> np.ndarray:
         row = np.ascontiguousarray(row, dtype=np.float64).ravel()
-        out_len = ctypes.c_int64()
         with self._lock:
             _safe_call(
                 _LIB.LGBM_BoosterPredictForMatSingleRowFast(
-                    self._handle,
-                    row.ctypes.data_as(ctypes.c_void_p),
-                    ctypes.byref(out_len),
-                    self._out.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
+                    self._handle, ctypes.c_void_p(row.ctypes.data), self._out_len_ref, self._out_ptr
                 )
             )
-            return self._out[: out_len.value].copy()
+            return self._out[: self._out_len.value].copy()
 
     def __del__(self) -> None:
         if getattr(self, "_handle", None) is not None and self._handle.value:

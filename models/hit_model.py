@@ -42,9 +42,18 @@ class Calibrator:
             return 1.0 / (1.0 + np.exp(-z))
         p = 1.0 / (1.0 + np.exp(-raw_logit))
         if self.kind == "isotonic":
-            x, y = np.asarray(self.params["x"]), np.asarray(self.params["y"])
+            x, y = self._isotonic_xy()
             return np.clip(np.interp(p, x, y), 1e-4, 1 - 1e-4)
         return p
+
+    def _isotonic_xy(self) -> tuple[np.ndarray, np.ndarray]:
+        xy = self.__dict__.get("_xy")  # converted once: the service calls this per request
+        if xy is None:
+            xy = self.__dict__["_xy"] = (
+                np.asarray(self.params["x"], dtype=float),
+                np.asarray(self.params["y"], dtype=float),
+            )
+        return xy
 
 
 @dataclass

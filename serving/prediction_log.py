@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic_core import to_json
+
 DB_NAME = "predictions.db"
+log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS predictions (
@@ -48,6 +52,11 @@ COLUMNS = [
 ]
 
 
+def _json(obj: Any) -> bytes:
+    """Compact JSON; anything JSON has no type for (numpy scalars...) as its string."""
+    return to_json(obj, fallback=str)
+
+
 def new_request_id() -> str:
     return uuid.uuid4().hex
 
@@ -60,9 +69,15 @@ def default_path() -> Path:
 
 
 class PredictionLog:
-    """Append-only SQLite log, safe to share between threads (one connection, one lock)."""
+    """Append-only SQLite log, safe to share between threads (one connection, one lock).
 
-    def __init__(self, path: str | Path | None = None) -> None:
+    ``background_checkpoint``: copy the WAL into the database from a thread of its own (every
+    ``CHECKPOINT_EVERY_S``) instead of inside whichever append crosses SQLite's threshold; that
+    append would otherwise wait for the copy and its fsync (milliseconds). The service uses it."""
+
+    CHECKPOINT_EVERY_S = 1.0
+
+    def __init__(self, path: str | Path | None = None, background_checkpoint: bool = False) -> None:
         self.path = Path(path) if path is not None else default_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
@@ -74,6 +89,27 @@ class PredictionLog:
         self._db.execute(f"PRAGMA synchronous={sync}")
         self._db.execute("PRAGMA busy_timeout=10000")  # batch runs and servers may share it
         self._db.executescript(_SCHEMA)
+        self._stop = threading.Event()
+        self._checkpointer: threading.Thread | None = None
+        if background_checkpoint:
+            self._db.execute("PRAGMA wal_autocheckpoint=0")
+            self._checkpointer = threading.Thread(
+                target=self._checkpoint_loop, name="prediction-log-checkpoint", daemon=True
+            )
+            self._checkpointer.start()
+
+    def _checkpoint_loop(self) -> None:
+        # its own connection: sqlite3 releases the GIL while it copies, and a PASSIVE checkpoint
+        # never blocks the appends
+        db = sqlite3.connect(self.path, isolation_level=None)
+        try:
+            while not self._stop.wait(self.CHECKPOINT_EVERY_S):
+                try:
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error as exc:  # e.g. a long batch write: try again next time
+                    log.warning("prediction log checkpoint failed: %s", exc)
+        finally:
+            db.close()
 
     def append(
         self,
@@ -86,6 +122,19 @@ class PredictionLog:
     ) -> None:
         """Log one row per (input, output) pair in one committed transaction; ``items`` numbers
         them (default 0, 1, ...; batch scoring passes the input row numbers)."""
+        self.append_json(endpoint, request_id, model_version, inputs, map(_json, outputs), items)
+
+    def append_json(
+        self,
+        endpoint: str,
+        request_id: str,
+        model_version: str,
+        inputs: Sequence[dict[str, Any]],
+        outputs: Iterable[bytes],
+        items: Sequence[int] | None = None,
+    ) -> None:
+        """:meth:`append` for outputs already serialised to JSON (the service sends the same
+        bytes to the client)."""
         now = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
         rows = [
             (
@@ -95,8 +144,8 @@ class PredictionLog:
                 endpoint,
                 model_version,
                 str(inp.get("concept_id", "")),
-                json.dumps(inp, default=str, separators=(",", ":")),
-                json.dumps(out, default=str, separators=(",", ":")),
+                _json(inp).decode(),
+                out.decode(),
             )
             for i, inp, out in zip(
                 items if items is not None else range(len(inputs)), inputs, outputs, strict=True
@@ -125,6 +174,9 @@ class PredictionLog:
         return int(self._db.execute("SELECT COUNT(*) FROM predictions").fetchone()[0])
 
     def close(self) -> None:
+        self._stop.set()
+        if self._checkpointer is not None:
+            self._checkpointer.join()
         with self._lock:
             self._db.close()
 

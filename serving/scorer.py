@@ -7,6 +7,7 @@ Scorer(...)``), so a request sees one model from start to end. Inputs are concep
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections.abc import Sequence
 from typing import Any
@@ -74,39 +75,30 @@ class Scorer:
         """Calibrated P(hit) per row."""
         return self.model.predict_proba(cols)
 
-    def matrices(self, cols: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
-        """(feature matrix, the tested rows' matrix with the test masked, or None).
+    def tested(self, concepts: Sequence[dict[str, Any]]) -> list[int]:
+        """Positions of the concepts that ran a small-sample test (and have a pre-test model)."""
+        if self.model.pre_test_booster is None:
+            return []
+        cols = self.pre_test_columns
+        return [i for i, c in enumerate(concepts) if any((c.get(k) or 0) > 0 for k in cols)]
 
-        Both come from one ``transform`` call on stacked rows (features are row-wise), so the
-        builder's fixed per-call cost is paid once."""
-        n = len(cols[self.date_column])
-        tested = self._tested(cols)
-        if self.model.pre_test_booster is None or not tested.any():
-            return self.model.matrix(cols), None
-        both = {k: np.concatenate([np.asarray(v), np.asarray(v)[tested]]) for k, v in cols.items()}
-        for c in self.pre_test_columns:
-            both[c] = both[c].astype(float)
-            both[c][n:] = 0.0
-        x = self.model.matrix(both)
-        return x[:n], x[n:]
-
-    def _tested(self, cols: dict[str, np.ndarray]) -> np.ndarray:
-        tested = np.zeros(len(cols[self.date_column]), dtype=bool)
-        for c in self.pre_test_columns:
-            tested |= np.asarray(cols[c], dtype=float) > 0
-        return tested
+    def with_untested(self, concepts: Sequence[dict[str, Any]], tested: list[int]) -> list[dict]:
+        """The concepts, then the tested ones again with their test masked (as if not run):
+        one feature matrix holds both, so the builder's per-call cost is paid once."""
+        untested = dict.fromkeys(self.pre_test_columns, 0)
+        return [*concepts, *({**concepts[i], **untested} for i in tested)]
 
     def pre_test_probability(
-        self, cols: dict[str, np.ndarray], post: np.ndarray, x_masked: np.ndarray | None
+        self, post: np.ndarray, tested: list[int], x_masked: np.ndarray
     ) -> np.ndarray:
         """P(hit) as if untested; identical to ``post`` for concepts that sent no test.
 
         The pre-test booster's raw output is used as is (identity calibration): it is trained
         with log loss on masked rows, and its out-of-time ECE is measured in the tests."""
         out = post.copy()
-        if x_masked is not None:
+        if tested:
             raw = self.model.raw_logit(x_masked, pre_test=True)
-            out[self._tested(cols)] = 1.0 / (1.0 + np.exp(-raw))
+            out[tested] = 1.0 / (1.0 + np.exp(-raw))
         return out
 
     def field_contributions(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -122,11 +114,11 @@ class Scorer:
             )
         by, table = self.norms
         out = []
-        for c, p in zip(concepts, proba, strict=True):
+        for c, p in zip(concepts, proba.tolist(), strict=True):
             key = str(c.get(by, "*")) if by else "*"
             norm = table.get(key) or table["*"]
-            q = norm["q"]
-            pct = 50.0 * (np.searchsorted(q, p, "left") + np.searchsorted(q, p, "right")) / len(q)
+            q = norm["q"]  # sorted: the share of past launches below p, ties counted half
+            pct = 50.0 * (bisect.bisect_left(q, p) + bisect.bisect_right(q, p)) / len(q)
             band = "go" if p >= norm["go_at"] else "stop" if p < norm["stop_below"] else "refine"
             out.append(
                 {
@@ -143,8 +135,12 @@ class Scorer:
     ) -> list[dict[str, Any]]:
         """Everything /score answers, one dict per concept (``drivers`` None unless
         ``explain``: TreeSHAP is most of the cost of a score)."""
-        cols = self.columns(concepts)
-        x, x_masked = self.matrices(cols)
+        n, tested = len(concepts), self.tested(concepts)
+        cols = self.columns(self.with_untested(concepts, tested))
+        both = self.model.matrix(cols)
+        x, x_masked = both[:n], both[n:]
+        if tested:
+            cols = {k: v[:n] for k, v in cols.items()}
         if explain:
             # contributions sum (with the base value) to the raw log-odds: one tree walk, not two
             by_field, base = self.field_contributions(x)
@@ -154,7 +150,7 @@ class Scorer:
             raw = self.model.raw_logit(x)
             drivers = [None] * len(concepts)
         post = self.model.calibrator(raw)
-        pre = self.pre_test_probability(cols, post, x_masked)
+        pre = self.pre_test_probability(post, tested, x_masked)
         warnings = self.model.features.warnings(cols)
         norms = self.norms_for(concepts, post)
         return [
@@ -379,7 +375,7 @@ def _prepare_norms(norms: dict[str, Any] | None) -> tuple[str | None, dict[str, 
         go_at = float(np.interp(GO_PERCENTILE, grid, q))
         stop_below = float(np.interp(STOP_PERCENTILE, grid, q))
         table[key] = {
-            "q": q,
+            "q": q.tolist(),
             "go_at": go_at,
             "stop_below": stop_below,
             "public": {

@@ -23,7 +23,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 from tqdm.auto import tqdm
 
-from features.build import FeatureBuilder, _pair_counts
+from features.build import FeatureBuilder, pair_counts
 from features.spec import DatasetSpec, load_spec
 from training.dataset import load_launches, to_columns
 from training.evaluate import bootstrap_ci, score
@@ -197,7 +197,7 @@ def ablate(
         if not spec.count_pairs:
             return None
         for p in spec.count_pairs:
-            succ, trials = _pair_counts(cols, p)
+            (succ,), (trials,) = pair_counts(cols, [p])
             with np.errstate(divide="ignore", invalid="ignore"):
                 x[:, names.index(f"{p.name}_rate_eb")] = np.where(trials > 0, succ / trials, np.nan)
             drop.add(f"{p.name}_lift")

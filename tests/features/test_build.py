@@ -146,3 +146,33 @@ def test_spec_rejects_inconsistent_entity_history() -> None:
         )
     with pytest.raises(ValueError, match="outcome"):
         FeatureBuilder.fit({}, np.zeros(3), _history_spec())
+
+
+def test_days_to_festival_match_the_calendar(frame: pd.DataFrame) -> None:
+    fb = _builder(frame)
+    spec = fb.spec
+    days = pd.date_range("1999-12-25", "2032-03-05", freq="37D").append(
+        pd.DatetimeIndex(["2024-02-29", "2026-11-11", "2026-11-12", "2026-06-18", "2026-12-31"])
+    )
+    cols = to_columns(frame.head(1), spec)
+    cols = {k: np.repeat(np.asarray(v), len(days)) for k, v in cols.items()}
+    cols[spec.date_column] = days.to_numpy().astype("datetime64[D]")
+    x = fb.transform(cols)
+    for month, day in spec.festivals:
+        got = x[:, fb.feature_names.index(f"days_to_{month:02d}{day:02d}")]
+        expected = []
+        for d in days.date:
+            this = d.replace(month=month, day=day)
+            expected.append(((this if this >= d else this.replace(year=d.year + 1)) - d).days)
+        assert got.tolist() == expected
+
+
+def test_rows_scored_one_at_a_time_equal_the_batch(frame: pd.DataFrame) -> None:
+    """The service transforms one concept per request, training thousands per call: same rows,
+    same features (nothing in the stacked arithmetic mixes rows)."""
+    fb = _builder(frame)
+    cols = to_columns(frame.head(40), fb.spec)
+    batch = fb.transform(cols)
+    for i in range(40):
+        one = fb.transform({k: np.asarray(v)[i : i + 1] for k, v in cols.items()})
+        np.testing.assert_array_equal(one[0], batch[i])

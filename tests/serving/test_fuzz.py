@@ -13,6 +13,7 @@ from collections import Counter
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from pydantic import TypeAdapter
 from schemathesis import GenerationMode
 
 MIN_CASES = 1000
@@ -25,6 +26,20 @@ GET_PATHS = ["/livez", "/readyz", "/healthz"]
 WHOLE_BODY_ERRORS = ("json_invalid", "json_type", "model_type", "model_attributes_type")
 
 seen: Counter[str] = Counter()
+answered: Counter[str] = Counter()  # 200s whose body was validated against its declared type
+
+
+def answer_types() -> dict[str, TypeAdapter]:
+    """What each scoring endpoint declares it answers (the service sends ready JSON bytes, so
+    nothing but this test holds the bytes to the declared schema)."""
+    from serving.responses import GmvForecast, ScoredConcept, TargetResult, WhatIfResult
+
+    return {
+        "/score": TypeAdapter(list[ScoredConcept]),
+        "/target": TypeAdapter(TargetResult),
+        "/whatif": TypeAdapter(WhatIfResult),
+        "/forecast": TypeAdapter(list[GmvForecast]),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -68,17 +83,22 @@ def explains_itself(body: str) -> str | None:
     return None
 
 
-def check(case) -> None:
+def check(case, types: dict[str, TypeAdapter]) -> None:
     response = case.call()
     seen[f"{case.method} {case.path}"] += 1
     status = response.status_code
     assert status < 500, f"{case.method} {case.path} -> {status}: {response.text[:500]}"
+    if status == 200 and case.path in types:
+        types[case.path].validate_json(response.content, strict=True)
+        answered[case.path] += 1
     if 400 <= status < 500:
         problem = explains_itself(response.text)
         assert problem is None, f"{case.method} {case.path} -> {status} {problem}: {response.text}"
 
 
 def fuzz(strategy, examples: int) -> None:
+    types = answer_types()
+
     @given(case=strategy)
     @settings(
         max_examples=examples,
@@ -88,7 +108,7 @@ def fuzz(strategy, examples: int) -> None:
         database=None,
     )
     def run(case) -> None:
-        check(case)
+        check(case, types)
 
     run()
 
@@ -111,3 +131,4 @@ def test_fuzzing_covered_every_operation(api_schema) -> None:
     }
     assert operations - set(seen) == {"GET /metrics"}, f"never called: {operations - set(seen)}"
     assert sum(seen.values()) >= MIN_CASES, dict(seen)
+    assert set(answered) == set(answer_types()), f"no valid answer checked: {dict(answered)}"

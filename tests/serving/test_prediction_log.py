@@ -115,3 +115,19 @@ def test_log_survives_kill_9(real_server: tuple, concept: dict) -> None:
         )
     missing = [(rid, n) for rid, n in answered if counts.get(rid) != n]
     assert not missing, f"{len(missing)} answered requests not fully logged: {missing[:5]}"
+
+
+def test_background_checkpoint_copies_the_wal_off_the_request_path(tmp_path: Path) -> None:
+    """Appends never checkpoint themselves (no autocheckpoint); a thread of the log's own does."""
+    log = PredictionLog(tmp_path / "p.db", background_checkpoint=True)
+    assert log._db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    main_file = tmp_path / "p.db"
+    before = main_file.stat().st_size
+    for i in range(300):
+        log.append("score", f"r{i}", "1", [{"concept_id": "c" * 500}], [{"x": "y" * 500}])
+    deadline = time.monotonic() + 5 * PredictionLog.CHECKPOINT_EVERY_S
+    while main_file.stat().st_size == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert main_file.stat().st_size > before, "the WAL was never copied into the database"
+    log.close()
+    assert not log._checkpointer.is_alive()
