@@ -351,11 +351,12 @@ class FeatureBuilder:
         pairs = self.spec.count_pairs
         succ, trials = pair_counts(columns, pairs)
         priors = [self.pair_priors[p.name] for p in pairs]
+        keys: dict[tuple[str, ...], list[str]] = {}  # pairs often share their prior's grouping
+        for p in pairs:
+            if tuple(p.prior_by) not in keys:
+                keys[tuple(p.prior_by)] = _group_key(columns, p.prior_by, n)
         mean = np.array(
-            [
-                pr.prior_mean(_group_key(columns, p.prior_by, n))
-                for p, pr in zip(pairs, priors, strict=True)
-            ]
+            [pr.prior_mean(keys[tuple(p.prior_by)]) for p, pr in zip(pairs, priors, strict=True)]
         )
         kappa = np.array([[pr.kappa] for pr in priors])
         rate = (succ + kappa * mean) / (trials + kappa)
@@ -377,8 +378,7 @@ class FeatureBuilder:
         """Per row: human-readable notes about extrapolation and thin evidence."""
         n = len(np.asarray(columns[self.spec.date_column]))
         out: list[list[str]] = [[] for _ in range(n)]
-        for col in self.spec.categorical:
-            known = set(self.vocab[col])
+        for col, known in self._category_codes().items():
             for i, v in enumerate(np.asarray(columns[col]).astype(str).tolist()):
                 if v not in known:
                     out[i].append(f"{col}: {v!r} never seen in training")
@@ -427,13 +427,13 @@ def _logit(p: np.ndarray) -> np.ndarray:
 
 
 def _days_to_next(dates: np.ndarray, festivals: list[tuple[int, int]]) -> np.ndarray:
-    """(festivals, n): days from launch until the next occurrence of each (month, day),
-    0..365."""
+    """(festivals, n) integers: days from launch until the next occurrence of each
+    (month, day), 0..365."""
     table = _festival_days(tuple(festivals))
     year = dates.astype("datetime64[Y]").astype(np.int64) + 1970
     day = dates.astype(np.int64)
     this_year, next_year = table[:, year], table[:, year + 1]
-    return np.where(this_year >= day, this_year - day, next_year - day).astype(float)
+    return np.where(this_year >= day, this_year - day, next_year - day)
 
 
 @functools.cache

@@ -171,18 +171,17 @@ class Scorer:
         self, by_field: np.ndarray, base: np.ndarray, raw: np.ndarray
     ) -> list[dict[str, Any] | None]:
         """Top fields by |log-odds contribution|, the rest summed, base and total log-odds."""
-        order = np.argsort(-np.abs(by_field), axis=1)[:, :TOP_DRIVERS]
         out: list[dict[str, Any] | None] = []
-        for i in range(len(raw)):
-            top = [{"field": self.fields[j], "log_odds": float(by_field[i, j])} for j in order[i]]
-            other = float(by_field[i].sum() - by_field[i, order[i]].sum())
+        fields = range(len(self.fields))
+        for row, b, r in zip(by_field.tolist(), base.tolist(), raw.tolist(), strict=True):
+            top = sorted(fields, key=lambda j: -abs(row[j]))[:TOP_DRIVERS]
             out.append(
                 {
                     "unit": "log-odds",
-                    "base_value": float(base[i]),
-                    "model_log_odds": float(raw[i]),
-                    "top": top,
-                    "other_fields": other,
+                    "base_value": b,
+                    "model_log_odds": r,
+                    "top": [{"field": self.fields[j], "log_odds": row[j]} for j in top],
+                    "other_fields": sum(row) - sum(row[j] for j in top),
                 }
             )
         return out

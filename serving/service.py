@@ -40,6 +40,7 @@ install_request_timeout()  # before BentoML builds the app: its own timeout leak
 
 MODEL_TAG = os.environ.get("HIT_COMPASS_MODEL", "hit-compass:latest")
 MAX_BATCH = int(os.environ.get("HIT_COMPASS_MAX_BATCH", "10000"))
+ACCESS_LOG = os.environ.get("HIT_COMPASS_ACCESS_LOG", "").lower() in ("1", "true", "yes")
 
 Concepts = Annotated[
     list[Concept],
@@ -59,6 +60,9 @@ def load_scorer(bento_model: bentoml.Model) -> Scorer:
 @bentoml.service(
     http={"host": os.environ.get("HIT_COMPASS_HOST", "127.0.0.1"), "port": 3000},
     traffic={"timeout": 60},
+    # every scoring request is in the prediction log; BentoML's access line costs ~8 % of
+    # throughput (measured by `compass bench serve`), so it is opt-in
+    logging={"access": {"enabled": ACCESS_LOG}},
     workers=1,
 )
 class HitCompass:

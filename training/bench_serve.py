@@ -425,6 +425,7 @@ def summary(result: dict[str, Any], soak: bool = False) -> str:
         ("score1_p50_ms", "ms, 1 concept, 1 connection"),
         ("score1_p99_ms", "ms, 1 concept, 1 connection"),
         ("score1_rps_c16", "req/s, 1 concept, 16 connections"),
+        ("score1_rps_c16_access_log", "req/s, the same with HIT_COMPASS_ACCESS_LOG=1"),
         ("noop_rps_c16", "req/s, BentoML endpoint returning a constant"),
         ("mlflow_rps_c16", "req/s, `mlflow models serve`, same model"),
         ("batch1000_ms", "ms, one request of 1,000 concepts (median)"),
@@ -474,7 +475,7 @@ def run(duration_s: float = 10.0, progress: bool = True) -> dict[str, Any]:
     one = concepts[0]
     body1 = score_body([one])
     body1000 = score_body(concepts)
-    steps = tqdm(total=7, desc="bench serve", disable=not progress)
+    steps = tqdm(total=8, desc="bench serve", disable=not progress)
     res: dict[str, Any] = {"model_tag": tag, "model_version": version}
 
     res["in_process_score1_us"], res["in_process_path"] = in_process_us(scorer, one)
@@ -492,6 +493,11 @@ def run(duration_s: float = 10.0, progress: bool = True) -> dict[str, Any]:
             c16 = wrk(url, body1, 16, duration_s, work)
             steps.update()
             res["batch1000_ms"] = median_post_ms(url, body1000, repeats=9)
+            steps.update()
+        # the same service with BentoML's access log on (off by default): what it costs
+        with running_hit_compass(env | {"HIT_COMPASS_ACCESS_LOG": "1"}, work) as srv:
+            wrk(srv.url + "/score", body1, 16, warm, work)
+            logged = wrk(srv.url + "/score", body1, 16, duration_s, work)
             steps.update()
         port = free_port()
         with running(
@@ -520,11 +526,13 @@ def run(duration_s: float = 10.0, progress: bool = True) -> dict[str, Any]:
         score1_rps_c1=c1["rps"],
         score1_rps_c16=c16["rps"],
         score1_c16_p99_ms=c16["p99_ms"],
+        score1_rps_c16_access_log=logged["rps"],
         noop_rps_c16=noop["rps"],
         mlflow_rps_c16=mlf["rps"],
         errors={
             "score1_c1": c1["errors"],
             "score1_c16": c16["errors"],
+            "score1_c16_access_log": logged["errors"],
             "noop_c16": noop["errors"],
             "mlflow_c16": mlf["errors"],
         },

@@ -36,6 +36,7 @@ from training.train import Prepared, cross_validate, load_config, prepare
 SEARCH_SPACE_DOC = {
     "learning_rate": "0.01-0.15 (log)",
     "num_leaves": "4-64 (log)",
+    "max_depth": "2-8 (deeper trees make every request's TreeSHAP drivers dearer)",
     "min_data_in_leaf": "10-200 (log)",
     "feature_fraction": "0.4-1.0",
     "bagging_fraction": "0.5-1.0",
@@ -51,6 +52,7 @@ def suggest_params(trial: optuna.Trial) -> dict[str, Any]:
     return {
         "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.15, log=True),
         "num_leaves": trial.suggest_int("num_leaves", 4, 64, log=True),
+        "max_depth": trial.suggest_int("max_depth", 2, 8),
         "min_data_in_leaf": trial.suggest_int("min_data_in_leaf", 10, 200, log=True),
         "feature_fraction": trial.suggest_float("feature_fraction", 0.4, 1.0),
         "bagging_fraction": trial.suggest_float("bagging_fraction", 0.5, 1.0),
