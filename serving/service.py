@@ -38,9 +38,24 @@ from serving.web import ui_app
 
 install_request_timeout()  # before BentoML builds the app: its own timeout leaks timers
 
+
+def env_flag(name: str, default: bool) -> bool:
+    """An on/off environment switch; anything but 1/0 (true/false, yes/no, on/off) is refused."""
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        return raw in ("1", "true", "yes", "on")
+    raise ValueError(f"{name} must be 1 or 0 (true/false, yes/no, on/off), not {raw!r}")
+
+
 MODEL_TAG = os.environ.get("HIT_COMPASS_MODEL", "hit-compass:latest")
 MAX_BATCH = int(os.environ.get("HIT_COMPASS_MAX_BATCH", "10000"))
-ACCESS_LOG = os.environ.get("HIT_COMPASS_ACCESS_LOG", "").lower() in ("1", "true", "yes")
+ACCESS_LOG = env_flag("HIT_COMPASS_ACCESS_LOG", default=True)
+# OpenTelemetry spans: BentoML builds them for every request but samples none unless tracing is
+# configured; they cost ~30 % of /score's throughput (`compass bench serve` measures it), so
+# they are opt-in. Switch on together with BentoML's tracing settings.
+TRACING = env_flag("HIT_COMPASS_TRACING", default=False)
 
 Concepts = Annotated[
     list[Concept],
@@ -60,9 +75,8 @@ def load_scorer(bento_model: bentoml.Model) -> Scorer:
 @bentoml.service(
     http={"host": os.environ.get("HIT_COMPASS_HOST", "127.0.0.1"), "port": 3000},
     traffic={"timeout": 60},
-    # every scoring request is in the prediction log; BentoML's access line costs ~8 % of
-    # throughput (measured by `compass bench serve`), so it is opt-in
     logging={"access": {"enabled": ACCESS_LOG}},
+    **({} if TRACING else {"tracing": {"excluded_urls": [".*"]}}),
     workers=1,
 )
 class HitCompass:

@@ -80,3 +80,22 @@ def test_not_json_rejected(client) -> None:
 def test_error_does_not_echo_request_content(client, concept: dict) -> None:
     r = client.post("/score", json={"concepts": [_with(concept, brand_tier="SECRET-VALUE-42")]})
     assert r.status_code == 400 and "brand_tier" in r.text and "SECRET-VALUE-42" not in r.text
+
+
+def test_tracing_spans_are_opt_in_and_the_access_log_stays_on() -> None:
+    """OpenTelemetry spans cost throughput (compass bench serve measures how much) and BentoML
+    samples none unless tracing is configured: off unless switched on."""
+    from serving.service import HitCompass
+
+    assert HitCompass.config["logging"]["access"]["enabled"] is True
+    assert HitCompass.config["tracing"]["excluded_urls"] == [".*"]
+
+
+def test_a_bad_switch_value_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    from serving.service import env_flag
+
+    monkeypatch.setenv("HIT_COMPASS_TRACING", "maybe")
+    with pytest.raises(ValueError, match="HIT_COMPASS_TRACING must be 1 or 0"):
+        env_flag("HIT_COMPASS_TRACING", default=False)
+    monkeypatch.setenv("HIT_COMPASS_TRACING", "ON")
+    assert env_flag("HIT_COMPASS_TRACING", default=False) is True
