@@ -386,16 +386,21 @@ class FeatureBuilder:
             for i, x in enumerate(np.asarray(columns[col], dtype=float).tolist()):
                 if x < lo or x > hi:  # False for NaN
                     out[i].append(f"{col}: {x:g} outside the training range [{lo:g}, {hi:g}]")
-        for pair in self.spec.count_pairs:
-            if not pair.pre_test:
-                continue
-            kappa = self.pair_priors[pair.name].kappa
-            for i, t in enumerate(np.asarray(columns[pair.trials], dtype=float).tolist()):
-                if 0 < t < kappa:
-                    out[i].append(
-                        f"{pair.trials}: {t:g} is a small test; the prior ({kappa:.0f} "
-                        "pseudo-trials) still outweighs it"
-                    )
+        # A test is too small to say much when, for every rate it measured, the prior still
+        # outweighs it. Per pair this would fire on every test: a rate that hardly varies
+        # between concepts (the share of samples tried, in the simulator) has a prior of
+        # thousands of pseudo-trials and carries no signal at any test size.
+        tests = [p for p in self.spec.count_pairs if p.pre_test]
+        sizes = [np.asarray(columns[p.trials], dtype=float).tolist() for p in tests]
+        kappas = [self.pair_priors[p.name].kappa for p in tests]
+        for i in range(n if tests else 0):
+            measured = [(size[i], k) for size, k in zip(sizes, kappas, strict=True) if size[i] > 0]
+            if measured and all(t < k for t, k in measured):
+                out[i].append(
+                    f"{tests[0].trials}: {sizes[0][i]:g} is a small test; for every rate it "
+                    f"measured the prior (at least {min(k for _, k in measured):.0f} "
+                    "pseudo-trials) still outweighs it"
+                )
         return out
 
     # ---- persistence --------------------------------------------------------------------------

@@ -176,3 +176,19 @@ def test_rows_scored_one_at_a_time_equal_the_batch(frame: pd.DataFrame) -> None:
     for i in range(40):
         one = fb.transform({k: np.asarray(v)[i : i + 1] for k, v in cols.items()})
         np.testing.assert_array_equal(one[0], batch[i])
+
+
+def test_small_test_warning_only_when_the_whole_test_says_little(frame: pd.DataFrame) -> None:
+    fb = _builder(frame)
+    cols = to_columns(frame.head(3), fb.spec)
+    sizes = {  # sent, tried, positive, repurchase per row: none, tiny, a real test
+        "test_samples_sent": [0, 4, 300],
+        "test_trials": [0, 3, 220],
+        "test_positive": [0, 2, 150],
+        "test_repurchase": [0, 1, 60],
+    }
+    cols = {**cols, **{k: np.array(v) for k, v in sizes.items()}}
+    kappas = {p.name: fb.pair_priors[p.name].kappa for p in fb.spec.count_pairs if p.pre_test}
+    assert min(kappas.values()) < 150 < max(kappas.values())  # the case the rule is for
+    small = [any("small test" in w for w in row) for row in fb.warnings(cols)]
+    assert small == [False, True, False]
