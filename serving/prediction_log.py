@@ -9,6 +9,7 @@ the WAL file; with ``synchronous=NORMAL`` it survives the process being killed (
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -54,7 +55,7 @@ COLUMNS = [
 
 def _json(obj: Any) -> bytes:
     """Compact JSON; anything JSON has no type for (numpy scalars...) as its string."""
-    return to_json(obj, fallback=str)
+    return to_json(obj, fallback=str, inf_nan_mode="null")  # NaN is not JSON
 
 
 def new_request_id() -> str:
@@ -99,16 +100,24 @@ class PredictionLog:
             self._checkpointer.start()
 
     def _checkpoint_loop(self) -> None:
-        # its own connection: sqlite3 releases the GIL while it copies, and a PASSIVE checkpoint
-        # never blocks the appends
-        db = sqlite3.connect(self.path, isolation_level=None)
-        try:
-            while not self._stop.wait(self.CHECKPOINT_EVERY_S):
-                try:
-                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                except sqlite3.Error as exc:  # e.g. a long batch write: try again next time
-                    log.warning("prediction log checkpoint failed: %s", exc)
-        finally:
+        # Its own connection: sqlite3 releases the GIL while it copies, and a PASSIVE checkpoint
+        # never blocks the appends. Any failure is logged and retried: a dead thread would let
+        # the WAL grow without bound.
+        db: sqlite3.Connection | None = None
+        while not self._stop.wait(self.CHECKPOINT_EVERY_S):
+            try:
+                if db is None:
+                    db = sqlite3.connect(self.path, isolation_level=None)
+                busy, _, _ = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                if busy:
+                    log.info("prediction log checkpoint deferred: database busy")
+            except Exception as exc:
+                log.warning("prediction log checkpoint failed (will retry): %s", exc)
+                if db is not None:
+                    with contextlib.suppress(Exception):
+                        db.close()
+                db = None
+        if db is not None:
             db.close()
 
     def append(

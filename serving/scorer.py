@@ -124,7 +124,7 @@ class Scorer:
                 {
                     "category_percentile": round(float(pct), 1),
                     "band": band,
-                    "category_norms": norm["public"] | {"category": key},
+                    "category_norms": {"category": key} | norm["public"],
                 }
             )
         return out
@@ -241,10 +241,10 @@ class Scorer:
             "concept_id": concept["concept_id"],
             "lever": lever,
             "unit": LEVER_UNITS[lever],
-            "current_value": _encode(lever, current),
+            "current_value": _stated(lever, current),
             "current_probability": own_p,
             "points": [
-                {"value": _encode(lever, v), "hit_probability": float(p), "current": v == current}
+                {"value": _stated(lever, v), "hit_probability": float(p), "current": v == current}
                 for v, p in zip(values, proba, strict=True)
             ],
             "note": note,
@@ -356,6 +356,11 @@ def _parse_grid(lever: str, grid: Sequence[float | dt.date | str]) -> list[float
 
 def _encode(lever: str, value: float | dt.date) -> Any:
     return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def _stated(lever: str, value: float | dt.date) -> str | float:
+    """A lever value as the answer states it: ISO date or float (the declared type)."""
+    return value.isoformat() if isinstance(value, dt.date) else float(value)
 
 
 def _first_error(exc: ValidationError) -> str:

@@ -33,29 +33,11 @@ from serving.prediction_log import PredictionLog, new_request_id
 from serving.reload import preflight, reload_scorer
 from serving.responses import GmvForecast, Lever, ScoredConcept, TargetResult, WhatIfResult
 from serving.scorer import BadRequest, Scorer
-from serving.timeout import install as install_request_timeout
+from serving.settings import bentoml_settings
 from serving.web import ui_app
-
-install_request_timeout()  # before BentoML builds the app: its own timeout leaks timers
-
-
-def env_flag(name: str, default: bool) -> bool:
-    """An on/off environment switch; anything but 1/0 (true/false, yes/no, on/off) is refused."""
-    raw = os.environ.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in ("1", "true", "yes", "on", "0", "false", "no", "off"):
-        return raw in ("1", "true", "yes", "on")
-    raise ValueError(f"{name} must be 1 or 0 (true/false, yes/no, on/off), not {raw!r}")
-
 
 MODEL_TAG = os.environ.get("HIT_COMPASS_MODEL", "hit-compass:latest")
 MAX_BATCH = int(os.environ.get("HIT_COMPASS_MAX_BATCH", "10000"))
-ACCESS_LOG = env_flag("HIT_COMPASS_ACCESS_LOG", default=True)
-# OpenTelemetry spans: BentoML builds them for every request but samples none unless tracing is
-# configured; they cost ~30 % of /score's throughput (`compass bench serve` measures it), so
-# they are opt-in. Switch on together with BentoML's tracing settings.
-TRACING = env_flag("HIT_COMPASS_TRACING", default=False)
 
 Concepts = Annotated[
     list[Concept],
@@ -72,13 +54,7 @@ def load_scorer(bento_model: bentoml.Model) -> Scorer:
 
 
 @bentoml.asgi_app(ui_app(), path="/ui")
-@bentoml.service(
-    http={"host": os.environ.get("HIT_COMPASS_HOST", "127.0.0.1"), "port": 3000},
-    traffic={"timeout": 60},
-    logging={"access": {"enabled": ACCESS_LOG}},
-    **({} if TRACING else {"tracing": {"excluded_urls": [".*"]}}),
-    workers=1,
-)
+@bentoml.service(**bentoml_settings())  # serving/settings.py: host, switches, timeout
 class HitCompass:
     bento_model = bentoml.models.BentoModel(MODEL_TAG)
 
@@ -100,7 +76,7 @@ class HitCompass:
             out = run(scorer, request_id)
         except BadRequest as exc:
             raise bentoml.exceptions.InvalidArgument(str(exc)) from None
-        items = [to_json(o) for o in (out if isinstance(out, list) else [out])]
+        items = [to_json(o, inf_nan_mode="null") for o in (out if isinstance(out, list) else [out])]
         self.log.append_json(endpoint, request_id, scorer.version, inputs, items)
         body = b"[" + b",".join(items) + b"]" if isinstance(out, list) else items[0]
         return Response(body, media_type="application/json")

@@ -257,4 +257,6 @@ def load_tuned_params(path: Path, spec: DatasetSpec) -> dict[str, Any] | None:
     payload = json.loads(path.read_text())
     if payload.get("spec") not in (None, spec.name):
         return None
-    return dict(payload["params"])
+    # studies from before max_depth was searched ran without a depth limit: keep it that way
+    # rather than cap their num_leaves with config.yaml's depth
+    return {"max_depth": -1, **payload["params"]}

@@ -113,4 +113,7 @@ def test_tuned_params_for_another_dataset_are_ignored(tmp_path: Path) -> None:
     path.write_text(json.dumps({"params": {"num_leaves": 7}, "spec": "video_games"}))
     assert tune_mod.load_tuned_params(path, load_spec(DEFAULT_SPEC)) is None
     path.write_text(json.dumps({"params": {"num_leaves": 7}, "spec": "simulated"}))
-    assert tune_mod.load_tuned_params(path, load_spec(DEFAULT_SPEC)) == {"num_leaves": 7}
+    assert tune_mod.load_tuned_params(path, load_spec(DEFAULT_SPEC)) == {
+        "num_leaves": 7,
+        "max_depth": -1,  # tuned before depth was searched: no depth limit, as when tuned
+    }
