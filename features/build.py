@@ -360,7 +360,8 @@ class FeatureBuilder:
         )
         kappa = np.array([[pr.kappa] for pr in priors])
         rate = (succ + kappa * mean) / (trials + kappa)
-        lift = _logit(rate) - _logit(mean)
+        logit_rate, logit_mean = _logit(np.array([rate, mean]))  # one call for both
+        lift = logit_rate - logit_mean
         return [f for i in range(len(pairs)) for f in (trials[i], rate[i], lift[i])]
 
     def _category_codes(self) -> dict[str, dict[str, float]]:

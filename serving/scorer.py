@@ -54,6 +54,7 @@ class Scorer:
             )
         self.inputs = spec.input_columns()
         self.date_column = spec.date_column
+        self.other_inputs = [c for c in self.inputs if c != self.date_column]
         self.pre_test_columns = spec.pre_test_columns()
         sources = model.features.feature_sources
         self.fields = list(dict.fromkeys(sources[f] for f in model.features.feature_names))
@@ -65,7 +66,7 @@ class Scorer:
 
     # ---- building blocks ----------------------------------------------------------------------
     def columns(self, concepts: Sequence[dict[str, Any]]) -> dict[str, np.ndarray]:
-        cols = columns_from_records(concepts, self.inputs)
+        cols = columns_from_records(concepts, self.other_inputs)
         cols[self.date_column] = np.array(
             [str(c[self.date_column]) for c in concepts], dtype="datetime64[D]"
         )
