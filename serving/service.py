@@ -137,7 +137,10 @@ class HitCompass:
     ) -> dict[str, str]:
         """Load a model from the BentoML store and swap it in; requests in flight finish on the
         old one. 409 (the old model keeps serving) if it does not load."""
-        return reload_scorer(self, tag)
+        answer = reload_scorer(self, tag)
+        gc.collect()  # the new model lives as long as the process too (see __init__)
+        gc.freeze()
+        return answer
 
 
 # API key (HIT_COMPASS_API_KEY) and body limit (HIT_COMPASS_MAX_BODY_BYTES) before any route
