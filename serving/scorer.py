@@ -140,8 +140,6 @@ class Scorer:
         cols = self.columns(self.with_untested(concepts, tested))
         both = self.model.matrix(cols)
         x, x_masked = both[:n], both[n:]
-        if tested:
-            cols = {k: v[:n] for k, v in cols.items()}
         if explain:
             # contributions sum (with the base value) to the raw log-odds: one tree walk, not two
             by_field, base = self.field_contributions(x)
@@ -152,7 +150,7 @@ class Scorer:
             drivers = [None] * len(concepts)
         post = self.model.calibrator(raw)
         pre = self.pre_test_probability(post, tested, x_masked)
-        warnings = self.model.features.warnings(cols)
+        warnings = self.model.features.warnings(cols)[:n]  # the masked twins add nothing
         norms = self.norms_for(concepts, post)
         return [
             {
