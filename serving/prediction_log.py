@@ -53,8 +53,9 @@ COLUMNS = [
 ]
 
 
-def _json(obj: Any) -> bytes:
-    """Compact JSON; anything JSON has no type for (numpy scalars...) as its string."""
+def json_bytes(obj: Any) -> bytes:
+    """Compact JSON (NaN as null); anything JSON has no type for (numpy scalars...) as its
+    string. The service answers with the same bytes it logs."""
     return to_json(obj, fallback=str, inf_nan_mode="null")  # NaN is not JSON
 
 
@@ -131,7 +132,9 @@ class PredictionLog:
     ) -> None:
         """Log one row per (input, output) pair in one committed transaction; ``items`` numbers
         them (default 0, 1, ...; batch scoring passes the input row numbers)."""
-        self.append_json(endpoint, request_id, model_version, inputs, map(_json, outputs), items)
+        self.append_json(
+            endpoint, request_id, model_version, inputs, map(json_bytes, outputs), items
+        )
 
     def append_json(
         self,
@@ -153,7 +156,7 @@ class PredictionLog:
                 endpoint,
                 model_version,
                 str(inp.get("concept_id", "")),
-                _json(inp).decode(),
+                json_bytes(inp).decode(),
                 out.decode(),
             )
             for i, inp, out in zip(

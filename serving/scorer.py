@@ -46,15 +46,15 @@ class Scorer:
         self.model = model
         self.version = version
         spec = model.features.spec
-        missing = [c for c in spec.input_columns() if c not in CONCEPT_FIELDS]
+        inputs = spec.input_columns()
+        missing = [c for c in inputs if c not in CONCEPT_FIELDS]
         if missing:
             raise IncompatibleModel(
                 f"model trained on spec {spec.name!r} needs inputs the concept schema lacks: "
                 f"{', '.join(missing)}"
             )
-        self.inputs = spec.input_columns()
         self.date_column = spec.date_column
-        self.other_inputs = [c for c in self.inputs if c != self.date_column]
+        self.other_inputs = [c for c in inputs if c != self.date_column]
         self.pre_test_columns = spec.pre_test_columns()
         sources = model.features.feature_sources
         self.fields = list(dict.fromkeys(sources[f] for f in model.features.feature_names))

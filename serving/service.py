@@ -23,13 +23,12 @@ from typing import Annotated, Any
 
 import bentoml
 from pydantic import Field
-from pydantic_core import to_json
 from starlette.responses import Response
 
 from features.schema import EXAMPLE_CONCEPT, Concept
 from models.hit_model import HitModel
 from serving.guard import Guard, batch_limit
-from serving.prediction_log import PredictionLog, new_request_id
+from serving.prediction_log import PredictionLog, json_bytes, new_request_id
 from serving.reload import preflight, reload_scorer
 from serving.responses import GmvForecast, Lever, ScoredConcept, TargetResult, WhatIfResult
 from serving.scorer import BadRequest, Scorer
@@ -47,6 +46,13 @@ Concepts = Annotated[
 OneConcept = Annotated[Concept, Field(examples=[EXAMPLE_CONCEPT])]
 
 
+def _freeze_heap() -> None:
+    """Keep the collector from walking what is loaded now (it lives as long as the process):
+    full collections of the loaded heap stalled requests for ~120 ms (measured)."""
+    gc.collect()
+    gc.freeze()
+
+
 def load_scorer(bento_model: bentoml.Model) -> Scorer:
     """The scorer for a model in the BentoML store, labelled with its MLflow version."""
     version = str(bento_model.info.labels.get("mlflow_version", bento_model.tag.version))
@@ -61,10 +67,7 @@ class HitCompass:
     def __init__(self) -> None:
         self.scorer = load_scorer(self.bento_model)
         self.log = PredictionLog(background_checkpoint=True)
-        # Everything loaded so far lives as long as the process: keep the collector from
-        # walking it. Full collections of the loaded heap stalled requests for ~120 ms (measured).
-        gc.collect()
-        gc.freeze()
+        _freeze_heap()
 
     def _answer(
         self, endpoint: str, inputs: list[dict], run: Callable[[Scorer, str], Any]
@@ -76,7 +79,7 @@ class HitCompass:
             out = run(scorer, request_id)
         except BadRequest as exc:
             raise bentoml.exceptions.InvalidArgument(str(exc)) from None
-        items = [to_json(o, inf_nan_mode="null") for o in (out if isinstance(out, list) else [out])]
+        items = [json_bytes(o) for o in (out if isinstance(out, list) else [out])]
         self.log.append_json(endpoint, request_id, scorer.version, inputs, items)
         body = b"[" + b",".join(items) + b"]" if isinstance(out, list) else items[0]
         return Response(body, media_type="application/json")
@@ -138,8 +141,7 @@ class HitCompass:
         """Load a model from the BentoML store and swap it in; requests in flight finish on the
         old one. 409 (the old model keeps serving) if it does not load."""
         answer = reload_scorer(self, tag)
-        gc.collect()  # the new model lives as long as the process too (see __init__)
-        gc.freeze()
+        _freeze_heap()  # the new model lives as long as the process too
         return answer
 
 

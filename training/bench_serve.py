@@ -221,6 +221,15 @@ def running_hit_compass(
     )
 
 
+def running_noop(
+    cls: str, env: dict[str, str], logdir: Path
+) -> contextlib.AbstractContextManager[Server]:
+    """One of this module's no-op services on a free loopback port, ready."""
+    port = free_port()
+    target = f"training.bench_serve:{cls}"
+    return running(cls, service_cmd(target, port), port, env, logdir, "/readyz")
+
+
 def service_cmd(target: str, port: int) -> list[str]:
     # --host explicitly: the bind address never depends on a config file or env default
     return [
@@ -535,40 +544,27 @@ def run(duration_s: float = 10.0, progress: bool = True) -> dict[str, Any]:
             steps.update()
             res["batch1000_ms"] = median_post_ms(url, body1000, repeats=9)
             steps.update()
+
+        def warmed_c16(srv: Server, path: str, body: bytes) -> dict[str, float]:
+            """16 connections for ``duration_s``, after a warm-up."""
+            answered(srv, srv.url + path, body, 16, warm, work)
+            return answered(srv, srv.url + path, body, 16, duration_s, work)
+
         # the same service with the OpenTelemetry spans back on: what they cost
         with running_hit_compass(env | TRACING_ON, work) as srv:
-            answered(srv, srv.url + "/score", body1, 16, warm, work)
-            traced = answered(srv, srv.url + "/score", body1, 16, duration_s, work)
+            traced = warmed_c16(srv, "/score", body1)
             steps.update()
-        port = free_port()
-        with running(
-            "noop",
-            service_cmd("training.bench_serve:NoopService", port),
-            port,
-            env,
-            work,
-            "/readyz",
-        ) as srv:
-            answered(srv, srv.url + "/score", body1, 16, warm, work)
-            noop = answered(srv, srv.url + "/score", body1, 16, duration_s, work)
+        with running_noop("NoopService", env, work) as srv:
+            noop = warmed_c16(srv, "/score", body1)
             steps.update()
-        port = free_port()
-        with running(
-            "noop-same-settings",
-            service_cmd("training.bench_serve:NoopSameSettingsService", port),
-            port,
-            env,
-            work,
-            "/readyz",
-        ) as srv:
-            answered(srv, srv.url + "/score", body1, 16, warm, work)
-            noop_same = answered(srv, srv.url + "/score", body1, 16, duration_s, work)
+        with running_noop("NoopSameSettingsService", env, work) as srv:
+            noop_same = warmed_c16(srv, "/score", body1)
             steps.update()
         port = free_port()
         with running("mlflow", mlflow_cmd(port), port, env, work, "/ping") as srv:
-            mbody = mlflow_body(one, model.features.spec.input_columns())
-            answered(srv, srv.url + "/invocations", mbody, 16, warm, work)
-            mlf = answered(srv, srv.url + "/invocations", mbody, 16, duration_s, work)
+            mlf = warmed_c16(
+                srv, "/invocations", mlflow_body(one, model.features.spec.input_columns())
+            )
             steps.update()
     steps.update()
     steps.close()
