@@ -6,7 +6,7 @@ service is measured against runs on the same framework path.
 * ``HIT_COMPASS_HOST`` (default 127.0.0.1): the bind address; another host only when asked.
 * ``HIT_COMPASS_ACCESS_LOG`` (default on): BentoML's access line per request.
 * ``HIT_COMPASS_TRACING`` (default off): OpenTelemetry spans. BentoML builds them for every
-  request but samples none unless tracing is configured, and they cost a quarter to a third of
+  request but samples none unless tracing is configured, and they cost a fifth to a third of
   /score's throughput (``compass bench serve`` measures it); switch on together with BentoML's
   tracing settings (exporter, sample rate).
 """
