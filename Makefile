@@ -43,7 +43,7 @@ bench-serve: setup wrk  ## serving benchmark -> serve.json (this service vs no-o
 	$(UV) run compass bench serve --out serve.json
 
 soak: setup wrk  ## 60 s, 32 connections: zero errors, RSS growth < 10 % (opt-in test)
-	$(UV) run pytest -m soak -s tests/serving/test_soak.py
+	$(UV) run pytest -m soak -s tests/benchmarks/test_soak.py
 
 requirements.txt: uv.lock  ## what `bentoml build` installs: the lock's export (test_build checks)
 	$(UV) export --frozen --no-dev --no-hashes --no-emit-project -o requirements.txt

@@ -374,6 +374,13 @@ class FeatureBuilder:
             self.__dict__["_codes"] = codes
         return codes
 
+    def prior_mean(self, pair: str, record: Mapping[str, Any]) -> float:
+        """The prior mean rate of count pair ``pair`` for a concept's group (its ``prior_by``
+        values), as fitted on the training history."""
+        spec_pair = next(p for p in self.spec.count_pairs if p.name == pair)
+        cols = {g: np.array([record[g]]) for g in spec_pair.prior_by}
+        return float(self.pair_priors[pair].prior_mean(_group_key(cols, spec_pair.prior_by, 1))[0])
+
     # ---- diagnostics -----------------------------------------------------------------------
     def warnings(self, columns: Columns) -> list[list[str]]:
         """Per row: human-readable notes about extrapolation and thin evidence."""
@@ -451,7 +458,3 @@ def _festival_days(festivals: tuple[tuple[int, int], ...]) -> np.ndarray:
     days = np.array([d - 1 for _, d in festivals], dtype="timedelta64[D]")[:, None]
     return ((years + months).astype("datetime64[D]") + days).astype(np.int64)
 
-
-def columns_from_records(records: list[Mapping[str, Any]], names: list[str]) -> dict[str, Any]:
-    """Row dicts -> columns, without pandas (the serving hot path)."""
-    return {name: np.array([r.get(name) for r in records]) for name in names}

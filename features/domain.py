@@ -83,7 +83,3 @@ def _affinity_matrix() -> np.ndarray:
 
 AFFINITY = _affinity_matrix()
 
-
-def affinity(category: str, segment: str) -> float:
-    """How much more a segment likes a category than average (latent-appeal units)."""
-    return float(AFFINITY[list(CATEGORIES).index(category), list(SEGMENTS).index(segment)])

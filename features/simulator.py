@@ -55,7 +55,6 @@ OBSERVABLE_COLUMNS = [
     "test_positive",
     "test_repurchase",
 ]
-OUTCOME_COLUMNS = ["gmv_90d", "hit", "p_hit_bayes"]
 
 
 def _logit_interest(u: np.ndarray, novelty: np.ndarray) -> np.ndarray:
@@ -230,11 +229,6 @@ def simulate(n: int, seed: int) -> pd.DataFrame:
     df.insert(0, "concept_id", [f"sim-{seed}-{i:06d}" for i in range(n)])
     df["p_hit_bayes"] = bayes_hit_probability(df)
     return df
-
-
-def hit_gmv_threshold(category: str) -> float:
-    """First-90-day GMV (CNY) at or above which a launch in ``category`` counts as a hit."""
-    return float(CATEGORIES[category][0] * 2_000 * np.exp(2.0))
 
 
 def bayes_hit_probability(df: pd.DataFrame) -> np.ndarray:

@@ -6,12 +6,13 @@ exactly the features training built.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from core.settings import settings
 
 
 class _Strict(BaseModel):
@@ -147,10 +148,10 @@ class DatasetSpec(_Strict):
             return None
         path = Path(self.source)
         path = path if path.is_absolute() or spec_dir is None else spec_dir / path
-        shared = os.environ.get("HIT_COMPASS_SHARED_DATA")
-        if not path.exists() and shared:
-            # a clone that does not sit beside shared/: look in the folder the env names
-            return Path(shared) / path.name
+        shared = settings().shared_data
+        if not path.exists() and shared is not None:
+            # a clone that does not sit beside shared/: look in the folder the setting names
+            return shared / path.name
         return path
 
 

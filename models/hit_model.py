@@ -12,6 +12,7 @@ On disk (no pickle anywhere)::
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -20,6 +21,7 @@ import lightgbm as lgb
 import numpy as np
 
 from features.build import Columns, FeatureBuilder
+from features.spec import DatasetSpec
 from models.fast_predict import CONTRIB, RAW_SCORE, SingleRowPredictor
 
 FORMAT_VERSION = 1
@@ -101,11 +103,67 @@ class HitModel:
     # per-category score distribution of past launches (see training.forecast.category_norms)
     norms: dict[str, Any] | None = None
 
+    @property
+    def spec(self) -> DatasetSpec:
+        """The dataset spec the model was trained on (it travels inside the model)."""
+        return self.features.spec
+
+    @property
+    def has_pre_test(self) -> bool:
+        """True if the model carries a booster trained with the small-sample test masked."""
+        return self.pre_test_booster is not None
+
+    @property
+    def feature_sources(self) -> dict[str, str]:
+        """Feature -> the input field it is derived from, in the matrix's column order."""
+        return self.features.feature_sources
+
     def matrix(self, columns: Columns) -> np.ndarray:
         return self.features.transform(columns)
 
-    def raw_logit(self, x: np.ndarray, pre_test: bool = False) -> np.ndarray:
-        booster = self.pre_test_booster if pre_test and self.pre_test_booster else self.booster
+    def warnings(self, columns: Columns) -> list[list[str]]:
+        """Per row: extrapolation and thin-evidence notes (see ``FeatureBuilder.warnings``)."""
+        return self.features.warnings(columns)
+
+    def log_odds(self, x: np.ndarray) -> np.ndarray:
+        """Raw (uncalibrated) log-odds of a hit per row of the feature matrix."""
+        return self._raw(self.booster, x)
+
+    def probability(self, x: np.ndarray) -> np.ndarray:
+        """Calibrated P(hit) per row of the feature matrix."""
+        return self.calibrated(self.log_odds(x))
+
+    def calibrated(self, log_odds: np.ndarray) -> np.ndarray:
+        """Calibrated P(hit) from raw log-odds (a monotone map)."""
+        return self.calibrator(log_odds)
+
+    def predict_proba(self, columns: Columns) -> np.ndarray:
+        """Calibrated P(hit) per row of input columns."""
+        return self.probability(self.matrix(columns))
+
+    def explain(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(TreeSHAP contributions per feature (n, features), base value (n,), raw log-odds (n,))
+        in one tree walk: contributions and base sum to the log-odds."""
+        if len(x) == 1:
+            contrib = self._single_row(self.booster, CONTRIB)(x)[None, :]
+        else:
+            contrib = self.booster.predict(x, pred_contrib=True, num_threads=1)
+        return contrib[:, :-1], contrib[:, -1], contrib.sum(axis=1)
+
+    def pre_test_probability(self, x_masked: np.ndarray) -> np.ndarray:
+        """P(hit) as if untested, from rows whose small-sample test fields are masked.
+
+        The pre-test booster's raw output is used as is (identity calibration): it is trained
+        with log loss on masked rows, and its out-of-time ECE is measured in the tests."""
+        if self.pre_test_booster is None:
+            raise ValueError("this model has no pre-test booster (its spec has no pre_test pair)")
+        return 1.0 / (1.0 + np.exp(-self._raw(self.pre_test_booster, x_masked)))
+
+    def pair_prior_mean(self, pair: str, concept: Mapping[str, Any]) -> float:
+        """The training prior's mean rate of count pair ``pair`` for the concept's group."""
+        return self.features.prior_mean(pair, concept)
+
+    def _raw(self, booster: lgb.Booster, x: np.ndarray) -> np.ndarray:
         if len(x) == 1:
             return self._single_row(booster, RAW_SCORE)(x)
         # one thread: OpenMP start-up costs ~3 ms per call on small batches
@@ -119,16 +177,6 @@ class HitModel:
         if key not in cache:
             cache[key] = SingleRowPredictor(booster, kind)
         return cache[key]
-
-    def predict_proba(self, columns: Columns) -> np.ndarray:
-        """Calibrated P(hit) per row."""
-        return self.calibrator(self.raw_logit(self.matrix(columns)))
-
-    def contributions(self, x: np.ndarray) -> np.ndarray:
-        """TreeSHAP contributions in raw log-odds; last column is the base value."""
-        if len(x) == 1:
-            return self._single_row(self.booster, CONTRIB)(x)[None, :]
-        return self.booster.predict(x, pred_contrib=True, num_threads=1)
 
     # ---- persistence ------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from mlflow.pyfunc import PythonModel
 
+from features.columns import from_frame
 from models.hit_model import HitModel
 
 
@@ -19,14 +20,7 @@ class HitCompassPyfunc(PythonModel):
         self.model = HitModel.load(context.artifacts["hit_model"])
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> np.ndarray:  # noqa: ANN001
-        spec = self.model.features.spec
-        cols = {c: model_input[c].to_numpy() for c in spec.input_columns()}
-        cols[spec.date_column] = pd.to_datetime(model_input[spec.date_column]).to_numpy()
-        if spec.date_is_year:
-            cols[spec.date_column] = pd.to_datetime(
-                model_input[spec.date_column].astype(int).astype(str) + "-01-01"
-            ).to_numpy()
-        return self.model.predict_proba(cols)
+        return self.model.predict_proba(from_frame(model_input, self.model.spec))
 
 
 mlflow.models.set_model(HitCompassPyfunc())

@@ -1,5 +1,7 @@
 """ASGI guard in front of every route: optional API key and a request-body size limit.
 
+Settings (``core.settings``):
+
 * ``HIT_COMPASS_API_KEY`` (optional): when set, every route except the health/metrics probes
   (and GETs of the static web page under ``/ui``) needs ``X-API-Key: <key>`` or
   ``Authorization: Bearer <key>``; a missing or wrong key gets 401.
@@ -16,7 +18,6 @@ from __future__ import annotations
 
 import hmac
 import json
-import os
 from collections.abc import Awaitable, Callable, MutableMapping
 from http import HTTPStatus
 from typing import Any
@@ -24,13 +25,14 @@ from typing import Any
 from bentoml.exceptions import BentoMLException
 from pydantic import BeforeValidator
 
+from core.settings import settings
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 # Probes stay open so orchestrators and monitoring need no secret.
 OPEN_PATHS = frozenset({"/livez", "/readyz", "/healthz", "/metrics"})
 # The web page's static files (HTML/JS/CSS and the dropdown choices) hold no data; a browser
@@ -44,10 +46,6 @@ def is_open(method: str, path: str) -> bool:
         return True
     static = path == OPEN_GET_PREFIX or path.startswith(OPEN_GET_PREFIX + "/")
     return static and method in ("GET", "HEAD")
-
-
-class GuardConfigError(ValueError):
-    """An environment setting of the guard is invalid."""
 
 
 class BatchTooLarge(BentoMLException):
@@ -73,25 +71,6 @@ def batch_limit(max_items: int) -> BeforeValidator:
         return value
 
     return BeforeValidator(check)
-
-
-def max_body_bytes_from_env() -> int:
-    raw = os.environ.get("HIT_COMPASS_MAX_BODY_BYTES", "").strip()
-    if not raw:
-        return DEFAULT_MAX_BODY_BYTES
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise GuardConfigError(
-            f"HIT_COMPASS_MAX_BODY_BYTES must be a positive integer, got {raw!r}"
-        ) from exc
-    if value <= 0:
-        raise GuardConfigError(f"HIT_COMPASS_MAX_BODY_BYTES must be positive, got {value}")
-    return value
-
-
-def api_key_from_env() -> str | None:
-    return os.environ.get("HIT_COMPASS_API_KEY") or None
 
 
 def presented_key(headers: list[tuple[bytes, bytes]]) -> bytes | None:
@@ -132,9 +111,10 @@ class Guard:
         self, app: ASGIApp, api_key: str | None = None, max_body_bytes: int | None = None
     ) -> None:
         self.app = app
-        key = api_key if api_key is not None else api_key_from_env()
+        current = settings()
+        key = api_key if api_key is not None else current.api_key
         self.api_key = key.encode() if key else None
-        self.max_body_bytes = max_body_bytes or max_body_bytes_from_env()
+        self.max_body_bytes = max_body_bytes or current.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -18,12 +18,12 @@ from http import HTTPStatus
 from typing import Any
 
 import bentoml
-from bentoml.exceptions import BentoMLException, NotFound
+from bentoml.exceptions import BentoMLException
 
+from core.settings import settings
 from models.hit_model import HitModel, ModelLoadError
-
-MODEL_NAME = "hit-compass"
-DEFAULT_TAG = f"{MODEL_NAME}:latest"
+from scoring import store
+from scoring.scorer import Scorer
 
 _lock = threading.Lock()  # one reload at a time per process; scoring never takes it
 
@@ -54,40 +54,34 @@ def preflight(model_ref: Any) -> None:
         raise ModelLoadError(f"refusing to start: {exc}") from None
 
 
-def model_version(bento_model: bentoml.Model) -> str:
-    """The MLflow registered-model version a store entry was exported from."""
-    return str(bento_model.info.labels.get("mlflow_version", bento_model.tag.version))
+def scorer_for(bento_model: bentoml.Model) -> Scorer:
+    """The scorer for a model in the BentoML store, labelled with its MLflow version."""
+    return Scorer(HitModel.load(bento_model.path), store.version_of(bento_model))
 
 
-def load_from_store(tag: str = DEFAULT_TAG) -> tuple[HitModel, str, str]:
-    """(model, MLflow version, resolved store tag) for ``tag`` (``name:latest`` = newest export)."""
+def load_from_store(tag: str = store.DEFAULT_TAG) -> tuple[HitModel, str, str]:
+    """(model, MLflow version, resolved store tag) for ``tag``; :class:`ReloadFailed` (409)
+    with the reason if it is not there or does not load."""
     try:
-        bento_model = bentoml.models.get(tag)
-    except (NotFound, ValueError) as exc:
-        raise ReloadFailed(f"model {tag!r} is not in the BentoML store") from exc
-    try:
-        model = HitModel.load(bento_model.path)
+        return store.load(tag)
+    except store.NotInStore as exc:
+        raise ReloadFailed(str(exc)) from exc
     except ModelLoadError as exc:
-        raise ReloadFailed(f"model {bento_model.tag} does not load: {exc}") from exc
-    return model, model_version(bento_model), str(bento_model.tag)
+        raise ReloadFailed(f"model {tag} does not load: {exc}") from exc
 
 
 def reload_scorer(
     target: Any,
     tag: str | None = None,
-    build: Callable[[HitModel, str], Any] | None = None,
+    build: Callable[[HitModel, str], Any] = Scorer,
     attribute: str = "scorer",
 ) -> dict[str, str]:
     """Replace ``target.<attribute>`` by a scorer of the model ``tag`` (default: newest export).
 
-    ``build(model, version)`` makes the scorer (default :class:`serving.scorer.Scorer`).
+    ``build(model, version)`` makes the scorer (default :class:`scoring.scorer.Scorer`).
     """
-    if build is None:
-        from serving.scorer import Scorer
-
-        build = Scorer
     with _lock:
-        model, version, resolved = load_from_store(tag or DEFAULT_TAG)
+        model, version, resolved = load_from_store(tag or store.DEFAULT_TAG)
         previous = getattr(getattr(target, attribute, None), "version", None)
         try:
             scorer = build(model, version)
@@ -105,7 +99,7 @@ def notify(url: str, tag: str, client: Any = None, timeout_s: float = 30.0) -> s
     import httpx
 
     headers = {}
-    if key := os.environ.get("HIT_COMPASS_API_KEY"):
+    if key := settings().api_key:
         headers["X-API-Key"] = key
     post = client.post if client is not None else httpx.post
     timeout = httpx.Timeout(timeout_s, connect=2.0)

@@ -17,7 +17,6 @@ the answers in OpenAPI, and the tests validate real answers against them.
 from __future__ import annotations
 
 import gc
-import os
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -25,18 +24,18 @@ import bentoml
 from pydantic import Field
 from starlette.responses import Response
 
+from core.settings import settings
 from features.schema import EXAMPLE_CONCEPT, Concept
-from models.hit_model import HitModel
+from scoring.prediction_log import PredictionLog, json_bytes, new_request_id
+from scoring.scorer import BadRequest, Scorer
 from serving.guard import Guard, batch_limit
-from serving.prediction_log import PredictionLog, json_bytes, new_request_id
-from serving.reload import preflight, reload_scorer
+from serving.reload import preflight, reload_scorer, scorer_for
 from serving.responses import GmvForecast, Lever, ScoredConcept, TargetResult, WhatIfResult
-from serving.scorer import BadRequest, Scorer
 from serving.settings import bentoml_settings
 from serving.web import ui_app
 
-MODEL_TAG = os.environ.get("HIT_COMPASS_MODEL", "hit-compass:latest")
-MAX_BATCH = int(os.environ.get("HIT_COMPASS_MAX_BATCH", "10000"))
+MODEL_TAG = settings().model_tag
+MAX_BATCH = settings().max_batch
 
 Concepts = Annotated[
     list[Concept],
@@ -53,19 +52,13 @@ def _freeze_heap() -> None:
     gc.freeze()
 
 
-def load_scorer(bento_model: bentoml.Model) -> Scorer:
-    """The scorer for a model in the BentoML store, labelled with its MLflow version."""
-    version = str(bento_model.info.labels.get("mlflow_version", bento_model.tag.version))
-    return Scorer(HitModel.load(bento_model.path), version)
-
-
 @bentoml.asgi_app(ui_app(), path="/ui")
 @bentoml.service(**bentoml_settings())  # serving/settings.py: host, switches, timeout
 class HitCompass:
     bento_model = bentoml.models.BentoModel(MODEL_TAG)
 
     def __init__(self) -> None:
-        self.scorer = load_scorer(self.bento_model)
+        self.scorer = scorer_for(self.bento_model)
         self.log = PredictionLog(background_checkpoint=True)
         _freeze_heap()
 

@@ -4,7 +4,12 @@ set before any library reads its environment."""
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
 import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 _STATE = Path(tempfile.mkdtemp(prefix="hit-compass-tests-"))
@@ -15,7 +20,9 @@ os.environ["BENTOML_DO_NOT_TRACK"] = "true"
 os.environ.setdefault("MLFLOW_SKIP_PIP_REQUIREMENTS_CHECK", "true")
 os.environ["TQDM_DISABLE"] = "1"
 
+import httpx  # noqa: E402
 import pytest  # noqa: E402
+from procs import kill_tree, stop_tree  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 VIDEO_GAMES_SPEC = REPO / "training" / "specs" / "video_games.yaml"
@@ -52,11 +59,136 @@ def small_launches(state_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def fast_config():
+    """config.yaml with few, fast rounds: tests check bookkeeping and shape, not skill."""
+    from training.train import load_config
+
+    cfg = load_config()
+    # one thread: OpenMP spin-waits badly when the suite shares 2 cores with other processes
+    lightgbm = cfg.lightgbm | {"learning_rate": 0.1, "num_threads": 1}
+    fast = {"max_rounds": 120, "early_stopping_rounds": 10, "cv_folds": 3, "lightgbm": lightgbm}
+    return cfg.model_copy(update=fast)
+
+
+@pytest.fixture(scope="session")
+def small_result(fast_config):
+    """A small model trained in process on 2,000 simulated launches (no MLflow)."""
+    from features.spec import load_spec
+    from training import DEFAULT_SPEC
+    from training.dataset import simulated_frame
+    from training.train import train_model
+
+    spec = load_spec(DEFAULT_SPEC)
+    return train_model(simulated_frame(2000, 3, spec), spec, config=fast_config)
+
+
+@pytest.fixture(scope="session")
 def champion(small_launches: Path) -> dict:
     """Train once per session: a registered version with alias champion, exported to BentoML."""
-    from training.cli import DEFAULT_SPEC, export_to_bentoml
+    from training import DEFAULT_SPEC
     from training.pipeline import run_training
+    from training.registry import export_version
 
     result = run_training(data=small_launches, spec_path=DEFAULT_SPEC)
-    result["bento_tag"] = export_to_bentoml()
+    result["bento_tag"] = export_version()
     return result
+
+
+@pytest.fixture(scope="session")
+def client(champion: dict):
+    from starlette.testclient import TestClient
+
+    from serving.service import HitCompass
+
+    with TestClient(HitCompass.to_asgi()) as c:
+        yield c
+
+
+@pytest.fixture()
+def concept() -> dict:
+    from features.schema import EXAMPLE_CONCEPT
+
+    return dict(EXAMPLE_CONCEPT)
+
+
+@pytest.fixture(scope="session")
+def scorer(champion: dict):
+    """The champion's scorer, in process (the same model the service loads)."""
+    from scoring.scorer import Scorer
+
+    return Scorer(champion["train_result"].model, champion["version"])
+
+
+@pytest.fixture(scope="session")
+def test_concepts(champion: dict) -> list[dict]:
+    """Out-of-time test launches as API concept dicts (dates as ISO strings)."""
+    from features.schema import CONCEPT_FIELDS
+
+    frame = champion["train_result"].test.head(300).copy()
+    frame["launch_date"] = frame["launch_day"].dt.strftime("%Y-%m-%d")
+    return [{k: _plain(r[k]) for k in CONCEPT_FIELDS} for r in frame.to_dict("records")]
+
+
+def _plain(v):
+    return v.item() if hasattr(v, "item") else v
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(url: str, proc: subprocess.Popen | None = None, timeout: float = 120) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(proc.stdout.read().decode()[-3000:] if proc.stdout else "died")
+        time.sleep(0.3)
+    raise TimeoutError(f"{url} not ready after {timeout} s")
+
+
+def start_bentoml(port: int) -> subprocess.Popen:
+    """A real `bentoml serve` in its own process group (so the test can kill all of it)."""
+    bentoml = Path(sys.executable).with_name("bentoml")
+    return subprocess.Popen(
+        [str(bentoml), "serve", "serving.service:HitCompass", "--port", str(port)],
+        cwd=REPO,
+        env=os.environ.copy(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+@pytest.fixture()
+def real_server(champion: dict) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A real `bentoml serve` on a free port, ready; killed (whole group) at teardown."""
+    port = free_port()
+    proc = start_bentoml(port)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_ready(url, proc)
+        yield url, proc
+    finally:
+        kill_tree(proc)
+        proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def live_url(champion: dict) -> Iterator[str]:
+    """A real `bentoml serve` for the browser test (a second in-process ASGI app would
+    register BentoML's Prometheus metrics twice)."""
+    port = free_port()
+    proc = start_bentoml(port)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_ready(url, proc)
+        yield url
+    finally:
+        stop_tree(proc)

@@ -6,6 +6,7 @@ dates and numbers must parse (what did not is counted and reported, never silent
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,9 +14,10 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from features.build import Columns
+from features.columns import from_frame, launch_days
 from features.simulator import simulate
 from features.spec import DatasetSpec
+from features.tables import read_table
 
 DEFAULT_SIM_ROWS, DEFAULT_SIM_SEED = 20_000, 7
 
@@ -30,14 +32,12 @@ class LoadedData:
     report: dict[str, int] = field(default_factory=dict)
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    if not path.exists():
-        raise FileNotFoundError(f"data file {path} does not exist")
-    if path.suffix.lower() in (".parquet", ".pq"):
-        return pd.read_parquet(path)
-    if path.suffix.lower() == ".csv":
-        return pd.read_csv(path, low_memory=False)
-    raise ValueError(f"{path}: expected a .csv or .parquet file")
+def simulated_frame(n_rows: int, seed: int, spec: DatasetSpec) -> pd.DataFrame:
+    """Simulate and load through the same validated path as a user's file."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "launches.parquet"
+        simulate(n_rows, seed).to_parquet(path, index=False)
+        return load_launches(spec, data=path).frame
 
 
 def check_columns(frame: pd.DataFrame, spec: DatasetSpec) -> None:
@@ -87,7 +87,7 @@ def load_launches(
         year = pd.to_numeric(df[spec.date_column], errors="coerce")
         report["missing_date"] = int(year.isna().sum())
         df = df[year.notna()].copy()
-        df["launch_day"] = pd.to_datetime(year[year.notna()].astype(int).astype(str) + "-01-01")
+        df["launch_day"] = pd.to_datetime(launch_days(year[year.notna()].to_numpy(), True))
     else:
         dates = pd.to_datetime(df[spec.date_column], errors="coerce")
         report["missing_date"] = int(dates.isna().sum())
@@ -149,8 +149,6 @@ def _schema(spec: DatasetSpec) -> pa.DataFrameSchema:
 
 
 def to_columns(frame: pd.DataFrame, spec: DatasetSpec) -> dict[str, np.ndarray]:
-    """DataFrame -> the column mapping the feature builder takes (dates as datetime64[D])."""
-    cols: Columns = {c: frame[c].to_numpy() for c in spec.input_columns() if c != spec.date_column}
-    out = dict(cols)
-    out[spec.date_column] = frame["launch_day"].to_numpy().astype("datetime64[D]")
-    return out
+    """A loaded launch history -> the column mapping the feature builder takes (its launch days
+    were parsed once, by the date rule, into ``launch_day``)."""
+    return from_frame(frame, spec, days=frame["launch_day"].to_numpy())

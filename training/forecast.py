@@ -23,6 +23,8 @@ import pandas as pd
 from features.build import FeatureBuilder
 from features.spec import DatasetSpec
 from models.hit_model import HitModel, QuantileForecast
+from training.boosting import dataset
+from training.dataset import to_columns
 
 # params copied from the hit model's; the objective-specific ones are replaced
 _SHARED_PARAMS = (
@@ -44,7 +46,7 @@ def attach_scoring_extras(
     model: HitModel, train: pd.DataFrame, x: np.ndarray, oof_logit: np.ndarray, params: dict
 ) -> HitModel:
     """Add category norms and, when the spec has an outcome column, the volume forecast."""
-    spec = model.features.spec
+    spec = model.spec
     model.norms = category_norms(model, train, oof_logit)
     if spec.outcome_column:
         outcome = pd.to_numeric(train[spec.outcome_column], errors="coerce").to_numpy(float)
@@ -71,9 +73,9 @@ def category_norms(model: HitModel, train: pd.DataFrame, oof_logit: np.ndarray) 
     what the model would have said before those launches; in-sample scores would be inflated
     for the hits the model memorised. Rows before the first validation block have no
     out-of-fold score and are left out. Key ``"*"`` holds all categories together."""
-    by = norm_column(model.features.spec)
+    by = norm_column(model.spec)
     has = np.isfinite(oof_logit)
-    proba = model.calibrator(oof_logit[has])
+    proba = model.calibrated(oof_logit[has])
     label = train["label"].to_numpy()[has]
     groups = {"*": np.ones(len(proba), dtype=bool)}
     if by is not None:
@@ -101,9 +103,7 @@ def _quantile_params(params: dict[str, Any], alpha: float) -> dict[str, Any]:
 
 
 def _dataset(x: np.ndarray, y: np.ndarray, fb: FeatureBuilder) -> lgb.Dataset:
-    return lgb.Dataset(
-        x, y, feature_name=fb.feature_names, categorical_feature=fb.categorical_features
-    )
+    return dataset(x, y, fb.feature_names, fb.categorical_features)
 
 
 def conformal_offset(scores: np.ndarray, miss: float) -> float:
@@ -161,9 +161,7 @@ def evaluate_forecast(model: HitModel, test: pd.DataFrame) -> dict[str, float]:
 
     Returns ``coverage_80``, ``below_p10``, ``above_p90``, ``mape_p50`` (mean |P50 - y| / y over
     launches with y > 0) and ``n``. Raises ValueError if the model has no forecast."""
-    from training.dataset import to_columns  # local: dataset imports the simulator
-
-    spec = model.features.spec
+    spec = model.spec
     if model.forecast is None or not spec.outcome_column:
         raise ValueError(f"model for spec {spec.name!r} has no volume forecast")
     y = pd.to_numeric(test[spec.outcome_column], errors="coerce").to_numpy(float)

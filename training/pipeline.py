@@ -1,22 +1,23 @@
-"""The training pipeline, wired: load -> train -> log & register -> promotion gate."""
+"""The training pipeline, wired: load -> train -> log & register -> promotion gate; and the
+embedded default's first champion (what `make serve` needs on a fresh machine)."""
 
 from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from core.settings import state_dir
+from features.simulator import simulate
 from features.spec import load_spec
-from training import registry
-from training.dataset import load_launches
+from training import DEFAULT_SPEC, registry
+from training.dataset import DEFAULT_SIM_ROWS, DEFAULT_SIM_SEED, load_launches
 from training.promote import promote
 from training.report import write_run_report
 from training.train import load_config, train_model
-
-
-def tuned_params_path() -> Path:
-    return registry.state_dir() / "best_params.json"
+from training.tune import load_tuned_params, tuned_params_path
 
 
 def run_training(
@@ -29,12 +30,14 @@ def run_training(
     config = load_config()
     spec = load_spec(spec_path)
     loaded = load_launches(spec, data, spec_dir=spec_path.parent)
-    if params_path is None and tuned_params_path().exists():
+    params: dict[str, Any] = {}
+    if params_path is not None:
+        params = json.loads(params_path.read_text())["params"]
+    elif tuned_params_path().exists():
         # tuned params apply only to the dataset they were tuned on
-        tuned = json.loads(tuned_params_path().read_text())
-        if tuned.get("spec") in (None, spec.name):
-            params_path = tuned_params_path()
-    params = json.loads(params_path.read_text())["params"] if params_path else {}
+        tuned = load_tuned_params(tuned_params_path(), spec)
+        if tuned is not None:
+            params, params_path = tuned, tuned_params_path()
     result = train_model(loaded.frame, spec, params, config)
     with tempfile.TemporaryDirectory() as tmp:
         # baselines, bootstrap CI, plots and the Markdown model report, in the same run
@@ -51,7 +54,7 @@ def run_training(
             extra_metrics=report.metrics,
         )
     decision = (
-        promote(version, config, force=force)
+        promote(version, config.promotion, force=force)
         if gate
         else {"promoted": False, "reason": "gate skipped"}
     )
@@ -64,3 +67,19 @@ def run_training(
         "promotion": decision,
         "train_result": result,
     }
+
+
+def ensure_champion(say: Callable[[str], None] = print) -> str:
+    """The champion's version; on a state folder without one, simulate the embedded default
+    launch history and train one first (``say`` reports each step: it takes a while)."""
+    current = registry.champion_version()
+    if current is not None:
+        return current
+    data = state_dir() / "launches.parquet"
+    if not data.exists():
+        say(f"simulating the default launch history ({DEFAULT_SIM_ROWS} launches) -> {data}")
+        simulate(DEFAULT_SIM_ROWS, DEFAULT_SIM_SEED).to_parquet(data, index=False)
+    say("no champion yet: training one on it (about a minute on 2 cores)")
+    result = run_training(data=data, spec_path=DEFAULT_SPEC)
+    say(f"trained version {result['version']}: {result['promotion']['reason']}")
+    return result["version"]

@@ -11,6 +11,7 @@ from models.hit_model import HitModel
 from training import registry
 from training.dataset import to_columns
 from training.evaluate import score
+from training.train import Promotion
 
 
 def judge(
@@ -22,18 +23,18 @@ def judge(
 ) -> dict[str, Any]:
     """Pure decision: lower log loss by at least ``min_logloss_gain`` (strictly lower when 0)
     and AUC no more than ``max_auc_drop`` below the champion's, on ``test``."""
-    spec = challenger.features.spec
+    spec = challenger.spec
     y = test["label"].to_numpy()
     new = score(y, challenger.predict_proba(to_columns(test, spec)))
     if champion is None:
         return {"promoted": True, "reason": "no champion yet", "challenger": new}
-    if champion.features.spec.input_columns() != spec.input_columns():
+    if champion.spec.input_columns() != spec.input_columns():
         return {
             "promoted": False,
             "reason": "champion uses another dataset spec; use --force",
             "challenger": new,
         }
-    old = score(y, champion.predict_proba(to_columns(test, champion.features.spec)))
+    old = score(y, champion.predict_proba(to_columns(test, champion.spec)))
     gain = old["logloss"] - new["logloss"]
     better = gain > 0 and gain >= min_logloss_gain and new["auc"] >= old["auc"] - max_auc_drop
     reason = (
@@ -43,7 +44,7 @@ def judge(
     return {"promoted": bool(better), "reason": reason, "challenger": new, "champion": old}
 
 
-def promote(version: str, config: dict[str, Any], force: bool = False) -> dict[str, Any]:
+def promote(version: str, gate: Promotion, force: bool = False) -> dict[str, Any]:
     """Run the gate for a registered version against the current champion and record it."""
     challenger, test = registry.load_version(version)
     current = registry.champion_version()
@@ -57,8 +58,8 @@ def promote(version: str, config: dict[str, Any], force: bool = False) -> dict[s
             challenger,
             champion,
             test,
-            config["promotion"]["min_logloss_gain"],
-            config["promotion"]["max_auc_drop"],
+            gate.min_logloss_gain,
+            gate.max_auc_drop,
         )
     if force and not decision["promoted"] and current != version:
         decision = decision | {"promoted": True, "forced": True}

@@ -1,7 +1,7 @@
 """MLflow tracking and registry: where runs, versions and the ``champion`` alias live.
 
-Default store: SQLite in the git-ignored state folder (``HIT_COMPASS_STATE``, default ``./state``);
-``MLFLOW_TRACKING_URI`` overrides it. A version is usable only once tagged
+Default store: SQLite in the git-ignored state folder (``core.settings``: ``HIT_COMPASS_STATE``,
+default ``./state``); ``MLFLOW_TRACKING_URI`` overrides it. A version is usable only once tagged
 ``hit_compass.complete=true`` (set last), so a training run killed half-way leaves nothing that
 the gate, the export or the service would pick up.
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -22,26 +21,28 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
+from core.settings import REPO_ROOT, settings, state_dir
 from features.spec import DatasetSpec
 from models.hit_model import HitModel
+from scoring import store
+from training.dataset import to_columns
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-MODEL_NAME = "hit-compass"
+MODEL_NAME = store.MODEL_NAME
 CHAMPION = "champion"
 COMPLETE_TAG = "hit_compass.complete"
+EXPERIMENT = "hit-compass"
 
 
-def state_dir() -> Path:
-    path = Path(os.environ.get("HIT_COMPASS_STATE", REPO_ROOT / "state")).resolve()
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+class NoChampion(LookupError):
+    """No version holds the ``champion`` alias yet."""
 
 
 def tracking_uri() -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{state_dir() / 'mlflow.db'}"
+    state_dir()  # the default SQLite store lives there
+    return settings().mlflow_uri
 
 
-def configure(experiment: str = "hit-compass") -> MlflowClient:
+def configure(experiment: str = EXPERIMENT) -> MlflowClient:
     """Point MLflow at the tracking store and make sure the experiment exists."""
     uri = tracking_uri()
     mlflow.set_tracking_uri(uri)
@@ -109,14 +110,12 @@ def log_and_register(
             else:
                 mlflow.log_artifact(str(path))
         example = input_example(test, spec)
-        from training.dataset import to_columns  # local: avoid a cycle at import time
-
         proba = model.predict_proba(to_columns(test.head(len(example)), spec))
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=str(REPO_ROOT / "models" / "mlflow_pyfunc.py"),
             artifacts={"hit_model": str(model_dir)},
-            code_paths=[str(REPO_ROOT / "models"), str(REPO_ROOT / "features")],
+            code_paths=[str(REPO_ROOT / d) for d in ("core", "features", "models")],
             signature=infer_signature(example, proba),
             input_example=example,
         )
@@ -179,3 +178,18 @@ def record_decision(version: str, decision: dict[str, Any], model_name: str = MO
 
 def _json(x: Any) -> Any:
     return float(x) if isinstance(x, np.floating) else str(x)
+
+
+def export_version(version: str | None = None) -> str:
+    """Copy a complete registered version (default: the champion) into the BentoML model store
+    (``scoring.store``); its store tag. An earlier export of the same version is reused."""
+    version = version or champion_version()
+    if version is None:
+        raise NoChampion("no champion yet: run `compass train` first")
+    uri = tracking_uri()
+    existing = store.find(version, uri)
+    if existing is not None:
+        return existing
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir, _ = download_version(version, Path(tmp))
+        return store.save(model_dir, version, uri)

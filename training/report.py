@@ -19,14 +19,14 @@ import numpy as np  # noqa: E402
 from sklearn.metrics import roc_curve  # noqa: E402
 
 from features.spec import DatasetSpec  # noqa: E402
-from training.dataset import to_columns  # noqa: E402
-from training.evaluate import reliability_table  # noqa: E402
-from training.quality import (  # noqa: E402
+from training.baselines import (  # noqa: E402
     METRICS,
     baseline_probabilities,
     evaluate_baselines,
     model_summary,
 )
+from training.dataset import to_columns  # noqa: E402
+from training.evaluate import reliability_table  # noqa: E402
 from training.train import TrainResult  # noqa: E402
 
 TOP_FEATURES = 15
@@ -239,7 +239,7 @@ def write_run_report(result: TrainResult, spec: DatasetSpec, folder: Path) -> Ru
     model = result.model
     x_test = model.features.transform(to_columns(result.test, spec))
     names = model.features.feature_names
-    contrib = model.contributions(x_test)
+    contrib, _, _ = model.explain(x_test)
     shap_top = mean_abs_shap(contrib, names)
     lift = lift_table(y, p)
     plot_roc(y, {"model": p} | probas, plots / "roc.png")

@@ -14,6 +14,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import yaml
+from pydantic import BaseModel, ConfigDict, Field
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
@@ -21,6 +22,7 @@ from sklearn.metrics import log_loss
 from features.build import FeatureBuilder
 from features.spec import DatasetSpec
 from models.hit_model import Calibrator, HitModel
+from training.boosting import booster_params, dataset
 from training.dataset import to_columns
 from training.evaluate import score
 from training.forecast import attach_scoring_extras
@@ -28,8 +30,34 @@ from training.forecast import attach_scoring_extras
 CONFIG_PATH = Path(__file__).with_name("config.yaml")
 
 
-def load_config(path: Path = CONFIG_PATH) -> dict[str, Any]:
-    return yaml.safe_load(path.read_text())
+class Promotion(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    min_logloss_gain: float = Field(
+        0.0, ge=0, description="The challenger's test log loss must be lower by more than this."
+    )
+    max_auc_drop: float = Field(
+        0.002, ge=0, description="And its test AUC at most this much below the champion's."
+    )
+
+
+class TrainingConfig(BaseModel):
+    """``training/config.yaml``: what training and tuning read (tuned params override
+    ``lightgbm``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    lightgbm: dict[str, Any] = Field(description="LightGBM params of the hit model.")
+    max_rounds: int = Field(gt=0, description="Most boosting rounds per fit.")
+    early_stopping_rounds: int = Field(gt=0, description="Rounds without gain before a fold stops.")
+    cv_folds: int = Field(ge=2, description="Expanding-window out-of-time folds of training.")
+    promotion: Promotion = Field(default_factory=Promotion)
+    experiment: str = Field("hit-compass", description="MLflow experiment of runs and studies.")
+
+
+def load_config(path: Path = CONFIG_PATH) -> TrainingConfig:
+    """The training config, validated (an unknown or mistyped key names itself)."""
+    return TrainingConfig.model_validate(yaml.safe_load(Path(path).read_text()))
 
 
 def split_out_of_time(frame: pd.DataFrame, spec: DatasetSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -65,21 +93,11 @@ def time_folds(days: np.ndarray, n_folds: int) -> list[tuple[np.ndarray, np.ndar
 
 
 def _dataset(x: np.ndarray, y: np.ndarray, fb: FeatureBuilder) -> lgb.Dataset:
-    return lgb.Dataset(
-        x,
-        y,
-        feature_name=fb.feature_names,
-        categorical_feature=fb.categorical_features,
-        free_raw_data=False,
-    )
+    return dataset(x, y, fb.feature_names, fb.categorical_features)
 
 
-def booster_params(params: dict[str, Any], fb: FeatureBuilder) -> dict[str, Any]:
-    p = dict(params)
-    if fb.spec.monotone:
-        p["monotone_constraints"] = [fb.spec.monotone.get(n, 0) for n in fb.feature_names]
-        p.setdefault("monotone_constraints_method", "advanced")
-    return p
+def _params(params: dict[str, Any], fb: FeatureBuilder) -> dict[str, Any]:
+    return booster_params(params, fb.spec, fb.feature_names)
 
 
 @dataclass
@@ -102,12 +120,13 @@ def cross_validate(
     x: np.ndarray,
     y: np.ndarray,
     days: np.ndarray,
-    fb: FeatureBuilder,
+    names: list[str],
+    categorical: list[str],
+    spec: DatasetSpec,
     params: dict[str, Any],
     n_folds: int,
     max_rounds: int,
     early_stopping: int,
-    callbacks: list[Any] | None = None,
     latest_fold_callbacks: list[Any] | None = None,
 ) -> CVResult:
     """Out-of-time CV. ``latest_fold_callbacks`` (e.g. an Optuna pruning callback, which needs
@@ -119,15 +138,15 @@ def cross_validate(
     for k in reversed(range(len(folds))):
         tr, va = folds[k]
         extra = latest_fold_callbacks if k == len(folds) - 1 else None
-        dtrain, dvalid = _dataset(x[tr], y[tr], fb), _dataset(x[va], y[va], fb)
+        dtrain = dataset(x[tr], y[tr], names, categorical)
+        dvalid = dataset(x[va], y[va], names, categorical)
         booster = lgb.train(
-            booster_params(params, fb),
+            booster_params(params, spec, names),
             dtrain,
             num_boost_round=max_rounds,
             valid_sets=[dvalid],
             callbacks=[
                 lgb.early_stopping(early_stopping, verbose=False),
-                *(callbacks or []),
                 *(extra or []),
             ],
         )
@@ -202,43 +221,49 @@ def prepare(frame: pd.DataFrame, spec: DatasetSpec) -> Prepared:
     return Prepared(train, test, cols, y, fb, fb.transform(cols), days)
 
 
+def cross_validate_model(
+    prep: Prepared,
+    params: dict[str, Any],
+    config: TrainingConfig,
+    latest_fold_callbacks: list[Any] | None = None,
+) -> CVResult:
+    """:func:`cross_validate` on the prepared training period with the config's folds."""
+    fb = prep.fb
+    return cross_validate(
+        prep.x,
+        prep.y,
+        prep.days,
+        fb.feature_names,
+        fb.categorical_features,
+        fb.spec,
+        params,
+        config.cv_folds,
+        config.max_rounds,
+        config.early_stopping_rounds,
+        latest_fold_callbacks=latest_fold_callbacks,
+    )
+
+
 def train_model(
     frame: pd.DataFrame,
     spec: DatasetSpec,
     params: dict[str, Any] | None = None,
-    config: dict[str, Any] | None = None,
+    config: TrainingConfig | None = None,
 ) -> TrainResult:
     """Fit features and LightGBM on the past, calibrate out of fold, score the held-out future."""
     config = config or load_config()
-    params = {**config["lightgbm"], **(params or {})}
+    params = {**config.lightgbm, **(params or {})}
     prep = prepare(frame, spec)
-    train, test, cols, y, fb, x, days = (
-        prep.train,
-        prep.test,
-        prep.cols,
-        prep.y,
-        prep.fb,
-        prep.x,
-        prep.days,
-    )
-    cv = cross_validate(
-        x,
-        y,
-        days,
-        fb,
-        params,
-        config["cv_folds"],
-        config["max_rounds"],
-        config["early_stopping_rounds"],
-    )
+    train, test, cols, y, fb, x = prep.train, prep.test, prep.cols, prep.y, prep.fb, prep.x
+    cv = cross_validate_model(prep, params, config)
     calibrator, cal_report = fit_calibrator(cv.oof_logit[cv.mask], y[cv.mask])
-    booster = lgb.train(booster_params(params, fb), _dataset(x, y, fb), num_boost_round=cv.n_rounds)
+    booster = lgb.train(_params(params, fb), _dataset(x, y, fb), num_boost_round=cv.n_rounds)
     pre_test = None
     if spec.pre_test_columns():
         # the same concepts with the small-sample test masked: an honest "before the test" score
         masked = mask_pre_test(cols, spec)
         pre_test = lgb.train(
-            booster_params(params, fb),
+            _params(params, fb),
             _dataset(fb.transform(masked), y, fb),
             num_boost_round=cv.n_rounds,
         )

@@ -28,27 +28,29 @@ import pandas as pd
 from optuna_integration import LightGBMPruningCallback
 from tqdm.auto import tqdm
 
+from core.settings import state_dir
 from features.spec import DatasetSpec
 from training import registry
-from training.train import Prepared, cross_validate, load_config, prepare
+from training.baselines import model_summary
+from training.train import (
+    Prepared,
+    TrainingConfig,
+    cross_validate_model,
+    load_config,
+    prepare,
+    train_model,
+)
 
-# Fixed while searching: the objective, determinism and threads come from config.yaml.
-SEARCH_SPACE_DOC = {
-    "learning_rate": "0.01-0.15 (log)",
-    "num_leaves": "4-64 (log)",
-    "max_depth": "2-8 (deeper trees make every request's TreeSHAP drivers dearer)",
-    "min_data_in_leaf": "10-200 (log)",
-    "feature_fraction": "0.4-1.0",
-    "bagging_fraction": "0.5-1.0",
-    "lambda_l1": "1e-3-10 (log)",
-    "lambda_l2": "1e-3-30 (log)",
-    "cat_smooth": "1-100 (log)",
-    "min_data_per_group": "5-200 (log)",
-}
+
+def tuned_params_path() -> Path:
+    """Where the best params of the latest study go, and where `compass train` finds them."""
+    return state_dir() / "best_params.json"
 
 
 def suggest_params(trial: optuna.Trial) -> dict[str, Any]:
-    """The search space (see ``SEARCH_SPACE_DOC``)."""
+    """The search space. Fixed while searching: the objective, determinism and threads come from
+    config.yaml. Depth matters for serving too: every request's TreeSHAP drivers cost grows
+    with its square."""
     return {
         "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.15, log=True),
         "num_leaves": trial.suggest_int("num_leaves", 4, 64, log=True),
@@ -66,7 +68,7 @@ def suggest_params(trial: optuna.Trial) -> dict[str, Any]:
 def study_storage(path: Path | None = None) -> optuna.storages.RDBStorage:
     """SQLite study storage in the state folder; the heartbeat marks trials of a killed
     process as failed when the study is resumed."""
-    path = path or registry.state_dir() / "optuna.db"
+    path = path or state_dir() / "optuna.db"
     with warnings.catch_warnings():  # the heartbeat is "experimental" in Optuna 5
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         return optuna.storages.RDBStorage(
@@ -98,25 +100,15 @@ def open_study(
 
 
 def make_objective(
-    prep: Prepared, config: dict[str, Any], log_trial: Callable[..., None]
+    prep: Prepared, config: TrainingConfig, log_trial: Callable[..., None]
 ) -> Callable[[optuna.Trial], float]:
     """Trial -> mean out-of-time CV log loss of LightGBM with the suggested params."""
 
     def objective(trial: optuna.Trial) -> float:
-        params = {**config["lightgbm"], **suggest_params(trial)}
+        params = {**config.lightgbm, **suggest_params(trial)}
         pruning = LightGBMPruningCallback(trial, "binary_logloss")
         try:
-            cv = cross_validate(
-                prep.x,
-                prep.y,
-                prep.days,
-                prep.fb,
-                params,
-                config["cv_folds"],
-                config["max_rounds"],
-                config["early_stopping_rounds"],
-                latest_fold_callbacks=[pruning],
-            )
+            cv = cross_validate_model(prep, params, config, latest_fold_callbacks=[pruning])
         except optuna.TrialPruned:
             log_trial(trial, params, None)
             raise
@@ -164,7 +156,7 @@ def tune(
     study_name: str | None = None,
     storage: optuna.storages.BaseStorage | None = None,
     params_path: Path | None = None,
-    config: dict[str, Any] | None = None,
+    config: TrainingConfig | None = None,
     log_to_mlflow: bool = True,
     report_test: bool = False,
 ) -> TuneResult:
@@ -189,7 +181,7 @@ def tune(
     objective = make_objective(prep, config, _mlflow_trial_logger(log_to_mlflow))
     parent = None
     if log_to_mlflow:
-        registry.configure(config.get("experiment", "hit-compass"))
+        registry.configure(config.experiment)
         parent = mlflow.start_run(run_name=f"tune-{name}")
         mlflow.set_tags({"kind": "tuning", "study": name, "dataset": spec.name, "resume": resume})
     try:
@@ -204,7 +196,7 @@ def tune(
         bar.close()
     best = study.best_trial
     best_params = {**best.params, "bagging_freq": 1}
-    params_path = params_path or registry.state_dir() / "best_params.json"
+    params_path = params_path or tuned_params_path()
     params_path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "params": best_params,
@@ -214,15 +206,12 @@ def tune(
         "trial": best.number,
         "n_rounds_cv": best.user_attrs.get("n_rounds"),
         "n_trials": len(study.trials),
-        "objective": f"mean out-of-time CV log loss over {config['cv_folds']} folds",
+        "objective": f"mean out-of-time CV log loss over {config.cv_folds} folds",
     }
     params_path.write_text(json.dumps(payload, indent=2))
     test: dict[str, Any] = {}
     if report_test:
         # after selection, once: the test period with a bootstrap interval (never selected on)
-        from training.quality import model_summary
-        from training.train import train_model
-
         test = model_summary(train_model(frame, spec, best_params, config))
     if parent is not None:
         mlflow.log_metrics({"best_cv_logloss": best.value, "n_trials": len(study.trials)})

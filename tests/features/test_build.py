@@ -9,7 +9,7 @@ import pytest
 from features.build import FeatureBuilder, fit_pair_prior
 from features.simulator import simulate
 from features.spec import DatasetSpec, EntityHistory, load_spec
-from training.cli import DEFAULT_SPEC
+from training import DEFAULT_SPEC
 from training.dataset import load_launches, to_columns
 
 

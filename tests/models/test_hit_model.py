@@ -9,7 +9,7 @@ import pytest
 from features.simulator import simulate
 from features.spec import load_spec
 from models.hit_model import HitModel, ModelLoadError
-from training.cli import DEFAULT_SPEC
+from training import DEFAULT_SPEC
 from training.dataset import load_launches, to_columns
 from training.train import train_model
 

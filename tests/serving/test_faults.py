@@ -116,7 +116,7 @@ KILL_AT_COMPLETE_TAG = textwrap.dedent(
         return original(self, name, version, key, value)
 
     MlflowClient.set_model_version_tag = tag_then_maybe_die
-    from training.cli import app
+    from compass.cli import app
     app(sys.argv[1:], standalone_mode=True)
     """
 )
@@ -156,7 +156,7 @@ def test_kill9_during_train_leaves_no_usable_half_version(
     for key in ("HIT_COMPASS_STATE", "MLFLOW_TRACKING_URI", "BENTOML_HOME"):
         monkeypatch.setenv(key, env[key])
     from training import registry
-    from training.cli import export_to_bentoml
+    from training.registry import export_version as export_to_bentoml
 
     assert registry.configure().get_model_version(registry.MODEL_NAME, "1")  # it was registered
     assert not registry.is_complete("1")
@@ -169,7 +169,7 @@ def test_kill9_during_train_leaves_no_usable_half_version(
         export_to_bentoml("1")
 
     rerun = subprocess.run(
-        [sys.executable, "-m", "training.cli", *train_cmd(small_launches, params)],
+        [sys.executable, "-m", "compass.cli", *train_cmd(small_launches, params)],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -214,7 +214,7 @@ def test_service_does_not_import_mlflow_or_unpickle(champion: dict) -> None:
 
         from features.schema import EXAMPLE_CONCEPT
         from serving.reload import load_from_store
-        from serving.scorer import Scorer
+        from scoring.scorer import Scorer
         import serving.service  # runs the preflight load of the model too
 
         model, version, tag = load_from_store()

@@ -11,7 +11,8 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from serving.guard import DEFAULT_MAX_BODY_BYTES, Guard, GuardConfigError, max_body_bytes_from_env
+from core.settings import Settings, SettingsError, settings
+from serving.guard import Guard
 
 KEY = "s3cret-key-for-tests"
 
@@ -121,13 +122,13 @@ def test_malformed_content_length() -> None:
 
 def test_body_limit_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HIT_COMPASS_MAX_BODY_BYTES", raising=False)
-    assert max_body_bytes_from_env() == DEFAULT_MAX_BODY_BYTES
+    assert settings().max_body_bytes == Settings.model_fields["max_body_bytes"].default
     monkeypatch.setenv("HIT_COMPASS_MAX_BODY_BYTES", "2048")
-    assert max_body_bytes_from_env() == 2048
+    assert settings().max_body_bytes == 2048
     for bad in ("-1", "0", "lots"):
         monkeypatch.setenv("HIT_COMPASS_MAX_BODY_BYTES", bad)
-        with pytest.raises(GuardConfigError, match="HIT_COMPASS_MAX_BODY_BYTES"):
-            max_body_bytes_from_env()
+        with pytest.raises(SettingsError, match="HIT_COMPASS_MAX_BODY_BYTES"):
+            settings()
 
 
 # ---- wired into the real service ---------------------------------------------------------------

@@ -66,6 +66,7 @@ def test_bento_carries_the_champion_and_serves_offline(
     tag = bentoml_cli("build", "-f", "bentofile.yaml", "-o", "tag", ".", env=env).strip()
     tag = re.sub(r"^__tag__:", "", tag.splitlines()[-1])
     assert tag.startswith("hit-compass:"), tag
+    assert_ships_the_service_and_nothing_else(tag)
     archive = tmp_path / "hit-compass.bento"
     bentoml_cli("export", tag, str(archive), env=env)
 
@@ -105,6 +106,18 @@ def test_bento_carries_the_champion_and_serves_offline(
         assert f"listening on http://127.0.0.1:{port}" in log.read_text()
     finally:
         stop_tree(proc, timeout=30)
+
+
+def assert_ships_the_service_and_nothing_else(tag: str) -> None:
+    """The Bento carries what the service imports, and no benchmark, training or CLI code."""
+    import bentoml
+
+    src = Path(bentoml.bentos.get(tag).path) / "src"
+    shipped = sorted(p.relative_to(src).as_posix() for p in src.rglob("*.py"))
+    assert "serving/service.py" in shipped and "scoring/scorer.py" in shipped, shipped
+    extra = [p for p in shipped if p.startswith(("benchmarks/", "training/", "compass/"))]
+    extra += [p for p in shipped if "bench" in p]
+    assert not extra, extra
 
 
 def test_requirements_txt_matches_the_lock() -> None:

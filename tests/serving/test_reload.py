@@ -129,7 +129,7 @@ def _example() -> dict:
 def test_compass_export_tries_to_reload(champion: dict) -> None:
     from typer.testing import CliRunner
 
-    from training.cli import app
+    from compass.cli import app
 
     out = CliRunner().invoke(app, ["export", "--reload-url", "http://127.0.0.1:9"])
     assert out.exit_code == 0, out.output

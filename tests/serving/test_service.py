@@ -92,10 +92,10 @@ def test_tracing_spans_are_opt_in_and_the_access_log_stays_on() -> None:
 
 
 def test_a_bad_switch_value_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
-    from serving.settings import env_flag
+    from core.settings import settings
 
     monkeypatch.setenv("HIT_COMPASS_TRACING", "maybe")
     with pytest.raises(ValueError, match="HIT_COMPASS_TRACING must be 1 or 0"):
-        env_flag("HIT_COMPASS_TRACING", default=False)
+        settings()
     monkeypatch.setenv("HIT_COMPASS_TRACING", "ON")
-    assert env_flag("HIT_COMPASS_TRACING", default=False) is True
+    assert settings().tracing is True

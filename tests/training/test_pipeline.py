@@ -10,8 +10,7 @@ import pytest
 from mlflow import MlflowClient
 
 from features.spec import load_spec
-from training import registry
-from training.cli import DEFAULT_SPEC
+from training import DEFAULT_SPEC, registry
 from training.dataset import SpecError, load_launches
 from training.promote import judge
 

@@ -12,11 +12,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from compass.cli import app
 from features.spec import load_spec
+from training import DEFAULT_SPEC
 from training import tune as tune_mod
-from training.cli import DEFAULT_SPEC, app
-from training.quality import simulated_frame
-from training.train import load_config
+from training.dataset import simulated_frame
+from training.train import TrainingConfig, load_config
 
 # small and fast: a few hundred trees at most, three time folds
 FAST = {"max_rounds": 150, "early_stopping_rounds": 15, "cv_folds": 3}
@@ -27,13 +28,13 @@ def frame() -> pd.DataFrame:
     return simulated_frame(1500, 5, load_spec(DEFAULT_SPEC))
 
 
-def _config() -> dict[str, Any]:
+def _config() -> TrainingConfig:
     cfg = load_config()
-    cfg.update(FAST)
     # one thread: OpenMP spin-waits badly when the suite shares 2 cores with other processes
-    cfg["lightgbm"] = cfg["lightgbm"] | {"num_threads": 1}
-    cfg["experiment"] = "hit-compass-tune-test"
-    return cfg
+    lightgbm = cfg.lightgbm | {"num_threads": 1}
+    return cfg.model_copy(
+        update={**FAST, "lightgbm": lightgbm, "experiment": "hit-compass-tune-test"}
+    )
 
 
 def _run(
@@ -63,7 +64,7 @@ def test_interrupted_study_resumes_and_trials_accumulate(
     assert payload["value"] == pytest.approx(first.best_value)
 
     # interrupt the next run inside its second trial (as Ctrl-C would)
-    real_cv, calls = tune_mod.cross_validate, {"n": 0}
+    real_cv, calls = tune_mod.cross_validate_model, {"n": 0}
 
     def flaky_cv(*args: Any, **kwargs: Any) -> Any:
         calls["n"] += 1
@@ -71,10 +72,10 @@ def test_interrupted_study_resumes_and_trials_accumulate(
             raise KeyboardInterrupt
         return real_cv(*args, **kwargs)
 
-    monkeypatch.setattr(tune_mod, "cross_validate", flaky_cv)
+    monkeypatch.setattr(tune_mod, "cross_validate_model", flaky_cv)
     with pytest.raises(KeyboardInterrupt):
         _run(frame, db, out, 5, resume=True)
-    monkeypatch.setattr(tune_mod, "cross_validate", real_cv)
+    monkeypatch.setattr(tune_mod, "cross_validate_model", real_cv)
 
     resumed = _run(frame, db, out, 2, resume=True)
     study = optuna.load_study(study_name="resume-test", storage=f"sqlite:///{db}")

@@ -11,7 +11,7 @@ import pytest
 @pytest.mark.soak
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="needs wrk (apt-get install -y wrk)")
 def test_soak_60s_32_connections(champion: dict) -> None:
-    from training.bench_serve import soak
+    from benchmarks.serve import soak
 
     result = soak(duration_s=60.0, connections=32)
     print(result)

@@ -13,7 +13,6 @@ import contextlib
 import datetime as dt
 import json
 import logging
-import os
 import sqlite3
 import threading
 import uuid
@@ -22,6 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from pydantic_core import to_json
+
+from core.settings import settings
+from features.tables import write_table
 
 DB_NAME = "predictions.db"
 log = logging.getLogger(__name__)
@@ -64,10 +66,8 @@ def new_request_id() -> str:
 
 
 def default_path() -> Path:
-    """``<state folder>/predictions.db``; the same folder as ``training.registry.state_dir()``,
-    resolved here without importing MLflow into the service."""
-    state = os.environ.get("HIT_COMPASS_STATE", Path(__file__).resolve().parents[1] / "state")
-    return Path(state).resolve() / DB_NAME
+    """``<state folder>/predictions.db``."""
+    return settings().state_dir / DB_NAME
 
 
 class PredictionLog:
@@ -84,9 +84,7 @@ class PredictionLog:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        sync = os.environ.get("HIT_COMPASS_LOG_SYNC", "NORMAL").upper()
-        if sync not in ("NORMAL", "FULL"):
-            raise ValueError(f"HIT_COMPASS_LOG_SYNC must be NORMAL or FULL, not {sync!r}")
+        sync = settings().log_sync
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={sync}")
         self._db.execute("PRAGMA busy_timeout=10000")  # batch runs and servers may share it
@@ -209,12 +207,5 @@ def export(path: str | Path, out: str | Path) -> int:
         json.loads(o).get("hit_probability") if o.startswith("{") else None
         for o in frame["outputs"].astype(str)
     ]
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix.lower() in (".parquet", ".pq"):
-        frame.to_parquet(out, index=False)
-    elif out.suffix.lower() == ".csv":
-        frame.to_csv(out, index=False)
-    else:
-        raise ValueError(f"{out}: expected a .parquet or .csv file")
+    write_table(frame, Path(out))
     return len(frame)

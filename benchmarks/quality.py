@@ -1,178 +1,44 @@
-"""Honest evaluation: the model against baselines (and the Bayes limit) on the same out-of-time
-test rows, an ablation of the feature families, and the ``compass bench quality`` benchmark.
+"""``compass bench quality``: the model against every baseline (and the Bayes limit) on simulated
+and video-game launches, with an ablation of the feature families, written as JSON.
 
 Everything here is measured by running the pipeline; nothing is a constant.
 """
 
 from __future__ import annotations
 
+import os
 import platform
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import lightgbm as lgb
 import numpy as np
+import optuna
 import pandas as pd
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 from tqdm.auto import tqdm
 
 from features.build import FeatureBuilder, pair_counts
 from features.spec import DatasetSpec, load_spec
-from training.dataset import load_launches, to_columns
-from training.evaluate import bootstrap_ci, score
+from training import SPECS
+from training.baselines import evaluate_baselines, model_summary, pick
+from training.boosting import booster_params, dataset
+from training.dataset import load_launches, simulated_frame, to_columns
+from training.evaluate import score
 from training.forecast import evaluate_forecast
 from training.train import (
+    TrainingConfig,
     TrainResult,
-    booster_params,
     cross_validate,
     fit_calibrator,
     load_config,
     train_model,
 )
-
-METRICS = ("auc", "logloss", "brier", "ece", "top_decile_precision")
-BAYES_COLUMN = "p_hit_bayes"  # the simulator's oracle, present only on simulated data
-SPECS = Path(__file__).with_name("specs")
-
-
-def pick(metrics: dict[str, float]) -> dict[str, float]:
-    """The benchmark's metric set (plus PR-AUC and lift, which cost nothing)."""
-    keys = (*METRICS, "pr_auc", "top_decile_lift")
-    return {k: round(float(metrics[k]), 5) for k in keys if k in metrics}
-
-
-# ---- baselines ------------------------------------------------------------------------------
-def base_rate_baseline(train: pd.DataFrame, test: pd.DataFrame, spec: DatasetSpec) -> np.ndarray:
-    """Training-period hit rate of the test row's category (the spec's first categorical
-    column); categories unseen in training get the overall training rate."""
-    overall = float(train["label"].mean())
-    if not spec.categorical:
-        return np.full(len(test), overall)
-    col = spec.categorical[0]
-    rates = train.groupby(col, observed=True)["label"].mean().to_dict()
-    return np.array([rates.get(v, overall) for v in test[col].to_numpy()], dtype=float)
-
-
-def _signed_log(x: np.ndarray) -> np.ndarray:
-    # counts, budgets and reach are heavy-tailed: give the linear model a fair shot
-    return np.sign(x) * np.log1p(np.abs(x))
-
-
-def logistic_baseline(
-    fb: FeatureBuilder, x_train: np.ndarray, y: np.ndarray, x_test: np.ndarray
-) -> np.ndarray:
-    """Logistic regression on the model's own features: categorical codes one-hot encoded,
-    numbers signed-log transformed, median-imputed (with missing indicators) and scaled."""
-    n_cat = len(fb.categorical_features)
-    cat_idx, num_idx = list(range(n_cat)), list(range(n_cat, x_train.shape[1]))
-    prep = ColumnTransformer(
-        [
-            (
-                "cat",
-                make_pipeline(
-                    SimpleImputer(strategy="constant", fill_value=-1.0),
-                    OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=10),
-                ),
-                cat_idx,
-            ),
-            (
-                "num",
-                make_pipeline(
-                    FunctionTransformer(_signed_log),
-                    SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
-                    StandardScaler(),
-                ),
-                num_idx,
-            ),
-        ]
-    )
-    model = Pipeline([("prep", prep), ("lr", LogisticRegression(C=1.0, max_iter=3000))])
-    model.fit(np.where(np.isinf(x_train), np.nan, x_train), y)
-    return model.predict_proba(np.where(np.isinf(x_test), np.nan, x_test))[:, 1]
-
-
-def raw_frame(frame: pd.DataFrame, spec: DatasetSpec, vocab: dict[str, list[str]]) -> pd.DataFrame:
-    """The spec's raw columns, no engineering: categorical codes (training vocabulary),
-    numeric columns and the raw count-pair columns."""
-    out = pd.DataFrame(index=frame.index)
-    for col in spec.categorical:
-        out[col] = pd.Categorical(frame[col].astype(str), categories=vocab[col])
-    cols = list(spec.numeric)
-    for p in spec.count_pairs:
-        cols += [p.trials, p.successes or p.rate]  # type: ignore[list-item]
-    for col in dict.fromkeys(cols):
-        out[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
-    return out
-
-
-def lightgbm_default_baseline(
-    train: pd.DataFrame, test: pd.DataFrame, spec: DatasetSpec, seed: int = 7
-) -> np.ndarray:
-    """LightGBM with its default parameters (100 trees, learning rate 0.1, 31 leaves) on raw
-    columns: no shrinkage, no track records, no tuning, no calibration."""
-    vocab = {c: sorted(train[c].astype(str).unique().tolist()) for c in spec.categorical}
-    x_tr, x_te = raw_frame(train, spec, vocab), raw_frame(test, spec, vocab)
-    params = {"objective": "binary", "verbose": -1, "seed": seed, "num_threads": 2}
-    booster = lgb.train(params, lgb.Dataset(x_tr, train["label"].to_numpy()))
-    return booster.predict(x_te)
-
-
-def baseline_probabilities(result: TrainResult, spec: DatasetSpec) -> dict[str, np.ndarray]:
-    """P(hit) on the model's test rows from every baseline, and from the Bayes limit when the
-    data has it (simulated data only)."""
-    train, test = result.train, result.test
-    fb = result.model.features
-    x_train = fb.transform(to_columns(train, spec))
-    x_test = fb.transform(to_columns(test, spec))
-    out = {
-        "base_rate": base_rate_baseline(train, test, spec),
-        "logistic": logistic_baseline(fb, x_train, train["label"].to_numpy(), x_test),
-        "lightgbm_default": lightgbm_default_baseline(train, test, spec),
-    }
-    if BAYES_COLUMN in test:
-        out["bayes"] = test[BAYES_COLUMN].to_numpy(float)
-    return out
-
-
-def evaluate_baselines(
-    result: TrainResult, spec: DatasetSpec, probas: dict[str, np.ndarray] | None = None
-) -> dict[str, dict[str, float]]:
-    """Metrics of every baseline (and ``bayes``) on the model's test rows."""
-    y_test = result.test["label"].to_numpy()
-    probas = probas if probas is not None else baseline_probabilities(result, spec)
-    return {name: pick(score(y_test, p)) for name, p in probas.items()}
-
-
-def model_summary(result: TrainResult, n_boot: int = 500) -> dict[str, Any]:
-    """Test metrics of the trained model with a 95 % bootstrap interval on AUC and log loss."""
-    y = result.test["label"].to_numpy()
-    out: dict[str, Any] = pick(result.test_metrics)
-    out["auc_ci"] = [round(v, 5) for v in bootstrap_ci(y, result.test_proba, "auc", n_boot)]
-    out["logloss_ci"] = [round(v, 5) for v in bootstrap_ci(y, result.test_proba, "logloss", n_boot)]
-    out["calibrator"] = result.calibration.get("calibrator")
-    out["n_rounds"] = result.cv.n_rounds
-    out["cv_logloss"] = round(float(np.mean(result.cv.fold_logloss)), 5)
-    return out
+from training.tune import tune
 
 
 # ---- ablation -------------------------------------------------------------------------------
-@dataclass
-class _View:
-    """What ``booster_params``/``cross_validate`` need of a feature builder, for a variant
-    matrix with some columns dropped or replaced."""
-
-    feature_names: list[str]
-    categorical_features: list[str]
-    spec: DatasetSpec
-
-
 def feature_families(spec: DatasetSpec) -> dict[str, str]:
     """Family -> what removing it means (the README explains each)."""
     return {
@@ -217,37 +83,39 @@ def ablate(
 
 
 def fit_and_score(
-    view: _View,
+    names: list[str],
+    categorical: list[str],
+    spec: DatasetSpec,
     x: np.ndarray,
     y: np.ndarray,
     days: np.ndarray,
     x_test: np.ndarray,
     y_test: np.ndarray,
     params: dict[str, Any],
-    config: dict[str, Any],
+    config: TrainingConfig,
 ) -> dict[str, float]:
-    """The model's recipe on any matrix: time-fold CV picks the trees, calibrate out of fold,
-    refit on the whole training period, score the test rows."""
+    """The model's recipe on any matrix (``names`` its columns): time-fold CV picks the trees,
+    calibrate out of fold, refit on the whole training period, score the test rows."""
     cv = cross_validate(
         x,
         y,
         days,
-        view,  # type: ignore[arg-type]
+        names,
+        categorical,
+        spec,
         params,
-        config["cv_folds"],
-        config["max_rounds"],
-        config["early_stopping_rounds"],
+        config.cv_folds,
+        config.max_rounds,
+        config.early_stopping_rounds,
     )
     calibrator, _ = fit_calibrator(cv.oof_logit[cv.mask], y[cv.mask])
-    data = lgb.Dataset(
-        x, y, feature_name=view.feature_names, categorical_feature=view.categorical_features
-    )
-    booster = lgb.train(booster_params(params, view), data, num_boost_round=cv.n_rounds)  # type: ignore[arg-type]
+    data = dataset(x, y, names, categorical)
+    booster = lgb.train(booster_params(params, spec, names), data, num_boost_round=cv.n_rounds)
     return score(y_test, calibrator(booster.predict(x_test, raw_score=True)))
 
 
 def ablation(
-    result: TrainResult, spec: DatasetSpec, config: dict[str, Any] | None = None
+    result: TrainResult, spec: DatasetSpec, config: TrainingConfig | None = None
 ) -> dict[str, Any]:
     """Retrain without each feature family; report test metrics and the family's gain
     (full model minus variant: AUC gain > 0 and log-loss gain > 0 mean the family helps)."""
@@ -266,7 +134,7 @@ def ablation(
             out[family] = {"meaning": meaning, "skipped": "no such features in this spec"}
             continue
         cats = [c for c in fb.categorical_features if c in tr[1]]
-        m = fit_and_score(_View(tr[1], cats, spec), tr[0], y, days, te[0], y_test, params, config)
+        m = fit_and_score(tr[1], cats, spec, tr[0], y, days, te[0], y_test, params, config)
         out[family] = {
             "meaning": meaning,
             "without": pick(m),
@@ -281,7 +149,7 @@ def evaluate_dataset(
     frame: pd.DataFrame,
     spec: DatasetSpec,
     params: dict[str, Any] | None = None,
-    config: dict[str, Any] | None = None,
+    config: TrainingConfig | None = None,
     with_ablation: bool = True,
     n_boot: int = 500,
 ) -> dict[str, Any]:
@@ -339,16 +207,6 @@ def targets(sim: dict[str, Any]) -> dict[str, bool]:
     return out
 
 
-def simulated_frame(n_rows: int, seed: int, spec: DatasetSpec) -> pd.DataFrame:
-    """Simulate and load through the same validated path as a user's file."""
-    from features.simulator import simulate
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "launches.parquet"
-        simulate(n_rows, seed).to_parquet(path, index=False)
-        return load_launches(spec, data=path).frame
-
-
 def video_games_frame(
     spec_path: Path, data: Path | None = None, n_rows: int | None = None
 ) -> tuple[DatasetSpec, pd.DataFrame, dict[str, int]]:
@@ -370,7 +228,7 @@ def run_benchmark(
     tune_trials: int = 0,
     with_ablation: bool = True,
     n_boot: int = 500,
-    config: dict[str, Any] | None = None,
+    config: TrainingConfig | None = None,
 ) -> dict[str, Any]:
     """``compass bench quality``: simulated + video games, one process.
 
@@ -427,13 +285,9 @@ def run_benchmark(
 
 
 def _tune_for_bench(
-    frame: pd.DataFrame, spec: DatasetSpec, trials: int, config: dict[str, Any]
+    frame: pd.DataFrame, spec: DatasetSpec, trials: int, config: TrainingConfig
 ) -> dict[str, Any]:
     """A throwaway in-memory study (the benchmark leaves the state folder alone)."""
-    import optuna
-
-    from training.tune import tune
-
     with tempfile.TemporaryDirectory() as tmp:
         res = tune(
             frame,
@@ -448,8 +302,6 @@ def _tune_for_bench(
 
 
 def _cpus() -> int:
-    import os
-
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 0
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from procs import kill_tree
 
-from serving.prediction_log import PredictionLog, default_path, export
+from scoring.prediction_log import PredictionLog, default_path, export
 
 
 def _logged(db: Path, request_id: str) -> list[tuple]:
@@ -26,7 +26,7 @@ def _logged(db: Path, request_id: str) -> list[tuple]:
 
 
 def test_log_lives_in_the_state_folder_in_wal_mode(state_dir: Path, tmp_path: Path) -> None:
-    from training.registry import state_dir as registry_state
+    from core.settings import state_dir as registry_state
 
     assert default_path() == registry_state() / "predictions.db"
     log = PredictionLog(tmp_path / "p.db")

@@ -20,8 +20,9 @@ from pydantic import ValidationError
 from tqdm.auto import tqdm
 
 from features.schema import CONCEPT_FIELDS, Concept
-from serving.prediction_log import PredictionLog, new_request_id
-from serving.scorer import TOP_DRIVERS, Scorer
+from features.tables import read_table, write_table
+from scoring.prediction_log import PredictionLog, new_request_id
+from scoring.scorer import TOP_DRIVERS, Scorer
 
 _TYPES = {k: v.get("type", "string") for k, v in Concept.model_json_schema()["properties"].items()}
 
@@ -32,29 +33,6 @@ class BatchReport:
     scored: int = 0
     errors: list[str] = field(default_factory=list)
     request_id: str = ""
-
-
-def read_table(path: Path) -> pd.DataFrame:
-    suffix = path.suffix.lower()
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist")
-    if suffix in (".parquet", ".pq"):
-        return pd.read_parquet(path)
-    if suffix == ".csv":
-        # strings as typed: the schema decides what parses (no silent float -> int guessing)
-        return pd.read_csv(path, dtype=str, keep_default_na=False)
-    raise ValueError(f"{path}: expected a .csv or .parquet file")
-
-
-def write_table(frame: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    suffix = path.suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        frame.to_parquet(path, index=False)
-    elif suffix == ".csv":
-        frame.to_csv(path, index=False)
-    else:
-        raise ValueError(f"{path}: expected a .csv or .parquet output")
 
 
 def _missing(v: Any) -> bool:
@@ -146,7 +124,7 @@ def score_frame(
             report.errors += list(errors.values())
             if concepts:
                 scored = scorer.score(concepts, report.request_id)
-                if scorer.model.forecast is not None:
+                if scorer.has_forecast:
                     for s, f in zip(scored, scorer.forecast(concepts), strict=True):
                         s["forecast"] = f
                 if log is not None:
@@ -169,21 +147,6 @@ def _forecast_columns(forecast: dict[str, Any] | None) -> dict[str, Any]:
     return {f"{name}_{k}": forecast[k] for k in ("p10", "p50", "p90")}
 
 
-def load_scorer(version: str | None = None) -> Scorer:
-    """A scorer for an MLflow registered version (default: the champion)."""
-    import tempfile
-
-    from models.hit_model import HitModel
-    from training import registry
-
-    version = version or registry.champion_version()
-    if version is None:
-        raise RuntimeError("no champion yet: run `compass train` first")
-    with tempfile.TemporaryDirectory() as tmp:
-        model_dir, _ = registry.download_version(version, Path(tmp))
-        return Scorer(HitModel.load(model_dir), version)
-
-
 def score_file(
     src: Path,
     dst: Path,
@@ -192,7 +155,7 @@ def score_file(
     chunk_size: int = 1000,
     progress: bool = True,
 ) -> BatchReport:
-    frame = read_table(src)
+    frame = read_table(src, as_text=True)
     missing = [c for c in ("concept_id",) if c not in frame.columns]
     if missing:
         raise ValueError(f"{src}: no column {missing[0]!r}")

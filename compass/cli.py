@@ -1,25 +1,26 @@
-"""``compass``: the command line for data scientists.
+"""``compass``: the command line for data scientists, on top of every layer.
 
-simulate -> train (gate included) -> promote -> export (into the BentoML model store).
+simulate -> train (gate included) -> promote -> export (into the BentoML model store); batch
+scoring and the prediction log; the benchmarks. Commands are thin: each calls one function of
+the layer below and turns its errors into a message and an exit status.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from core.settings import settings
+from training import DEFAULT_SPEC
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks (quality, serving).")
 app.add_typer(bench_app, name="bench")
 
-SPECS = Path(__file__).with_name("specs")
-DEFAULT_SPEC = SPECS / "simulated.yaml"
 SpecOpt = Annotated[Path, typer.Option("--spec", help="Dataset spec (YAML).")]
 
 
@@ -129,7 +130,7 @@ def bench_quality(
     ablation: Annotated[bool, typer.Option(help="Run the feature-family ablation.")] = True,
 ) -> None:
     """Model vs baselines (and the Bayes limit) on simulated and video-game launches -> JSON."""
-    from training.quality import markdown_tables, run_benchmark
+    from benchmarks.quality import markdown_tables, run_benchmark
 
     result = run_benchmark(
         sim_rows=sim_rows,
@@ -165,7 +166,7 @@ def bench_serve(
 ) -> None:
     """Serving benchmark: this service vs a no-op BentoML service vs `mlflow models serve`,
     all driven by wrk on 127.0.0.1 -> JSON (the targets are reported, not asserted)."""
-    from training import bench_serve as bench
+    from benchmarks import serve as bench
 
     result = bench.soak(duration_s=soak_seconds) if soak else bench.run(duration)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -183,7 +184,7 @@ def promote(
     from training.promote import promote as run
     from training.train import load_config
 
-    decision = run(version, load_config(), force=force)
+    decision = run(version, load_config().promotion, force=force)
     _echo_json(decision)
     if not decision["promoted"]:
         raise typer.Exit(1)
@@ -195,67 +196,42 @@ def export(
         str | None, typer.Option(help="Version to export (default: champion).")
     ] = None,
     reload_url: Annotated[
-        str,
+        str | None,
         typer.Option(
-            envvar="HIT_COMPASS_URL",
-            help="Running service to reload after the export ('' = don't).",
+            help="Running service to reload after the export ('' = don't; default: the "
+            "HIT_COMPASS_URL setting).",
         ),
-    ] = "http://127.0.0.1:3000",
+    ] = None,
 ) -> None:
     """Copy a registered version into the BentoML model store as 'hit-compass', then ask a
     running service to load it (POST /admin/reload; nothing happens if none is running)."""
-    tag = export_to_bentoml(version)
+    from serving.reload import notify
+
+    tag = _export(version)
     typer.echo(tag)
-    if reload_url:
-        from serving.reload import notify
+    url = settings().service_url if reload_url is None else reload_url
+    if url:
+        typer.echo(notify(url, tag))
 
-        typer.echo(notify(reload_url, tag))
 
-
-def export_to_bentoml(version: str | None = None) -> str:
-    import bentoml
-
-    from models.hit_model import HitModel
+def _export(version: str | None) -> str:
     from training import registry
 
-    version = version or registry.champion_version()
-    if version is None:
-        raise typer.BadParameter("no champion yet: run `compass train` first")
     try:
-        existing = bentoml.models.list("hit-compass")
-    except bentoml.exceptions.NotFound:
-        existing = []
-    for m in existing:
-        if (
-            m.info.labels.get("mlflow_version") == version
-            and m.info.labels.get("tracking_uri") == registry.tracking_uri()
-        ):
-            return str(m.tag)
-    with tempfile.TemporaryDirectory() as tmp:
-        model_dir, _ = registry.download_version(version, Path(tmp))
-        HitModel.load(model_dir)  # refuse to export something that would not load
-        labels = {"mlflow_version": version, "tracking_uri": registry.tracking_uri()}
-        with bentoml.models.create("hit-compass", labels=labels) as bento_model:
-            shutil.copytree(model_dir, bento_model.path, dirs_exist_ok=True)
-    return str(bento_model.tag)
+        return registry.export_version(version)
+    except registry.NoChampion as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 @app.command("ensure-champion")
 def ensure_champion() -> None:
     """For `make serve`: simulate and train on the embedded default if there is no champion,
     then export the champion into the BentoML model store."""
-    from features.simulator import simulate as run
-    from training import registry
-    from training.pipeline import run_training
+    from training.pipeline import ensure_champion as ensure
 
-    if registry.champion_version() is None:
-        data = registry.state_dir() / "launches.parquet"
-        if not data.exists():
-            typer.echo(f"simulating the default launch history -> {data}")
-            run(20_000, 7).to_parquet(data, index=False)
-        typer.echo("no champion yet: training one")
-        run_training(data=data, spec_path=DEFAULT_SPEC, params_path=None, gate=True, force=False)
-    typer.echo(f"serving {export_to_bentoml()} (BENTOML_HOME={os.environ.get('BENTOML_HOME')})")
+    version = ensure(say=typer.echo)
+    tag = _export(version)
+    typer.echo(f"serving {tag} (BENTOML_HOME={os.environ.get('BENTOML_HOME')})")
 
 
 @app.command()
@@ -271,10 +247,16 @@ def score(
 ) -> None:
     """Score a file of concepts like POST /score, flattened to columns; every input row is kept
     (invalid rows get an `error` naming row and column, and exit status 1)."""
-    from serving.prediction_log import PredictionLog
-    from training.batch import load_scorer, score_file
+    from scoring.batch import score_file
+    from scoring.prediction_log import PredictionLog
+    from scoring.scorer import Scorer
+    from training import registry
 
-    scorer = load_scorer(version)
+    version = version or registry.champion_version()
+    if version is None:
+        raise typer.BadParameter("no champion yet: run `compass train` first")
+    model, _ = registry.load_version(version)
+    scorer = Scorer(model, version)
     plog = PredictionLog() if log else None
     report = score_file(concepts, out, scorer, plog)
     typer.echo(
@@ -299,7 +281,7 @@ def log_export(
     ),
 ) -> None:
     """Write every logged prediction (HTTP and batch) to a Parquet or CSV file."""
-    from serving.prediction_log import default_path, export
+    from scoring.prediction_log import default_path, export
 
     if not default_path().is_file():
         raise typer.BadParameter(f"no prediction log at {default_path()} yet")

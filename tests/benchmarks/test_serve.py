@@ -13,8 +13,8 @@ from fresh_app import drop_bentoml_metrics
 def test_noop_services_answer_the_score_body(name: str) -> None:
     from starlette.testclient import TestClient
 
+    from benchmarks import serve as bench_serve
     from features.schema import EXAMPLE_CONCEPT
-    from training import bench_serve
 
     service = getattr(bench_serve, name)
     drop_bentoml_metrics()  # each app registers BentoML's Prometheus metrics on first request

@@ -15,13 +15,13 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from features.build import columns_from_records
+from features.columns import from_records
 from features.domain import SEGMENTS
 from features.schema import CONCEPT_FIELDS, Concept
 from models.hit_model import HitModel
 
 TOP_DRIVERS = 5
-# band thresholds as percentiles of the category's past launches (see responses.CategoryNorms)
+# band thresholds as percentiles of the category's past launches (serving.responses documents them)
 GO_PERCENTILE, STOP_PERCENTILE = 80.0, 40.0
 
 LEVER_UNITS = {
@@ -45,32 +45,30 @@ class Scorer:
     def __init__(self, model: HitModel, version: str) -> None:
         self.model = model
         self.version = version
-        spec = model.features.spec
-        inputs = spec.input_columns()
-        missing = [c for c in inputs if c not in CONCEPT_FIELDS]
+        self.spec = spec = model.spec
+        missing = [c for c in spec.input_columns() if c not in CONCEPT_FIELDS]
         if missing:
             raise IncompatibleModel(
                 f"model trained on spec {spec.name!r} needs inputs the concept schema lacks: "
                 f"{', '.join(missing)}"
             )
-        self.date_column = spec.date_column
-        self.other_inputs = [c for c in inputs if c != self.date_column]
         self.pre_test_columns = spec.pre_test_columns()
-        sources = model.features.feature_sources
-        self.fields = list(dict.fromkeys(sources[f] for f in model.features.feature_names))
+        sources = model.feature_sources  # in the matrix's column order
+        self.fields = list(dict.fromkeys(sources.values()))
         # feature -> field folding matrix: contributions @ fold = per-field contributions
         self.fold = np.zeros((len(sources), len(self.fields)))
-        for i, f in enumerate(model.features.feature_names):
-            self.fold[i, self.fields.index(sources[f])] = 1.0
+        for i, source in enumerate(sources.values()):
+            self.fold[i, self.fields.index(source)] = 1.0
         self.norms = _prepare_norms(model.norms)
+
+    @property
+    def has_forecast(self) -> bool:
+        """True if the model carries a volume forecast (its spec has an outcome column)."""
+        return self.model.forecast is not None
 
     # ---- building blocks ----------------------------------------------------------------------
     def columns(self, concepts: Sequence[dict[str, Any]]) -> dict[str, np.ndarray]:
-        cols = columns_from_records(concepts, self.other_inputs)
-        cols[self.date_column] = np.array(
-            [str(c[self.date_column]) for c in concepts], dtype="datetime64[D]"
-        )
-        return cols
+        return from_records(concepts, self.spec)
 
     def probability(self, cols: dict[str, np.ndarray]) -> np.ndarray:
         """Calibrated P(hit) per row."""
@@ -78,7 +76,7 @@ class Scorer:
 
     def tested(self, concepts: Sequence[dict[str, Any]]) -> list[int]:
         """Positions of the concepts that ran a small-sample test (and have a pre-test model)."""
-        if self.model.pre_test_booster is None:
+        if not self.model.has_pre_test:
             return []
         cols = self.pre_test_columns
         return [i for i, c in enumerate(concepts) if any((c.get(k) or 0) > 0 for k in cols)]
@@ -92,20 +90,11 @@ class Scorer:
     def pre_test_probability(
         self, post: np.ndarray, tested: list[int], x_masked: np.ndarray
     ) -> np.ndarray:
-        """P(hit) as if untested; identical to ``post`` for concepts that sent no test.
-
-        The pre-test booster's raw output is used as is (identity calibration): it is trained
-        with log loss on masked rows, and its out-of-time ECE is measured in the tests."""
+        """P(hit) as if untested; identical to ``post`` for concepts that sent no test."""
         out = post.copy()
         if tested:
-            raw = self.model.raw_logit(x_masked, pre_test=True)
-            out[tested] = 1.0 / (1.0 + np.exp(-raw))
+            out[tested] = self.model.pre_test_probability(x_masked)
         return out
-
-    def field_contributions(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(per-field log-odds contributions (n, fields), base value (n,))."""
-        contrib = self.model.contributions(x)
-        return contrib[:, :-1] @ self.fold, contrib[:, -1]
 
     def norms_for(self, concepts: Sequence[dict[str, Any]], proba: np.ndarray) -> list[dict]:
         """Percentile, band and the category norm per concept (None fields without norms)."""
@@ -142,15 +131,14 @@ class Scorer:
         x, x_masked = both[:n], both[n:]
         if explain:
             # contributions sum (with the base value) to the raw log-odds: one tree walk, not two
-            by_field, base = self.field_contributions(x)
-            raw = by_field.sum(axis=1) + base
-            drivers = self.drivers(by_field, base, raw)
+            contrib, base, raw = self.model.explain(x)
+            drivers = self.drivers(contrib @ self.fold, base, raw)
         else:
-            raw = self.model.raw_logit(x)
+            raw = self.model.log_odds(x)
             drivers = [None] * len(concepts)
-        post = self.model.calibrator(raw)
+        post = self.model.calibrated(raw)
         pre = self.pre_test_probability(post, tested, x_masked)
-        warnings = self.model.features.warnings(cols)[:n]  # the masked twins add nothing
+        warnings = self.model.warnings(cols)[:n]  # the masked twins add nothing
         norms = self.norms_for(concepts, post)
         return [
             {
@@ -283,8 +271,7 @@ class Scorer:
     ) -> tuple[list[dict[str, Any]], str]:
         """Scale the small-sample test to each size, keeping its observed rates (or, untested,
         the training prior's expected rates for the concept's group)."""
-        pairs = [p for p in self.model.features.spec.count_pairs if p.pre_test and p.successes]
-        priors = self.model.features.pair_priors
+        pairs = [p for p in self.spec.count_pairs if p.pre_test and p.successes]
         rates: dict[str, float] = {}
         used_prior = False
         for p in pairs:
@@ -292,9 +279,7 @@ class Scorer:
             if trials > 0:
                 rates[p.successes] = succ / trials  # type: ignore[index]
             else:
-                key = "|".join(str(concept[g]) for g in p.prior_by)
-                prior = priors[p.name]
-                rates[p.successes] = prior.means.get(key, prior.global_mean)  # type: ignore[index]
+                rates[p.successes] = self.model.pair_prior_mean(p.name, concept)  # type: ignore[index]
                 used_prior = True
         rows = []
         for size in sizes:

@@ -1,0 +1,52 @@
+"""The quality benchmark: the ablation variants and the benchmark JSON on a tiny run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.quality import ablate, run_benchmark
+from training.baselines import METRICS
+from training.dataset import to_columns
+from training.train import TrainResult
+
+
+def test_ablation_variants_drop_their_family(small_result: TrainResult) -> None:
+    fb = small_result.model.features
+    cols = to_columns(small_result.train, fb.spec)
+    x = fb.transform(cols)
+    _, names = ablate("track_records", fb, x, cols)  # type: ignore[misc]
+    assert "brand_hit_rate_eb" not in names and "price" in names
+    _, names = ablate("funnel", fb, x, cols)  # type: ignore[misc]
+    assert not any(n.startswith(("interest_", "test_")) for n in names)
+    xs, names = ablate("shrunk_count_pairs", fb, x, cols)  # type: ignore[misc]
+    j = names.index("interest_rate_eb")
+    raw = cols["interested"] / cols["reach"]
+    np.testing.assert_allclose(xs[:, j], raw)
+
+
+def test_benchmark_json_shape_on_a_tiny_run(video_games_spec: Path, fast_config) -> None:
+    out = run_benchmark(
+        sim_rows=1500, video_games_rows=2000, n_boot=50, config=fast_config, with_ablation=True
+    )
+    for name in ("simulated", "video_games"):
+        section = out[name]
+        assert set(section["baselines"]) == {"base_rate", "logistic", "lightgbm_default"}
+        for block in [section["model"], *section["baselines"].values()]:
+            assert set(METRICS) <= set(block)
+        lo, hi = section["model"]["auc_ci"]
+        assert lo <= section["model"]["auc"] <= hi
+        assert set(out["ablation"][name]) == {
+            "shrunk_count_pairs",
+            "raw_counts",
+            "track_records",
+            "funnel",
+        }
+    assert set(METRICS) <= set(out["simulated"]["bayes"]) and "bayes" not in out["video_games"]
+    assert out["simulated"]["setup"]["rows"] == 1500
+    forecast = out["simulated"]["forecast"]
+    assert 0 <= forecast["coverage_80"] <= 1 and forecast["mape_p50"] > 0
+    assert "forecast" not in out["video_games"]  # no outcome column in that spec
+    assert "config.yaml" in out["params_source"] and out["seconds_total"] > 0
+    assert set(out["simulated"]["targets"]) >= {"auc_ge_0.98_bayes", "beats_every_baseline"}

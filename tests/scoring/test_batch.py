@@ -1,0 +1,78 @@
+"""Batch scoring: a file of concepts scored like the API, every row kept."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from features.simulator import simulate
+from scoring.batch import score_file, validate
+
+
+# ---- batch scoring ----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def concepts_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    frame = simulate(300, 21)
+    frame["launch_date"] = frame["launch_date"].dt.strftime("%Y-%m-%d")
+    frame = frame.astype(
+        {c: object for c in ("price", "reach", "test_positive", "test_repurchase")}
+    )
+    frame.loc[4, "price"] = "cheap"  # a bad cell
+    frame.loc[9, "reach"] = -3  # out of bounds
+    frame.loc[12, "test_positive"] = ""  # optional: defaults to 0 ...
+    frame.loc[12, "test_repurchase"] = ""  # ... and so must this, to stay consistent
+    path = tmp_path_factory.mktemp("batch") / "concepts.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_batch_scores_like_the_api(scorer, concepts_csv: Path, tmp_path: Path) -> None:
+    from scoring.prediction_log import PredictionLog
+
+    log = PredictionLog(tmp_path / "log.db")
+    out_path = tmp_path / "scored.parquet"
+    report = score_file(concepts_csv, out_path, scorer, log, chunk_size=128, progress=False)
+    out = pd.read_parquet(out_path)
+    src = pd.read_csv(concepts_csv, dtype=str, keep_default_na=False)
+    assert len(out) == len(src) == report.rows  # nothing lost
+    assert out["concept_id"].tolist() == src["concept_id"].tolist()
+    assert report.scored == 298 and log.count() == 298
+    assert out.loc[4, "error"].startswith("row 5: price")
+    assert out.loc[9, "error"].startswith("row 10: reach")
+    assert np.isnan(out.loc[4, "hit_probability"])
+    assert out["error"].isna().sum() == 298
+    assert "p_hit_bayes" in out.columns  # unknown columns carried through
+    # the same numbers as the API's code path for the same concepts
+    ok, concepts, _ = validate(src.iloc[:3])
+    for pos, api in zip(ok, scorer.score(concepts), strict=True):
+        assert out.loc[pos, "hit_probability"] == api["hit_probability"]
+        assert out.loc[pos, "driver_1_field"] == api["drivers"]["top"][0]["field"]
+    assert {"gmv_90d_p10", "gmv_90d_p50", "gmv_90d_p90", "band", "warnings"} <= set(out.columns)
+    logged = next(log.rows())[0]
+    assert logged[4] == "batch" and json.loads(logged[8])["request_id"] == report.request_id
+
+
+def test_compass_score_and_log_export(champion: dict, concepts_csv: Path, tmp_path: Path) -> None:
+    from compass.cli import app
+
+    runner = CliRunner()
+    out = tmp_path / "scored.csv"
+    r = runner.invoke(app, ["score", str(concepts_csv), "-o", str(out)])
+    assert r.exit_code == 1, r.output  # two invalid rows: reported, and the status says so
+    assert "298 of 300 concepts scored" in r.output and "row 5: price" in r.output
+    scored = pd.read_csv(out)
+    assert len(scored) == 300 and scored["hit_probability"].notna().sum() == 298
+    exported = tmp_path / "log.parquet"
+    r = runner.invoke(app, ["log", "export", "-o", str(exported)])
+    assert r.exit_code == 0, r.output
+    log = pd.read_parquet(exported)
+    batch = log[log["request_id"] == scored["request_id"].dropna().iloc[0]]
+    assert len(batch) == 298 and set(batch["endpoint"]) == {"batch"}
+    assert batch["hit_probability"].tolist() == pytest.approx(
+        scored["hit_probability"].dropna().tolist()
+    )
