@@ -7,8 +7,10 @@ the layer below and turns its errors into a message and an exit status.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,6 +28,23 @@ SpecOpt = Annotated[Path, typer.Option("--spec", help="Dataset spec (YAML).")]
 
 def _echo_json(obj: Any) -> None:
     typer.echo(json.dumps(obj, indent=2, default=str))
+
+
+@contextlib.contextmanager
+def _user_errors() -> Iterator[None]:
+    """A mistake in what was given (a spec, a data file, a column) ends the command with its
+    message and exit status 1, not a traceback."""
+    import yaml
+    from pydantic import ValidationError
+
+    from features.tables import TableError
+    from training.dataset import SpecError
+
+    try:
+        yield
+    except (TableError, SpecError, FileNotFoundError, ValidationError, yaml.YAMLError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 @app.command()
@@ -58,7 +77,10 @@ def train(
     """Train, evaluate out of time, log to MLflow, register, and run the promotion gate."""
     from training.pipeline import run_training
 
-    result = run_training(data=data, spec_path=spec, params_path=params, gate=gate, force=force)
+    with _user_errors():
+        result = run_training(
+            data=data, spec_path=spec, params_path=params, gate=gate, force=force
+        )
     _echo_json({k: v for k, v in result.items() if k != "train_result"})
 
 
@@ -90,8 +112,9 @@ def tune(
 
     if trials is None and timeout is None:
         raise typer.BadParameter("give a budget: --trials N and/or --timeout SECONDS")
-    dataset = load_spec(spec)
-    loaded = load_launches(dataset, data, spec_dir=spec.parent)
+    with _user_errors():
+        dataset = load_spec(spec)
+        loaded = load_launches(dataset, data, spec_dir=spec.parent)
     result = run(
         loaded.frame,
         dataset,
@@ -258,7 +281,8 @@ def score(
     model, _ = registry.load_version(version)
     scorer = Scorer(model, version)
     plog = PredictionLog() if log else None
-    report = score_file(concepts, out, scorer, plog)
+    with _user_errors():
+        report = score_file(concepts, out, scorer, plog)
     typer.echo(
         f"{out}: {report.scored} of {report.rows} concepts scored with model version "
         f"{scorer.version} (request id {report.request_id})"

@@ -79,6 +79,9 @@ class Filter(_Strict):
 class DatasetSpec(_Strict):
     name: str
     source: str = Field(description="'simulator' or a CSV/Parquet path relative to the spec.")
+    encoding: str | None = Field(
+        None, description="The CSV's text encoding (e.g. gb18030); default: detected."
+    )
     id_column: str | None = None
     date_column: str
     date_is_year: bool = Field(False, description="The date column holds a year (e.g. 2008).")

@@ -1,37 +1,113 @@
 """Reading and writing tables (CSV or Parquet, by the file's suffix): launch histories, concept
-files and their scored copies."""
+files and their scored copies.
+
+CSV files come out of spreadsheets and shop back-ends in many encodings. Without an encoding
+named (the dataset spec's ``encoding`` key), a CSV is decoded as UTF-8 (with or without a byte
+order mark) if it is valid UTF-8, else as whichever of GB18030 (Chinese exports, a superset of
+GBK) and cp1252 (Western European exports, a superset of latin-1's printable characters)
+charset-normalizer judges more coherent, else the other. Line endings may be LF, CRLF or CR only.
+A file none of them decodes into text fails with :class:`TableError`, naming the file, the
+encodings tried and the spec key to set.
+"""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 
 PARQUET, CSV = (".parquet", ".pq"), (".csv",)
+UTF8 = "utf-8-sig"  # UTF-8, and drops a byte order mark if there is one
+LEGACY = ("gb18030", "cp1252")  # tried after UTF-8, the likelier first
 
 
-def read_table(path: Path, as_text: bool = False) -> pd.DataFrame:
-    """A CSV or Parquet file as a DataFrame. ``as_text``: CSV cells stay the strings they were
-    typed as (empty is empty, not NaN), so a schema decides what parses, not pandas' guesses."""
+class TableError(ValueError):
+    """A table file that cannot be read; the message says which file and what to do."""
+
+
+class Table(NamedTuple):
+    frame: pd.DataFrame
+    encoding: str | None  # what a CSV was decoded with (None for Parquet)
+
+
+def read_table(path: Path, as_text: bool = False, encoding: str | None = None) -> pd.DataFrame:
+    """A CSV or Parquet file as a DataFrame (see :func:`read`)."""
+    return read(path, as_text, encoding).frame
+
+
+def read(path: Path, as_text: bool = False, encoding: str | None = None) -> Table:
+    """A CSV or Parquet file. ``as_text``: CSV cells stay the strings they were typed as (empty
+    is empty, not NaN), so a schema decides what parses, not pandas' guesses. ``encoding``: the
+    CSV's encoding (default: detected, see the module docstring)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"data file {path} does not exist")
     suffix = path.suffix.lower()
     if suffix in PARQUET:
-        return pd.read_parquet(path)
-    if suffix in CSV:
-        if as_text:
-            return pd.read_csv(path, dtype=str, keep_default_na=False)
-        return pd.read_csv(path, low_memory=False)
-    raise ValueError(f"{path}: expected a .csv or .parquet file")
+        return Table(pd.read_parquet(path), None)
+    if suffix not in CSV:
+        raise TableError(f"{path}: expected a .csv or .parquet file")
+    text, used = decode(path.read_bytes(), path, encoding)
+    # CR-only files (old spreadsheet exports): one line ending for the parser
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if as_text:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    else:
+        frame = pd.read_csv(io.StringIO(text), low_memory=False)
+    return Table(frame, used)
+
+
+def decode(raw: bytes, path: Path, encoding: str | None = None) -> tuple[str, str]:
+    """(text, encoding used) of a CSV's bytes; :class:`TableError` if none of the encodings
+    tried gives text."""
+    if encoding is not None:
+        try:
+            return _text(raw, encoding), encoding
+        except LookupError:
+            msg = f"{path}: unknown encoding {encoding!r} (spec key 'encoding')"
+            raise TableError(msg) from None
+        except ValueError as exc:
+            raise TableError(
+                f"{path} is not valid {encoding} ({exc}); set the spec key 'encoding' to the "
+                "file's encoding, or remove it to detect one"
+            ) from None
+    tried = [UTF8, *_legacy_order(raw)]
+    for candidate in tried:
+        try:
+            return _text(raw, candidate), candidate
+        except ValueError:
+            continue
+    raise TableError(
+        f"{path} could not be decoded as text (tried {', '.join(tried)}); set the spec key "
+        "'encoding' to the file's encoding (e.g. encoding: utf-16)"
+    )
+
+
+def _text(raw: bytes, encoding: str) -> str:
+    text = raw.decode(encoding)  # strict: UnicodeDecodeError is a ValueError
+    if "\x00" in text:  # e.g. UTF-16 read as a one-byte encoding: not this encoding's text
+        raise ValueError(f"NUL characters when read as {encoding}")
+    return text
+
+
+def _legacy_order(raw: bytes) -> list[str]:
+    """GB18030 and cp1252, the one charset-normalizer finds more coherent first (a cp1252
+    'été' is also valid GB18030, so validity alone cannot choose)."""
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(raw, cp_isolation=list(LEGACY)).best()
+    first = best.encoding if best is not None and best.encoding in LEGACY else LEGACY[0]
+    return [first, *(e for e in LEGACY if e != first)]
 
 
 def write_table(frame: pd.DataFrame, path: Path) -> None:
-    """Write ``frame`` as CSV or Parquet (by ``path``'s suffix), creating the folder."""
+    """Write ``frame`` as CSV (UTF-8) or Parquet (by ``path``'s suffix), creating the folder."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in PARQUET + CSV:
-        raise ValueError(f"{path}: expected a .csv or .parquet file")
+        raise TableError(f"{path}: expected a .csv or .parquet file")
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix in PARQUET:
         frame.to_parquet(path, index=False)

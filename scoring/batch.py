@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from tqdm.auto import tqdm
 
 from features.schema import CONCEPT_FIELDS, Concept
-from features.tables import read_table, write_table
+from features.tables import TableError, read_table, write_table
 from scoring.prediction_log import PredictionLog, new_request_id
 from scoring.scorer import TOP_DRIVERS, Scorer
 
@@ -158,7 +158,7 @@ def score_file(
     frame = read_table(src, as_text=True)
     missing = [c for c in ("concept_id",) if c not in frame.columns]
     if missing:
-        raise ValueError(f"{src}: no column {missing[0]!r}")
+        raise TableError(f"{src}: no column {missing[0]!r}")
     out, report = score_frame(frame, scorer, log, chunk_size, progress)
     write_table(out, dst)
     return report

@@ -17,7 +17,7 @@ import pandera.pandas as pa
 from features.columns import from_frame, launch_days
 from features.simulator import simulate
 from features.spec import DatasetSpec
-from features.tables import read_table
+from features.tables import read
 
 DEFAULT_SIM_ROWS, DEFAULT_SIM_SEED = 20_000, 7
 
@@ -29,7 +29,8 @@ class SpecError(ValueError):
 @dataclass
 class LoadedData:
     frame: pd.DataFrame  # one row per launch, sorted by date, with "label" and "launch_day"
-    report: dict[str, int] = field(default_factory=dict)
+    # counts of what was read, dropped and used; "encoding": what a CSV was decoded with
+    report: dict[str, int | str] = field(default_factory=dict)
 
 
 def simulated_frame(n_rows: int, seed: int, spec: DatasetSpec) -> pd.DataFrame:
@@ -60,14 +61,16 @@ def load_launches(
     spec: DatasetSpec, data: Path | None = None, spec_dir: Path | None = None
 ) -> LoadedData:
     """Read, validate and label a launch history."""
-    if data is not None:
-        raw = read_table(Path(data))
-    elif spec.source == "simulator":
+    encoding = None
+    if data is None and spec.source == "simulator":
         raw = simulate(DEFAULT_SIM_ROWS, DEFAULT_SIM_SEED)
     else:
-        raw = read_table(spec.source_path(spec_dir))  # type: ignore[arg-type]
+        path = Path(data) if data is not None else spec.source_path(spec_dir)
+        raw, encoding = read(path, encoding=spec.encoding)  # type: ignore[arg-type]
     check_columns(raw, spec)
-    report: dict[str, int] = {"rows_read": len(raw)}
+    report: dict[str, int | str] = {"rows_read": len(raw)}
+    if encoding is not None:
+        report["encoding"] = encoding
     # leakage columns stay in the frame for evaluation only: the spec validator guarantees
     # they are never feature inputs, and to_columns passes nothing but the spec's inputs
     report["leakage_columns"] = sum(c in raw.columns for c in spec.leakage)
