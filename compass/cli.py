@@ -24,6 +24,15 @@ bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks (quality, serving
 app.add_typer(bench_app, name="bench")
 
 SpecOpt = Annotated[Path, typer.Option("--spec", help="Dataset spec (YAML).")]
+# one registered model per launch history (scoring.store.model_name_for)
+ModelOpt = Annotated[
+    str,
+    typer.Option(
+        "--model",
+        help="Registered model: hit-compass (the simulated default) or hit-compass-<spec name>, "
+        "as `compass train` prints it.",
+    ),
+]
 
 
 def _echo_json(obj: Any) -> None:
@@ -78,9 +87,7 @@ def train(
     from training.pipeline import run_training
 
     with _user_errors():
-        result = run_training(
-            data=data, spec_path=spec, params_path=params, gate=gate, force=force
-        )
+        result = run_training(data=data, spec_path=spec, params_path=params, gate=gate, force=force)
     _echo_json({k: v for k, v in result.items() if k != "train_result"})
 
 
@@ -202,12 +209,13 @@ def bench_serve(
 def promote(
     version: Annotated[str, typer.Argument(help="Registered model version.")],
     force: Annotated[bool, typer.Option(help="Override the gate (recorded as forced).")] = False,
+    model: ModelOpt = "hit-compass",
 ) -> None:
     """Make VERSION the champion if it beats the current one on the same test set."""
     from training.promote import promote as run
     from training.train import load_config
 
-    decision = run(version, load_config().promotion, force=force)
+    decision = run(version, load_config().promotion, force=force, model_name=model)
     _echo_json(decision)
     if not decision["promoted"]:
         raise typer.Exit(1)
@@ -225,23 +233,24 @@ def export(
             "HIT_COMPASS_URL setting).",
         ),
     ] = None,
+    model: ModelOpt = "hit-compass",
 ) -> None:
     """Copy a registered version into the BentoML model store as 'hit-compass', then ask a
     running service to load it (POST /admin/reload; nothing happens if none is running)."""
     from serving.reload import notify
 
-    tag = _export(version)
+    tag = _export(version, model)
     typer.echo(tag)
     url = settings().service_url if reload_url is None else reload_url
     if url:
         typer.echo(notify(url, tag))
 
 
-def _export(version: str | None) -> str:
+def _export(version: str | None, model: str = "hit-compass") -> str:
     from training import registry
 
     try:
-        return registry.export_version(version)
+        return registry.export_version(version, model)
     except registry.NoChampion as exc:
         raise typer.BadParameter(str(exc)) from None
 

@@ -20,6 +20,9 @@ from features.spec import CountPair, DatasetSpec, EntityHistory
 Columns = Mapping[str, np.ndarray]
 _MISSING = "\x00missing"
 _NO_HISTORY = EntityHistory()  # the default: track record only
+# concepts launch after the history ends; this long after it, trends the model never saw may
+# have moved the market, so the answer says so
+DATE_HORIZON_DAYS = 365
 
 
 def as_days(values: np.ndarray) -> np.ndarray:
@@ -231,6 +234,7 @@ class FeatureBuilder:
     pair_priors: dict[str, PairPrior] = field(default_factory=dict)
     track_records: dict[str, TrackRecord] = field(default_factory=dict)
     numeric_ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
+    date_range: tuple[int, int] | None = None  # first and latest training launch (day numbers)
 
     # ---- fitting -------------------------------------------------------------------------
     @classmethod
@@ -272,6 +276,8 @@ class FeatureBuilder:
             keys = np.array(_group_key(columns, pair.prior_by, n), dtype=object)
             fb.pair_priors[pair.name] = fit_pair_prior(succ, trials, keys)
         days = as_days(columns[spec.date_column])
+        if len(days):
+            fb.date_range = (int(days.min()), int(days.max()))
         for col in spec.entities:
             fb.track_records[col] = fit_track_record(
                 np.asarray(columns[col]).astype(str),
@@ -394,6 +400,20 @@ class FeatureBuilder:
             for i, x in enumerate(np.asarray(columns[col], dtype=float).tolist()):
                 if x < lo or x > hi:  # False for NaN
                     out[i].append(f"{col}: {x:g} outside the training range [{lo:g}, {hi:g}]")
+        if self.date_range is not None:
+            first, latest = self.date_range
+            col = self.spec.date_column
+            for i, d in enumerate(as_days(columns[col]).tolist()):
+                if d < first:
+                    out[i].append(
+                        f"{col}: {_iso(d)} is before the first training launch ({_iso(first)})"
+                    )
+                elif d > latest + DATE_HORIZON_DAYS:
+                    out[i].append(
+                        f"{col}: {_iso(d)} is more than {DATE_HORIZON_DAYS} days after the "
+                        f"latest training launch ({_iso(latest)}): the model has not seen "
+                        "what changed since"
+                    )
         # A test is too small to say much when, for every rate it measured, the prior still
         # outweighs it. Per pair this would fire on every test: a rate that hardly varies
         # between concepts (the share of samples tried, in the simulator) has a prior of
@@ -420,6 +440,7 @@ class FeatureBuilder:
             "pair_priors": {k: vars(v) for k, v in self.pair_priors.items()},
             "track_records": {k: v.to_dict() for k, v in self.track_records.items()},
             "numeric_ranges": self.numeric_ranges,
+            "date_range": self.date_range,
         }
 
     @classmethod
@@ -431,7 +452,13 @@ class FeatureBuilder:
             pair_priors={k: PairPrior(**v) for k, v in d["pair_priors"].items()},
             track_records={k: TrackRecord(**v) for k, v in d["track_records"].items()},
             numeric_ranges={k: (v[0], v[1]) for k, v in d["numeric_ranges"].items()},
+            # models saved before the date range was kept warn about no date
+            date_range=tuple(d["date_range"]) if d.get("date_range") else None,  # type: ignore[arg-type]
         )
+
+
+def _iso(day: int) -> str:
+    return str(np.datetime64(day, "D"))
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -457,4 +484,3 @@ def _festival_days(festivals: tuple[tuple[int, int], ...]) -> np.ndarray:
     months = np.array([m - 1 for m, _ in festivals], dtype="timedelta64[M]")[:, None]
     days = np.array([d - 1 for _, d in festivals], dtype="timedelta64[D]")[:, None]
     return ((years + months).astype("datetime64[D]") + days).astype(np.int64)
-

@@ -82,4 +82,3 @@ def _affinity_matrix() -> np.ndarray:
 
 
 AFFINITY = _affinity_matrix()
-

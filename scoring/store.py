@@ -10,6 +10,7 @@ files that do not load.
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -18,14 +19,27 @@ from bentoml.exceptions import NotFound
 
 from models.hit_model import HitModel
 
-MODEL_NAME = "hit-compass"  # the registered model in MLflow and the model in the BentoML store
+MODEL_NAME = "hit-compass"  # the simulated default's name in MLflow and in the BentoML store
 DEFAULT_TAG = f"{MODEL_NAME}:latest"
+DEFAULT_SPEC_NAME = "simulated"  # training/specs/simulated.yaml, the embedded default
 VERSION_LABEL = "mlflow_version"
 TRACKING_LABEL = "tracking_uri"
 
 
 class NotInStore(LookupError):
     """No model with that tag in the BentoML store."""
+
+
+def model_name_for(spec_name: str) -> str:
+    """One registered model per launch history, each with its own champion and gate: the
+    simulated default is ``hit-compass``, any other spec ``hit-compass-<spec name>`` (lower
+    case; characters BentoML tags do not take become ``-``)."""
+    if spec_name == DEFAULT_SPEC_NAME:
+        return MODEL_NAME
+    slug = re.sub(r"[^a-z0-9_.-]+", "-", spec_name.lower()).strip("-._")
+    if not slug:
+        raise ValueError(f"spec name {spec_name!r} gives no usable model name")
+    return f"{MODEL_NAME}-{slug}"
 
 
 def version_of(bento_model: bentoml.Model) -> str:
@@ -43,10 +57,10 @@ def load(tag: str = DEFAULT_TAG) -> tuple[HitModel, str, str]:
     return HitModel.load(bento_model.path), version_of(bento_model), str(bento_model.tag)
 
 
-def find(version: str, tracking_uri: str) -> str | None:
-    """The tag of an earlier export of ``version`` from ``tracking_uri``, if there is one."""
+def find(version: str, tracking_uri: str, name: str = MODEL_NAME) -> str | None:
+    """The tag of an earlier export of ``name`` ``version`` from ``tracking_uri``, if any."""
     try:
-        existing = bentoml.models.list(MODEL_NAME)
+        existing = bentoml.models.list(name)
     except NotFound:
         return None
     for m in existing:
@@ -56,11 +70,11 @@ def find(version: str, tracking_uri: str) -> str | None:
     return None
 
 
-def save(model_dir: Path, version: str, tracking_uri: str) -> str:
-    """Copy a native model folder into the store as a new ``MODEL_NAME`` entry; its tag.
+def save(model_dir: Path, version: str, tracking_uri: str, name: str = MODEL_NAME) -> str:
+    """Copy a native model folder into the store as a new ``name`` entry; its tag.
     Refuses (``ModelLoadError``) a folder that would not load."""
     HitModel.load(model_dir)
     labels = {VERSION_LABEL: version, TRACKING_LABEL: tracking_uri}
-    with bentoml.models.create(MODEL_NAME, labels=labels) as bento_model:
+    with bentoml.models.create(name, labels=labels) as bento_model:
         shutil.copytree(model_dir, bento_model.path, dirs_exist_ok=True)
     return str(bento_model.tag)

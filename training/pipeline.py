@@ -12,6 +12,7 @@ from typing import Any
 from core.settings import state_dir
 from features.simulator import simulate
 from features.spec import load_spec
+from scoring import store
 from training import DEFAULT_SPEC, registry
 from training.dataset import DEFAULT_SIM_ROWS, DEFAULT_SIM_SEED, load_launches
 from training.promote import promote
@@ -39,6 +40,7 @@ def run_training(
         if tuned is not None:
             params, params_path = tuned, tuned_params_path()
     result = train_model(loaded.frame, spec, params, config)
+    model_name = store.model_name_for(spec.name)  # one registered model per launch history
     with tempfile.TemporaryDirectory() as tmp:
         # baselines, bootstrap CI, plots and the Markdown model report, in the same run
         report = write_run_report(result, spec, Path(tmp) / "report")
@@ -51,14 +53,16 @@ def run_training(
             result.test_metrics,
             extra_artifacts={"report": report.folder},
             tags={"params_source": str(params_path or "config.yaml")},
+            model_name=model_name,
             extra_metrics=report.metrics,
         )
     decision = (
-        promote(version, config.promotion, force=force)
+        promote(version, config.promotion, force=force, model_name=model_name)
         if gate
         else {"promoted": False, "reason": "gate skipped"}
     )
     return {
+        "model_name": model_name,
         "version": version,
         "data_report": loaded.report,
         "test_metrics": result.test_metrics,

@@ -44,13 +44,15 @@ def judge(
     return {"promoted": bool(better), "reason": reason, "challenger": new, "champion": old}
 
 
-def promote(version: str, gate: Promotion, force: bool = False) -> dict[str, Any]:
+def promote(
+    version: str, gate: Promotion, force: bool = False, model_name: str = registry.MODEL_NAME
+) -> dict[str, Any]:
     """Run the gate for a registered version against the current champion and record it."""
-    challenger, test = registry.load_version(version)
-    current = registry.champion_version()
+    challenger, test = registry.load_version(version, model_name)
+    current = registry.champion_version(model_name)
     champion = None
     if current is not None and current != version:
-        champion, _ = registry.load_version(current)
+        champion, _ = registry.load_version(current, model_name)
     if current == version:
         decision: dict[str, Any] = {"promoted": False, "reason": "already champion"}
     else:
@@ -64,5 +66,5 @@ def promote(version: str, gate: Promotion, force: bool = False) -> dict[str, Any
     if force and not decision["promoted"] and current != version:
         decision = decision | {"promoted": True, "forced": True}
     decision["previous_champion"] = current
-    registry.record_decision(version, decision)
+    registry.record_decision(version, decision, model_name)
     return decision

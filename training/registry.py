@@ -180,16 +180,17 @@ def _json(x: Any) -> Any:
     return float(x) if isinstance(x, np.floating) else str(x)
 
 
-def export_version(version: str | None = None) -> str:
+def export_version(version: str | None = None, model_name: str = MODEL_NAME) -> str:
     """Copy a complete registered version (default: the champion) into the BentoML model store
-    (``scoring.store``); its store tag. An earlier export of the same version is reused."""
-    version = version or champion_version()
+    (``scoring.store``, under the same name); its store tag. An earlier export of the same
+    version is reused."""
+    version = version or champion_version(model_name)
     if version is None:
-        raise NoChampion("no champion yet: run `compass train` first")
+        raise NoChampion(f"no champion of {model_name} yet: run `compass train` first")
     uri = tracking_uri()
-    existing = store.find(version, uri)
+    existing = store.find(version, uri, model_name)
     if existing is not None:
         return existing
     with tempfile.TemporaryDirectory() as tmp:
-        model_dir, _ = download_version(version, Path(tmp))
-        return store.save(model_dir, version, uri)
+        model_dir, _ = download_version(version, Path(tmp), model_name)
+        return store.save(model_dir, version, uri, model_name)

@@ -192,3 +192,23 @@ def test_small_test_warning_only_when_the_whole_test_says_little(frame: pd.DataF
     assert min(kappas.values()) < 150 < max(kappas.values())  # the case the rule is for
     small = [any("small test" in w for w in row) for row in fb.warnings(cols)]
     assert small == [False, True, False]
+
+
+def test_a_launch_date_far_outside_the_training_period_is_warned(frame: pd.DataFrame) -> None:
+    fb = _builder(frame)
+    cols = to_columns(frame.head(4), fb.spec)
+    latest = frame["launch_day"].max()
+    cols[fb.spec.date_column] = np.array(
+        ["1900-01-01", "9999-12-31", str((latest + pd.Timedelta(days=100)).date()), "2023-06-01"],
+        dtype="datetime64[D]",
+    )
+    notes = [[w for w in row if w.startswith("launch_date")] for row in fb.warnings(cols)]
+    assert "before the first training launch" in notes[0][0]
+    assert "more than 365 days after the latest training launch" in notes[1][0]
+    assert notes[2] == [] and notes[3] == []  # soon after the history, and inside it
+    # a model saved before the date range was kept still loads, and warns about no date
+    old = fb.to_dict()
+    old.pop("date_range")
+    assert not any(
+        "launch_date" in w for row in FeatureBuilder.from_dict(old).warnings(cols) for w in row
+    )

@@ -74,3 +74,18 @@ def test_spec_rejects_leakage_used_as_feature(tmp_path: Path) -> None:
     bad.write_text(text)
     with pytest.raises(ValueError, match="price"):
         load_spec(bad)
+
+
+def test_each_launch_history_has_its_own_registered_model(
+    champion: dict, video_games_spec: Path
+) -> None:
+    """Training a second data set neither competes with nor blocks the simulated default."""
+    from training.pipeline import run_training
+
+    vg = run_training(data=None, spec_path=video_games_spec)
+    assert vg["model_name"] == "hit-compass-video_games"
+    assert vg["promotion"]["promoted"], vg["promotion"]  # its own first champion
+    assert registry.champion_version("hit-compass-video_games") == vg["version"]
+    assert registry.champion_version() == champion["version"]  # the default is untouched
+    tag = registry.export_version(model_name="hit-compass-video_games")
+    assert tag.startswith("hit-compass-video_games:")
