@@ -1,4 +1,4 @@
-"""The serving benchmark's no-op services (training/bench_serve.py) must answer, or the floor
+"""The serving benchmark's no-op services (benchmarks/serve.py) must answer, or the floor
 they measure is a floor of 500s."""
 
 from __future__ import annotations
