@@ -20,9 +20,10 @@ from features.spec import CountPair, DatasetSpec, EntityHistory
 Columns = Mapping[str, np.ndarray]
 _MISSING = "\x00missing"
 _NO_HISTORY = EntityHistory()  # the default: track record only
-# concepts launch after the history ends; this long after it, trends the model never saw may
-# have moved the market, so the answer says so
-DATE_HORIZON_DAYS = 365
+# concepts launch after the history ends (and a champion's features end where its training
+# period does, before its out-of-time test); this long after that, trends the model never saw
+# may have moved the market, so the answer says so
+DATE_HORIZON_DAYS = 730
 
 
 def as_days(values: np.ndarray) -> np.ndarray:

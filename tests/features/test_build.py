@@ -199,12 +199,12 @@ def test_a_launch_date_far_outside_the_training_period_is_warned(frame: pd.DataF
     cols = to_columns(frame.head(4), fb.spec)
     latest = frame["launch_day"].max()
     cols[fb.spec.date_column] = np.array(
-        ["1900-01-01", "9999-12-31", str((latest + pd.Timedelta(days=100)).date()), "2023-06-01"],
+        ["1900-01-01", "9999-12-31", str((latest + pd.Timedelta(days=700)).date()), "2023-06-01"],
         dtype="datetime64[D]",
     )
     notes = [[w for w in row if w.startswith("launch_date")] for row in fb.warnings(cols)]
     assert "before the first training launch" in notes[0][0]
-    assert "more than 365 days after the latest training launch" in notes[1][0]
+    assert "more than 730 days after the latest training launch" in notes[1][0]
     assert notes[2] == [] and notes[3] == []  # soon after the history, and inside it
     # a model saved before the date range was kept still loads, and warns about no date
     old = fb.to_dict()
