@@ -16,6 +16,7 @@ see ``models.linear`` and ``training.blend``); a folder without ``linear.json`` 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -166,10 +167,11 @@ class HitModel:
             contrib = self.booster.predict(x, pred_contrib=True, num_threads=1)
         if not self.is_blend:
             return contrib[:, :-1], contrib[:, -1], contrib.sum(axis=1)
-        # (1 - w) is folded into the linear part's prepared arrays: two array operations here
-        both = contrib * self.blend_weight
-        both += self.linear.contributions(x, 1.0 - self.blend_weight)  # type: ignore[union-attr]
-        return both[:, :-1], both[:, -1], both.sum(axis=1)
+        # (1 - w) is folded into the linear part's prepared arrays: two array operations here,
+        # in place (``contrib`` is this call's own array)
+        contrib *= self.blend_weight
+        contrib += self.linear.contributions(x, 1.0 - self.blend_weight)  # type: ignore[union-attr]
+        return contrib[:, :-1], contrib[:, -1], contrib.sum(axis=1)
 
     def pre_test_probability(self, x_masked: np.ndarray) -> np.ndarray:
         """P(hit) as if untested, from rows whose small-sample test fields are masked.
@@ -180,7 +182,12 @@ class HitModel:
         if self.pre_test_booster is None:
             raise ValueError("this model has no pre-test booster (its spec has no pre_test pair)")
         raw = self._raw(self.pre_test_booster, x_masked)
-        return 1.0 / (1.0 + np.exp(-self._blend(raw, self.pre_test_linear, x_masked)))
+        linear, w = self.pre_test_linear, self.blend_weight
+        if linear is not None and w < 1.0 and len(x_masked) == 1:
+            # the service's path, in plain numbers: each numpy call on one row is overhead
+            z = w * float(raw[0]) + linear.log_odds_one(x_masked, 1.0 - w)
+            return np.array([_sigmoid(z)])
+        return 1.0 / (1.0 + np.exp(-self._blend(raw, linear, x_masked)))
 
     def pair_prior_mean(self, pair: str, concept: Mapping[str, Any]) -> float:
         """The training prior's mean rate of count pair ``pair`` for the concept's group."""
@@ -196,6 +203,9 @@ class HitModel:
     def _blend(self, tree: np.ndarray, linear: LinearPart | None, x: np.ndarray) -> np.ndarray:
         if linear is None or self.blend_weight >= 1.0:
             return tree
+        if len(x) == 1:  # the service's path, in plain numbers
+            w = self.blend_weight
+            return np.array([w * float(tree[0]) + linear.log_odds_one(x, 1.0 - w)])
         return self.blend_weight * tree + linear.log_odds(x, 1.0 - self.blend_weight)
 
     def _single_row(self, booster: lgb.Booster, kind: int) -> SingleRowPredictor:
@@ -276,6 +286,11 @@ class HitModel:
             pre_linear,
             weight,
         )
+
+
+def _sigmoid(z: float) -> float:
+    # 1 / (1 + e^-z) without overflow: below -700 it is e^z to double precision
+    return 1.0 / (1.0 + math.exp(-z)) if z > -700.0 else math.exp(z)
 
 
 def _load_linear(path: Path) -> tuple[LinearPart | None, LinearPart | None, float]:

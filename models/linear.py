@@ -13,10 +13,13 @@ The log-odds are ``intercept + design(x) @ coef``. The contribution of feature j
 ``coef_j . (design_j(x) - design_j(reference))`` where the reference is the training mean of the
 design, so contributions + base value sum to the log-odds (like TreeSHAP's).
 
-Scoring never builds the design matrix: the standardising is folded into the coefficients and
-each categorical feature becomes one row of a lookup table (its code -> coefficient, "other"
-at the end), all prepared once as numpy arrays, so a row costs a dozen numpy calls whatever the
-number of features (the service scores one concept at a time).
+Scoring never builds the design matrix: the standardising is folded into a slope and shift per
+numeric feature, each categorical feature becomes one row of a lookup table (code ->
+coefficient, "other" after the levels), and for one row every combination of the categorical
+codes is one row of a second table (unless there are more than ``MAX_COMBINATIONS``), all
+prepared once as numpy arrays, so a row costs about a dozen numpy calls whatever the number of
+features (the service scores one concept at a time; in the blend, ``1 - w`` is folded into the
+arrays too).
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ import numpy as np
 
 # categorical levels are vocabulary indices (0, 1, ...); a larger one would make a huge table
 MAX_TABLE_CODE = 1_000_000
+# one-row scoring looks a combination of categorical codes up in one table this large at most
+MAX_COMBINATIONS = 1 << 16
 
 
 def signed_log(x: np.ndarray) -> np.ndarray:
@@ -47,45 +52,82 @@ class Prepared:
     unlogged: np.ndarray | None  # numeric features used without the signed log
     slope: np.ndarray
     shift: np.ndarray
+    shift_sum: float
     missing: np.ndarray  # the term of a missing value (median + indicator)
     offset: np.ndarray  # first slot of each categorical feature in ``table``
     other: np.ndarray  # its "other" slot (after its levels)
     table: np.ndarray
     base: float
     base_1: np.ndarray
+    # one row: every combination of the categorical codes' slots -> their terms (and sum)
+    width: np.ndarray  # each categorical feature's "other" slot, counted from its first
+    stride: np.ndarray
+    combo: np.ndarray | None  # (combinations, categorical features), None if too many
+    combo_sum: np.ndarray | None
 
 
-def _terms(x: np.ndarray, p: Prepared) -> tuple[np.ndarray, np.ndarray, Any]:
-    """(categorical terms, numeric terms, per-row sum of the numeric terms), 1-d for one row:
-    a dozen numpy calls on small arrays whatever the number of features (the service scores
-    one row at a time, where each call's overhead is the cost; out arguments are positional,
-    numpy parses keywords slower)."""
+# Scoring runs a dozen numpy calls on small arrays whatever the number of features: the
+# service scores one row at a time, where each call's overhead is the cost (out arguments are
+# positional: numpy parses keywords slower).
+def _split(x: np.ndarray, p: Prepared) -> tuple[bool, Any, np.ndarray, bool]:
+    """(one row?, the codes' slots in ``table`` or their row of ``combo``, the signed-log
+    numbers, all numbers finite?); 1-d for one row."""
     one = len(x) == 1
     row = x[0] if one else x
     v = row if p.idx is None else row.take(p.idx, axis=-1)  # codes, then numbers
     m = p.n_cat
-    # a code's slot in the lookup table is its feature's offset + the code; NaN (an unknown
-    # category) and codes past the feature's last level go to the slot after its levels,
-    # "other" (FeatureBuilder's codes are vocabulary indices 0, 1, ... or NaN)
-    code = v[..., :m] + p.offset
-    np.fmin(code, p.other, code)
-    cat = p.table[code.astype(np.intp)]
+    # a code's slot is the code; NaN (an unknown category) and codes past the feature's last
+    # level go to the slot after its levels, "other" (FeatureBuilder's codes are vocabulary
+    # indices 0, 1, ... or NaN)
+    if one and p.combo is not None:  # one row: the combination's row of ``combo``
+        slots: Any = int(np.fmin(v[:m], p.width).dot(p.stride))
+    else:  # the feature's offset + the slot in ``table``
+        code = v[..., :m] + p.offset
+        np.fmin(code, p.other, code)
+        slots = code.astype(np.intp)
     raw = v[..., m:]
     num = np.abs(raw)
     np.log1p(num, num)
-    # +-inf and NaN are missing; they make this sum of non-negative numbers non-finite (and
-    # it cannot be inf - inf): one check when nothing is missing, the usual case
+    # +-inf and NaN (missing) make this sum of non-negative numbers non-finite, and it cannot
+    # be inf - inf: one check, and nothing else to do in the usual case (nothing missing)
     size = num.dot(p.ones_num)
+    finite = math.isfinite(size) if one else bool(np.isfinite(size).all())
     np.copysign(num, raw, num)
     if p.unlogged is not None:
         num[..., p.unlogged] = raw[..., p.unlogged]
+    return one, slots, num, finite
+
+
+def _numeric_terms(num: np.ndarray, p: Prepared, finite: bool) -> np.ndarray:
+    """Signed-log numbers -> their terms, in place; +-inf and NaN are missing: the median's
+    term plus the missing indicator's coefficient."""
+    if finite:
+        num *= p.slope
+        num += p.shift
+        return num
+    missing = np.isfinite(num)
+    np.logical_not(missing, missing)
     num *= p.slope
     num += p.shift
-    if not (math.isfinite(size) if one else np.isfinite(size).all()):
-        missing = np.isfinite(num)
-        np.logical_not(missing, missing)
-        np.putmask(num, missing, p.missing)  # the median's term + the indicator's coefficient
-    return cat, num, num.dot(p.ones_num)
+    np.putmask(num, missing, p.missing)
+    return num
+
+
+def _terms(x: np.ndarray, p: Prepared) -> tuple[np.ndarray, np.ndarray]:
+    """(categorical terms, numeric terms), 1-d for one row."""
+    _, slots, num, finite = _split(x, p)
+    cat = p.combo[slots] if isinstance(slots, int) else p.table[slots]  # type: ignore[index]
+    return cat, _numeric_terms(num, p, finite)
+
+
+def _log_odds(x: np.ndarray, p: Prepared) -> Any:
+    """Per-row sum of the terms and the base (a number for one row)."""
+    _, slots, num, finite = _split(x, p)
+    one_combination = isinstance(slots, int)
+    cat = p.combo_sum[slots] if one_combination else p.table[slots].dot(p.ones_cat)  # type: ignore[index]
+    if finite:  # the usual case: no per-term arithmetic
+        return num.dot(p.slope) + cat + (p.base + p.shift_sum)
+    return _numeric_terms(num, p, False).dot(p.ones_num) + cat + p.base
 
 
 @dataclass
@@ -149,7 +191,7 @@ class LinearPart:
         the base value (the reference row's log-odds); a row sums to :meth:`log_odds`. Every
         column times ``scale`` (a blend's ``1 - w``, folded into the prepared arrays)."""
         p = self.prepared(scale)
-        cat, num, _ = _terms(x, p)
+        cat, num = _terms(x, p)
         if num.ndim == 1:  # one row
             out = np.concatenate((cat, num, p.base_1))[None, :]
         else:
@@ -158,10 +200,12 @@ class LinearPart:
 
     def log_odds(self, x: np.ndarray, scale: float = 1.0) -> np.ndarray:
         """``scale * (intercept + design(x) @ coef)`` per row, without building the design."""
-        p = self.prepared(scale)
-        cat, num, num_sum = _terms(x, p)
-        z = num_sum + cat.dot(p.ones_cat) + p.base
-        return np.array([z]) if num.ndim == 1 else z
+        z = _log_odds(x, self.prepared(scale))
+        return np.array([z]) if len(x) == 1 else z
+
+    def log_odds_one(self, x: np.ndarray, scale: float = 1.0) -> float:
+        """:meth:`log_odds` of a one-row ``x`` as a number (the service's path)."""
+        return float(_log_odds(x, self.prepared(scale)))
 
     def prepared(self, scale: float = 1.0) -> Prepared:
         """Per-feature arrays for scoring, built once per ``scale`` from the JSON state: the
@@ -209,6 +253,14 @@ class LinearPart:
         slope_s = np.asarray(slope, dtype=float) * scale
         # a zero slope (a monotone bound reached) times an inf input would warn: a negligible one
         slope_s[slope_s == 0.0] = 1e-300
+        rows = [r * scale for r in rows]
+        n_slots = [len(r) for r in rows]
+        combo = combo_sum = None
+        if rows and int(np.prod(n_slots)) <= MAX_COMBINATIONS:
+            grid = np.indices(n_slots).reshape(len(rows), -1)  # C order: the last code fastest
+            combo = np.stack([r[g] for r, g in zip(rows, grid, strict=True)], axis=1)
+            combo_sum = combo.dot(np.ones(len(rows)))
+        stride = [int(np.prod(n_slots[f + 1 :])) for f in range(len(rows))]
         cols = cat_idx + num_idx  # FeatureBuilder puts the categorical codes first
         order = np.append(np.argsort(cols, kind="stable"), len(cols))
         identity = cols == list(range(len(cols)))
@@ -221,12 +273,17 @@ class LinearPart:
             unlogged=np.asarray(unlogged, dtype=np.intp) if unlogged else None,
             slope=slope_s,
             shift=np.asarray(shift, dtype=float) * scale,
+            shift_sum=float(np.sum(shift)) * scale,
             missing=np.asarray(missing, dtype=float) * scale,
             offset=offset,
             other=offset + sizes - 1.0,
-            table=(np.concatenate(rows) if rows else np.empty(0)) * scale,
+            table=np.concatenate(rows) if rows else np.empty(0),
             base=base * scale,
             base_1=np.array([base * scale]),
+            width=np.asarray(n_slots, dtype=float) - 1.0,
+            stride=np.asarray(stride, dtype=float),
+            combo=combo,
+            combo_sum=combo_sum,
         )
         cache[scale] = p
         return p

@@ -52,9 +52,9 @@ def test_fast_path_equals_the_design_matrix() -> None:
     part, x = _part(), _rows()
     np.testing.assert_allclose(part.log_odds(x), part.literal_log_odds(x), atol=1e-12)
     for i in range(20):  # the one-row path the service takes
-        assert part.log_odds(x[i : i + 1])[0] == pytest.approx(
-            part.literal_log_odds(x[i : i + 1])[0], abs=1e-12
-        )
+        expected = part.literal_log_odds(x[i : i + 1])[0]
+        assert part.log_odds(x[i : i + 1])[0] == pytest.approx(expected, abs=1e-12)
+        assert part.log_odds_one(x[i : i + 1]) == pytest.approx(expected, abs=1e-12)
 
 
 def test_contributions_and_base_add_up_to_the_log_odds() -> None:
@@ -84,3 +84,16 @@ def test_json_round_trip() -> None:
     bad = part.to_dict() | {"coef": part.coef[:-1]}
     with pytest.raises(ValueError, match="do not match"):
         LinearPart.from_dict(bad)
+
+
+def test_one_row_without_the_combination_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Too many combinations of categorical codes: one row takes the per-feature table."""
+    import models.linear
+
+    monkeypatch.setattr(models.linear, "MAX_COMBINATIONS", 1)
+    part, x = _part(), _rows()
+    assert part.prepared().combo is None
+    for i in range(20):
+        expected = part.literal_log_odds(x[i : i + 1])[0]
+        assert part.log_odds_one(x[i : i + 1]) == pytest.approx(expected, abs=1e-12)
+        np.testing.assert_allclose(part.contributions(x[i : i + 1]).sum(), expected, atol=1e-12)
