@@ -6,6 +6,7 @@ Everything here is measured by running the pipeline; nothing is a constant.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 import tempfile
@@ -13,7 +14,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import lightgbm as lgb
 import numpy as np
 import optuna
 import pandas as pd
@@ -23,16 +23,16 @@ from features.build import FeatureBuilder, pair_counts
 from features.spec import DatasetSpec, load_spec
 from training import SPECS
 from training.baselines import evaluate_baselines, model_summary, pick
-from training.boosting import booster_params, dataset
 from training.dataset import load_launches, simulated_frame, to_columns
 from training.evaluate import score
 from training.forecast import evaluate_forecast
 from training.train import (
     TrainingConfig,
     TrainResult,
-    cross_validate,
-    fit_calibrator,
+    blend_calibrator,
+    fit_recipe,
     load_config,
+    time_folds,
     train_model,
 )
 from training.tune import tune
@@ -94,24 +94,40 @@ def fit_and_score(
     params: dict[str, Any],
     config: TrainingConfig,
 ) -> dict[str, float]:
-    """The model's recipe on any matrix (``names`` its columns): time-fold CV picks the trees,
-    calibrate out of fold, refit on the whole training period, score the test rows."""
-    cv = cross_validate(
-        x,
-        y,
-        days,
-        names,
-        categorical,
-        spec,
-        params,
-        config.cv_folds,
-        config.max_rounds,
-        config.early_stopping_rounds,
+    """The model's recipe on any matrix (``names`` its columns): time-fold CV picks the trees
+    (and the blend, when it is on), calibrate out of fold, refit on the whole training period,
+    score the test rows."""
+    recipe = fit_recipe(x, y, days, names, categorical, spec, params, config)
+    return score(y_test, recipe.calibrator(recipe.log_odds(x_test)))
+
+
+def linear_part_gain(result: TrainResult, config: TrainingConfig | None = None) -> dict[str, Any]:
+    """The linear part's gain: the blended model minus LightGBM alone (w = 1: the same booster,
+    calibrated the same way on its own honest out-of-fold log-odds), on the same test rows."""
+    config = config or load_config()
+    meaning = "the linear part dropped from the blend (w = 1: LightGBM alone)"
+    choice = result.extras.get("blend")
+    if choice is None:
+        return {"meaning": meaning, "skipped": "blend off in config.yaml"}
+    if choice.w >= 1.0:
+        return {"meaning": meaning, "skipped": "the time folds chose w = 1 (LightGBM alone)"}
+    y = result.train["label"].to_numpy()
+    days = result.train["launch_day"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    folds = time_folds(days, config.cv_folds)
+    calibrator, _ = blend_calibrator(choice.lgbm.oof_logit, y, folds)
+    model = result.model
+    alone = dataclasses.replace(
+        model, linear=None, pre_test_linear=None, blend_weight=1.0, calibrator=calibrator
     )
-    calibrator, _ = fit_calibrator(cv.oof_logit[cv.mask], y[cv.mask])
-    data = dataset(x, y, names, categorical)
-    booster = lgb.train(booster_params(params, spec, names), data, num_boost_round=cv.n_rounds)
-    return score(y_test, calibrator(booster.predict(x_test, raw_score=True)))
+    test_cols = to_columns(result.test, model.spec)
+    m = score(result.test["label"].to_numpy(), alone.predict_proba(test_cols))
+    full = pick(result.test_metrics)
+    return {
+        "meaning": meaning,
+        "without": pick(m),
+        "auc_gain": round(full["auc"] - m["auc"], 5),
+        "logloss_gain": round(m["logloss"] - full["logloss"], 5),
+    }
 
 
 def ablation(
@@ -182,6 +198,7 @@ def evaluate_dataset(
     t1 = time.perf_counter()
     if with_ablation:
         out["ablation"] = ablation(result, spec, config)
+        out["linear_part"] = linear_part_gain(result, config)
     out["seconds"] = {
         "train": round(t_train, 1),
         "baselines": round(t1 - t0 - t_train, 1),
@@ -280,6 +297,10 @@ def run_benchmark(
     out["simulated"]["targets"] = targets(out["simulated"])
     out["video_games"]["targets"] = {"auc_ge_0.88": out["video_games"]["model"]["auc"] >= 0.88}
     out["ablation"] = {name: out[name].pop("ablation", None) for name, *_ in datasets}
+    # the learner's ablation row (blend vs w = 1), beside the feature families'
+    out["ablation_linear_part"] = {
+        name: out[name].pop("linear_part", None) for name, *_ in datasets
+    }
     out["seconds_total"] = round(time.perf_counter() - started, 1)
     return out
 
@@ -327,6 +348,9 @@ def markdown_tables(bench: dict[str, Any]) -> str:
             )
         lo, hi = sec["model"]["auc_ci"]
         lines += ["", f"Model AUC 95 % bootstrap interval [{lo:.4f}, {hi:.4f}].", ""]
+        recipe = sec["model"].get("recipe")
+        if recipe is not None:
+            lines += [_recipe_line(recipe, sec["model"].get("calibrator")), ""]
     lines += [
         "**Ablation** (test AUC / log-loss gain of each feature family = full model minus the "
         "model retrained without it; positive = the family helps)",
@@ -345,4 +369,28 @@ def markdown_tables(bench: dict[str, Any]) -> str:
             else:
                 cells += ["n/a", "n/a"]
         lines.append(f"| {family} | " + " | ".join(cells) + " |")
+    learner = bench.get("ablation_linear_part") or {}
+    if learner:
+        cells = []
+        for name in ("simulated", "video_games"):
+            part = learner.get(name) or {}
+            if "auc_gain" in part:
+                cells += [f"{part['auc_gain']:+.4f}", f"{part['logloss_gain']:+.4f}"]
+            else:
+                cells += ["n/a", "n/a"]
+        lines.append("| linear_part (blend vs w = 1) | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _recipe_line(recipe: dict[str, Any], calibrator: str | None) -> str:
+    def hl(v: float | None) -> str:
+        return "none" if v is None else f"{v:g} y"
+
+    return (
+        f"Chosen on the training period's time folds: learner **{recipe['learner']}**, "
+        f"w = {recipe['w']:.2f} (LightGBM's weight in log-odds), linear C = {recipe['C']:g}, "
+        f"recency half-life LightGBM {hl(recipe['lgbm_half_life'])} / linear "
+        f"{hl(recipe['linear_half_life'])}, calibration {calibrator}; out-of-fold log loss "
+        f"LightGBM {recipe['oof_logloss']['lgbm']:.4f}, linear "
+        f"{recipe['oof_logloss']['linear']:.4f}, blend {recipe['oof_logloss']['blend']:.4f}."
+    )

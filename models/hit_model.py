@@ -7,11 +7,16 @@ On disk (no pickle anywhere)::
     forecast_p10.txt     optional (with forecast_p50/p90): quantile boosters of log1p(outcome)
     features.json        FeatureBuilder state, including the dataset spec
     model.json           calibrator, category norms, forecast conformal offsets, metadata
+    linear.json          optional: the linear part (and its pre-test twin) and the blend weight
+
+With a linear part the raw log-odds are ``w * booster + (1 - w) * linear`` (``blend_weight`` w,
+see ``models.linear`` and ``training.blend``); a folder without ``linear.json`` is LightGBM alone.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +28,7 @@ import numpy as np
 from features.build import Columns, FeatureBuilder
 from features.spec import DatasetSpec
 from models.fast_predict import CONTRIB, RAW_SCORE, SingleRowPredictor
+from models.linear import LinearPart
 
 FORMAT_VERSION = 1
 
@@ -102,6 +108,15 @@ class HitModel:
     forecast: QuantileForecast | None = None
     # per-category score distribution of past launches (see training.forecast.category_norms)
     norms: dict[str, Any] | None = None
+    # the blend: raw log-odds = blend_weight * booster + (1 - blend_weight) * linear
+    linear: LinearPart | None = None
+    pre_test_linear: LinearPart | None = None
+    blend_weight: float = 1.0
+
+    @property
+    def is_blend(self) -> bool:
+        """True if the log-odds blend a linear part with the booster (0 <= w < 1)."""
+        return self.linear is not None and self.blend_weight < 1.0
 
     @property
     def spec(self) -> DatasetSpec:
@@ -127,7 +142,7 @@ class HitModel:
 
     def log_odds(self, x: np.ndarray) -> np.ndarray:
         """Raw (uncalibrated) log-odds of a hit per row of the feature matrix."""
-        return self._raw(self.booster, x)
+        return self._blend(self._raw(self.booster, x), self.linear, x)
 
     def probability(self, x: np.ndarray) -> np.ndarray:
         """Calibrated P(hit) per row of the feature matrix."""
@@ -142,22 +157,37 @@ class HitModel:
         return self.probability(self.matrix(columns))
 
     def explain(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(TreeSHAP contributions per feature (n, features), base value (n,), raw log-odds (n,))
-        in one tree walk: contributions and base sum to the log-odds."""
+        """(contributions per feature (n, features), base value (n,), raw log-odds (n,)) in one
+        tree walk: contributions and base sum to the log-odds. TreeSHAP for the booster; for a
+        blend, ``w * TreeSHAP + (1 - w) * linear term`` per feature and base
+        ``w * tree base + (1 - w) * linear base``."""
         if len(x) == 1:
             contrib = self._single_row(self.booster, CONTRIB)(x)[None, :]
         else:
             contrib = self.booster.predict(x, pred_contrib=True, num_threads=1)
+        if not self.is_blend:
+            return contrib[:, :-1], contrib[:, -1], contrib.sum(axis=1)
+        # (1 - w) is folded into the linear part's prepared arrays: two array operations here,
+        # in place (``contrib`` is this call's own array)
+        contrib *= self.blend_weight
+        contrib += self.linear.contributions(x, 1.0 - self.blend_weight)  # type: ignore[union-attr]
         return contrib[:, :-1], contrib[:, -1], contrib.sum(axis=1)
 
     def pre_test_probability(self, x_masked: np.ndarray) -> np.ndarray:
         """P(hit) as if untested, from rows whose small-sample test fields are masked.
 
-        The pre-test booster's raw output is used as is (identity calibration): it is trained
-        with log loss on masked rows, and its out-of-time ECE is measured in the tests."""
+        The pre-test booster's raw output (blended with the pre-test linear part, same weight)
+        is used as is (identity calibration): both are trained with log loss on masked rows, and
+        its out-of-time ECE is measured in the tests."""
         if self.pre_test_booster is None:
             raise ValueError("this model has no pre-test booster (its spec has no pre_test pair)")
-        return 1.0 / (1.0 + np.exp(-self._raw(self.pre_test_booster, x_masked)))
+        raw = self._raw(self.pre_test_booster, x_masked)
+        linear, w = self.pre_test_linear, self.blend_weight
+        if linear is not None and w < 1.0 and len(x_masked) == 1:
+            # the service's path, in plain numbers: each numpy call on one row is overhead
+            z = w * float(raw[0]) + linear.log_odds_one(x_masked, 1.0 - w)
+            return np.array([_sigmoid(z)])
+        return 1.0 / (1.0 + np.exp(-self._blend(raw, linear, x_masked)))
 
     def pair_prior_mean(self, pair: str, concept: Mapping[str, Any]) -> float:
         """The training prior's mean rate of count pair ``pair`` for the concept's group."""
@@ -169,6 +199,14 @@ class HitModel:
         # one thread: OpenMP start-up costs ~3 ms per call on small batches
         threads = 1 if len(x) < 2000 else 0
         return booster.predict(x, raw_score=True, num_threads=threads)
+
+    def _blend(self, tree: np.ndarray, linear: LinearPart | None, x: np.ndarray) -> np.ndarray:
+        if linear is None or self.blend_weight >= 1.0:
+            return tree
+        if len(x) == 1:  # the service's path, in plain numbers
+            w = self.blend_weight
+            return np.array([w * float(tree[0]) + linear.log_odds_one(x, 1.0 - w)])
+        return self.blend_weight * tree + linear.log_odds(x, 1.0 - self.blend_weight)
 
     def _single_row(self, booster: lgb.Booster, kind: int) -> SingleRowPredictor:
         """Cached fast-path predictor for one row (per booster and output kind)."""
@@ -189,6 +227,14 @@ class HitModel:
             for key, booster in self.forecast.boosters.items():
                 booster.save_model(path / f"forecast_{key}.txt")
         (path / "features.json").write_text(json.dumps(self.features.to_dict()))
+        if self.linear is not None:
+            pre = self.pre_test_linear
+            lin = {
+                "blend_weight": self.blend_weight,
+                "linear": self.linear.to_dict(),
+                "pre_test_linear": pre.to_dict() if pre is not None else None,
+            }
+            (path / "linear.json").write_text(json.dumps(lin))
         meta = {
             "format_version": FORMAT_VERSION,
             "calibrator": {"kind": self.calibrator.kind, "params": self.calibrator.params},
@@ -214,6 +260,7 @@ class HitModel:
             pre = path / "pre_test.txt"
             pre_booster = lgb.Booster(model_file=str(pre)) if pre.is_file() else None
             forecast = _load_forecast(path, meta.get("forecast"))
+            linear, pre_linear, weight = _load_linear(path)
         except ModelLoadError:
             raise
         except Exception as exc:  # any parse failure means a corrupt artifact
@@ -223,6 +270,9 @@ class HitModel:
                 f"{path}: booster expects {booster.num_feature()} features, "
                 f"features.json describes {len(features.feature_names)}"
             )
+        for part in (linear, pre_linear):
+            if part is not None and part.feature_names != features.feature_names:
+                raise ModelLoadError(f"{path}/linear.json: its features differ from features.json")
         cal = meta["calibrator"]
         return cls(
             booster,
@@ -232,7 +282,32 @@ class HitModel:
             meta.get("metadata", {}),
             forecast,
             meta.get("norms"),
+            linear,
+            pre_linear,
+            weight,
         )
+
+
+def _sigmoid(z: float) -> float:
+    # 1 / (1 + e^-z) without overflow: below -700 it is e^z to double precision
+    return 1.0 / (1.0 + math.exp(-z)) if z > -700.0 else math.exp(z)
+
+
+def _load_linear(path: Path) -> tuple[LinearPart | None, LinearPart | None, float]:
+    """The blend's linear parts and weight from ``linear.json`` (none: LightGBM alone)."""
+    file = path / "linear.json"
+    if not file.is_file():
+        return None, None, 1.0
+    lin = json.loads(file.read_text())
+    weight = float(lin["blend_weight"])
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"blend_weight {weight} is not in [0, 1]")
+    pre = lin.get("pre_test_linear")
+    return (
+        LinearPart.from_dict(lin["linear"]),
+        LinearPart.from_dict(pre) if pre else None,
+        weight,
+    )
 
 
 def _load_forecast(path: Path, params: dict[str, Any] | None) -> QuantileForecast | None:

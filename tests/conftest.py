@@ -66,7 +66,15 @@ def fast_config():
     cfg = load_config()
     # one thread: OpenMP spin-waits badly when the suite shares 2 cores with other processes
     lightgbm = cfg.lightgbm | {"learning_rate": 0.1, "num_threads": 1}
-    fast = {"max_rounds": 120, "early_stopping_rounds": 10, "cv_folds": 3, "lightgbm": lightgbm}
+    # the blend's grids cut to two values each: the selection is exercised, not its skill
+    blend = cfg.blend.model_copy(update={"half_life_grid": [None, 4.0], "c_grid": [0.1, 1.0]})
+    fast = {
+        "max_rounds": 120,
+        "early_stopping_rounds": 10,
+        "cv_folds": 3,
+        "lightgbm": lightgbm,
+        "blend": blend,
+    }
     return cfg.model_copy(update=fast)
 
 
@@ -80,6 +88,28 @@ def small_result(fast_config):
 
     spec = load_spec(DEFAULT_SPEC)
     return train_model(simulated_frame(2000, 3, spec), spec, config=fast_config)
+
+
+@pytest.fixture(scope="session")
+def blended_result(fast_config):
+    """A blended model for sure (w fixed at 0.5, LightGBM and the linear part both count),
+    trained in process on 2,000 simulated launches."""
+    from features.spec import load_spec
+    from training import DEFAULT_SPEC
+    from training.dataset import simulated_frame
+    from training.train import train_model
+
+    spec = load_spec(DEFAULT_SPEC)
+    blend = fast_config.blend.model_copy(update={"w_values": [0.5]})
+    config = fast_config.model_copy(update={"blend": blend})
+    return train_model(simulated_frame(2000, 5, spec), spec, config=config)
+
+
+@pytest.fixture(scope="session")
+def blended_scorer(blended_result):
+    from scoring.scorer import Scorer
+
+    return Scorer(blended_result.model, "blended")
 
 
 @pytest.fixture(scope="session")

@@ -145,4 +145,16 @@ def model_summary(result: TrainResult, n_boot: int = 500) -> dict[str, Any]:
     out["calibrator"] = result.calibration.get("calibrator")
     out["n_rounds"] = result.cv.n_rounds
     out["cv_logloss"] = round(float(np.mean(result.cv.fold_logloss)), 5)
+    blend = result.calibration.get("blend")
+    if blend is not None:
+        # what the time folds chose: learner (blend / lightgbm / linear), w, C, half-lives
+        out["recipe"] = {
+            "learner": blend["learner"],
+            "w": blend["w"],
+            "C": blend["linear"]["C"],
+            "lgbm_half_life": blend["lgbm_half_life"],
+            "linear_half_life": blend["linear"]["half_life"],
+            "calibration": blend.get("calibration"),
+            "oof_logloss": blend["oof_logloss"],
+        }
     return out

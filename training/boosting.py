@@ -11,10 +11,22 @@ import numpy as np
 from features.spec import DatasetSpec
 
 
-def dataset(x: np.ndarray, y: np.ndarray, names: list[str], categorical: list[str]) -> lgb.Dataset:
-    """A LightGBM dataset with named features; raw data kept (CV reuses it across folds)."""
+def dataset(
+    x: np.ndarray,
+    y: np.ndarray,
+    names: list[str],
+    categorical: list[str],
+    weight: np.ndarray | None = None,
+) -> lgb.Dataset:
+    """A LightGBM dataset with named features (and optional row weights); raw data kept (CV
+    reuses it across folds)."""
     return lgb.Dataset(
-        x, y, feature_name=names, categorical_feature=categorical, free_raw_data=False
+        x,
+        y,
+        weight=weight,
+        feature_name=names,
+        categorical_feature=categorical,
+        free_raw_data=False,
     )
 
 

@@ -219,6 +219,7 @@ def markdown_report(
         f"expanding out-of-time folds: {result.cv.best_iterations}); CV log loss per fold "
         f"{[round(v, 4) for v in result.cv.fold_logloss]}.",
         "",
+        *_blend_lines(cal.get("blend")),
         "Params: `"
         + ", ".join(f"{k}={v}" for k, v in result.params.items() if k != "verbose")
         + "`",
@@ -257,3 +258,19 @@ def write_run_report(result: TrainResult, spec: DatasetSpec, folder: Path) -> Ru
     for name, m in baselines.items():
         metrics |= {f"{name}_{k}": v for k, v in m.items() if k in METRICS}
     return RunReport(folder, metrics, {"model": summary, "baselines": baselines})
+
+
+def _blend_lines(blend: dict | None) -> list[str]:
+    """The blend the time folds chose (training.blend), if the blend is on."""
+    if not blend:
+        return []
+    oof, lin = blend["oof_logloss"], blend["linear"]
+    fwd = blend.get("forward_calibration") or {}
+    return [
+        f"Blend: learner **{blend['learner']}**, w = {blend['w']} (LightGBM's weight in "
+        f"log-odds), linear C = {lin['C']}, recency half-life LightGBM "
+        f"{blend['lgbm_half_life']} / linear {lin['half_life']} years (None: no decay); "
+        f"out-of-fold log loss LightGBM {oof['lgbm']}, linear {oof['linear']}, blend "
+        f"{oof['blend']}; forward Platt check {fwd} -> {blend.get('calibration')}.",
+        "",
+    ]

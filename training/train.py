@@ -1,4 +1,5 @@
-"""Training pipeline: out-of-time split -> features -> cross-validated LightGBM -> calibration.
+"""Training pipeline: out-of-time split -> features -> cross-validated LightGBM (blended with a
+linear part when ``config.yaml``'s ``blend`` is on, see ``training.blend``) -> calibration.
 
 Pure functions; ``train_model`` returns every intermediate value so tests and the benchmark can
 assert on them. Nothing here touches MLflow (see ``training.registry``).
@@ -14,7 +15,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
@@ -22,6 +23,8 @@ from sklearn.metrics import log_loss
 from features.build import FeatureBuilder
 from features.spec import DatasetSpec
 from models.hit_model import Calibrator, HitModel
+from models.linear import LinearPart
+from training.blend import BlendChoice, choose_blend, fit_linear, forward_platt, recency_weights
 from training.boosting import booster_params, dataset
 from training.dataset import to_columns
 from training.evaluate import score
@@ -41,6 +44,59 @@ class Promotion(BaseModel):
     )
 
 
+class Blend(BaseModel):
+    """LightGBM + a linear part in log-odds, every choice made on the time folds."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = Field(True, description="Blend (off: LightGBM alone, early-stopped CV).")
+    half_life_grid: list[float | None] = Field(
+        [None, 8.0, 4.0, 2.0],
+        min_length=1,
+        description="Recency-weight half-lives in years (null = no decay), per learner.",
+    )
+    c_grid: list[float] = Field(
+        [0.01, 0.03, 0.1, 0.3, 1.0, 3.0],
+        min_length=1,
+        description="Inverse L2 strengths of the linear part (sklearn's C).",
+    )
+    w_step: float = Field(0.05, gt=0, le=1, description="Grid step of the LightGBM weight w.")
+    w_values: list[float] | None = Field(
+        None, min_length=1, description="An explicit grid of w in [0, 1] instead of the step."
+    )
+    min_frequency: int = Field(
+        10, ge=1, description="A category needs this many training rows for its own coefficient."
+    )
+
+    @field_validator("w_values")
+    @classmethod
+    def _weights(cls, v: list[float] | None) -> list[float] | None:
+        if v is not None and not all(0.0 <= w <= 1.0 for w in v):
+            raise ValueError("every w must be in [0, 1]")
+        return v
+
+    @field_validator("half_life_grid")
+    @classmethod
+    def _half_lives(cls, v: list[float | None]) -> list[float | None]:
+        if not all(h is None or h > 0 for h in v):
+            raise ValueError("a half-life is positive (or null: no decay)")
+        return v
+
+    @field_validator("c_grid")
+    @classmethod
+    def _cs(cls, v: list[float]) -> list[float]:
+        if not all(c > 0 for c in v):
+            raise ValueError("C is positive")
+        return v
+
+    @property
+    def w_grid(self) -> tuple[float, ...]:
+        if self.w_values is not None:
+            return tuple(float(w) for w in self.w_values)
+        n = max(1, round(1 / self.w_step))
+        return tuple(float(w) for w in np.round(np.linspace(0.0, 1.0, n + 1), 4))
+
+
 class TrainingConfig(BaseModel):
     """``training/config.yaml``: what training and tuning read (tuned params override
     ``lightgbm``)."""
@@ -52,6 +108,7 @@ class TrainingConfig(BaseModel):
     early_stopping_rounds: int = Field(gt=0, description="Rounds without gain before a fold stops.")
     cv_folds: int = Field(ge=2, description="Expanding-window out-of-time folds of training.")
     promotion: Promotion = Field(default_factory=Promotion)
+    blend: Blend = Field(default_factory=Blend)
     experiment: str = Field("hit-compass", description="MLflow experiment of runs and studies.")
 
 
@@ -90,14 +147,6 @@ def time_folds(days: np.ndarray, n_folds: int) -> list[tuple[np.ndarray, np.ndar
         if len(tr) and len(va):
             folds.append((tr, va))
     return folds
-
-
-def _dataset(x: np.ndarray, y: np.ndarray, fb: FeatureBuilder) -> lgb.Dataset:
-    return dataset(x, y, fb.feature_names, fb.categorical_features)
-
-
-def _params(params: dict[str, Any], fb: FeatureBuilder) -> dict[str, Any]:
-    return booster_params(params, fb.spec, fb.feature_names)
 
 
 @dataclass
@@ -185,6 +234,121 @@ def _fit_one(kind: str, raw_logit: np.ndarray, y: np.ndarray) -> Calibrator:
     )
 
 
+def blend_calibrator(
+    z: np.ndarray, y: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]]
+) -> tuple[Calibrator, dict[str, Any]]:
+    """Platt on the latest fold if the forward check approves it, else :func:`fit_calibrator`
+    on the pooled out-of-fold log-odds ``z`` (NaN outside the folds)."""
+    platt, forward = forward_platt(z, y, folds)
+    if platt is not None:
+        return Calibrator("platt", platt), {"calibrator": "platt (latest fold)", **forward}
+    mask = ~np.isnan(z)
+    calibrator, report = fit_calibrator(z[mask], y[mask])
+    return calibrator, {**forward, **report}
+
+
+@dataclass
+class Recipe:
+    """The model's recipe fitted on one matrix: booster (+ linear part and weight), calibrator,
+    the out-of-fold log-odds the calibrator saw, and what was chosen."""
+
+    booster: lgb.Booster
+    calibrator: Calibrator
+    cv: CVResult  # LightGBM's (honest, for a blend) time-fold CV
+    oof_logit: np.ndarray  # the served log-odds' out-of-fold twin (NaN outside the folds)
+    calibration: dict[str, Any]
+    linear: LinearPart | None = None
+    w: float = 1.0
+    choice: BlendChoice | None = None
+
+    def log_odds(self, x: np.ndarray) -> np.ndarray:
+        tree = self.booster.predict(x, raw_score=True)
+        if self.linear is None or self.w >= 1.0:
+            return tree
+        return self.w * tree + (1.0 - self.w) * self.linear.log_odds(x)
+
+    def refit(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        days: np.ndarray,
+        names: list[str],
+        categorical: list[str],
+        spec: DatasetSpec,
+        params: dict[str, Any],
+        min_frequency: int = 10,
+    ) -> tuple[lgb.Booster, LinearPart | None]:
+        """The same choices (trees, half-lives, C) fitted on another matrix of the same rows
+        (the pre-test model's masked one)."""
+        return _fit_parts(
+            x, y, days, names, categorical, spec, params, self.cv.n_rounds, self.choice,
+            min_frequency,
+        )
+
+
+def _fit_parts(
+    x: np.ndarray,
+    y: np.ndarray,
+    days: np.ndarray,
+    names: list[str],
+    categorical: list[str],
+    spec: DatasetSpec,
+    params: dict[str, Any],
+    n_rounds: int,
+    choice: BlendChoice | None,
+    min_frequency: int,
+) -> tuple[lgb.Booster, LinearPart | None]:
+    hl = choice.lgbm_half_life if choice is not None else None
+    data = dataset(x, y, names, categorical, recency_weights(days, hl))
+    booster = lgb.train(booster_params(params, spec, names), data, num_boost_round=n_rounds)
+    if choice is None or choice.w >= 1.0:
+        return booster, None
+    lin = choice.linear
+    weight = recency_weights(days, lin.half_life)
+    linear = fit_linear(x, y, names, categorical, spec.monotone, lin.C, weight, min_frequency)
+    return booster, linear
+
+
+def fit_recipe(
+    x: np.ndarray,
+    y: np.ndarray,
+    days: np.ndarray,
+    names: list[str],
+    categorical: list[str],
+    spec: DatasetSpec,
+    params: dict[str, Any],
+    config: TrainingConfig,
+) -> Recipe:
+    """Time-fold CV picks the trees (and, with ``blend`` on, the half-lives, C and w), calibrate
+    out of fold, refit on the whole training period."""
+    bc = config.blend
+    if not bc.enabled:
+        cv = cross_validate(
+            x, y, days, names, categorical, spec, params, config.cv_folds, config.max_rounds,
+            config.early_stopping_rounds,
+        )
+        calibrator, report = fit_calibrator(cv.oof_logit[cv.mask], y[cv.mask])
+        booster, _ = _fit_parts(
+            x, y, days, names, categorical, spec, params, cv.n_rounds, None, bc.min_frequency
+        )
+        return Recipe(booster, calibrator, cv, cv.oof_logit, report)
+    folds = time_folds(days, config.cv_folds)
+    choice = choose_blend(
+        x, y, days, folds, names, categorical, spec, params, config.max_rounds,
+        config.early_stopping_rounds, tuple(bc.half_life_grid), tuple(bc.c_grid), bc.w_grid,
+        bc.min_frequency,
+    )
+    honest = choice.lgbm
+    cv = CVResult(honest.oof_logit, honest.best_iterations, honest.fold_logloss)
+    calibrator, report = blend_calibrator(choice.oof_logit, y, folds)
+    choice.report["calibration"] = report["calibrator"]
+    booster, linear = _fit_parts(
+        x, y, days, names, categorical, spec, params, cv.n_rounds, choice, bc.min_frequency
+    )
+    report = {**report, "blend": choice.report}
+    return Recipe(booster, calibrator, cv, choice.oof_logit, report, linear, choice.w, choice)
+
+
 @dataclass
 class TrainResult:
     model: HitModel
@@ -250,30 +414,43 @@ def train_model(
     params: dict[str, Any] | None = None,
     config: TrainingConfig | None = None,
 ) -> TrainResult:
-    """Fit features and LightGBM on the past, calibrate out of fold, score the held-out future."""
+    """Fit features and the recipe on the past, calibrate out of fold, score the held-out
+    future."""
     config = config or load_config()
     params = {**config.lightgbm, **(params or {})}
     prep = prepare(frame, spec)
     train, test, cols, y, fb, x = prep.train, prep.test, prep.cols, prep.y, prep.fb, prep.x
-    cv = cross_validate_model(prep, params, config)
-    calibrator, cal_report = fit_calibrator(cv.oof_logit[cv.mask], y[cv.mask])
-    booster = lgb.train(_params(params, fb), _dataset(x, y, fb), num_boost_round=cv.n_rounds)
-    pre_test = None
+    names, cats = fb.feature_names, fb.categorical_features
+    recipe = fit_recipe(x, y, prep.days, names, cats, spec, params, config)
+    cv = recipe.cv
+    pre_test = pre_test_linear = None
     if spec.pre_test_columns():
         # the same concepts with the small-sample test masked: an honest "before the test" score
-        masked = mask_pre_test(cols, spec)
-        pre_test = lgb.train(
-            _params(params, fb),
-            _dataset(fb.transform(masked), y, fb),
-            num_boost_round=cv.n_rounds,
+        masked = fb.transform(mask_pre_test(cols, spec))
+        pre_test, pre_test_linear = recipe.refit(
+            masked, y, prep.days, names, cats, spec, params, config.blend.min_frequency
         )
+    meta: dict[str, Any] = {"spec": spec.name, "n_rounds": cv.n_rounds}
+    if recipe.choice is not None:
+        meta["blend"] = recipe.choice.report
     model = HitModel(
-        booster, fb, calibrator, pre_test, {"spec": spec.name, "n_rounds": cv.n_rounds}
+        recipe.booster,
+        fb,
+        recipe.calibrator,
+        pre_test,
+        meta,
+        linear=recipe.linear,
+        pre_test_linear=pre_test_linear,
+        blend_weight=recipe.w,
     )
-    attach_scoring_extras(model, train, x, cv.oof_logit, params)  # norms + volume forecast
+    # norms + volume forecast; norms from the served log-odds' out-of-fold twin
+    attach_scoring_extras(model, train, x, recipe.oof_logit, params)
     test_proba = model.predict_proba(to_columns(test, spec))
     metrics = score(test["label"].to_numpy(), test_proba)
-    return TrainResult(model, train, test, cv, test_proba, metrics, cal_report, params)
+    extras: dict[str, Any] = {"blend": recipe.choice} if recipe.choice is not None else {}
+    return TrainResult(
+        model, train, test, cv, test_proba, metrics, recipe.calibration, params, extras
+    )
 
 
 def outcome_of(frame: pd.DataFrame, spec: DatasetSpec) -> np.ndarray | None:

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from features.schema import CONCEPT_FIELDS
 from features.simulator import simulate
 from features.spec import load_spec
 from models.hit_model import HitModel, ModelLoadError
@@ -29,7 +30,9 @@ def test_round_trip_predicts_identically(trained, tmp_path: Path) -> None:
     np.testing.assert_array_equal(model.predict_proba(cols), loaded.predict_proba(cols))
     files = {p.name for p in (tmp_path / "m").iterdir()}
     forecast = {"forecast_p10.txt", "forecast_p50.txt", "forecast_p90.txt"}
-    assert files == {"booster.txt", "pre_test.txt", "features.json", "model.json"} | forecast
+    blend = {"linear.json"} if model.linear is not None else set()
+    base = {"booster.txt", "pre_test.txt", "features.json", "model.json"}
+    assert files == base | forecast | blend
     q_saved = model.forecast.predict(model.matrix(cols))
     q_loaded = loaded.forecast.predict(loaded.matrix(cols))
     for key in ("p10", "p50", "p90"):
@@ -58,3 +61,44 @@ def test_corrupt_artifact_refuses(trained, tmp_path: Path) -> None:
     (d2 / "features.json").write_text("{not json")
     with pytest.raises(ModelLoadError, match="corrupt"):
         HitModel.load(d2)
+
+
+def test_blended_model_round_trip_serves_identically(blended_result, tmp_path: Path) -> None:
+    """linear.json (no pickle) brings back the same answers, drivers and pre-test included."""
+    from scoring.scorer import Scorer  # a layer above models: only this test needs it
+
+    model = blended_result.model
+    assert model.is_blend and model.pre_test_linear is not None
+    path = model.save(tmp_path / "m")
+    assert (path / "linear.json").is_file()
+    loaded = HitModel.load(path)
+    assert loaded.blend_weight == model.blend_weight
+    cols = to_columns(blended_result.test, model.features.spec)
+    np.testing.assert_array_equal(model.predict_proba(cols), loaded.predict_proba(cols))
+    frame = blended_result.test.head(60).copy()
+    frame["launch_date"] = frame["launch_day"].dt.strftime("%Y-%m-%d")
+    concepts = [
+        {k: (r[k].item() if hasattr(r[k], "item") else r[k]) for k in CONCEPT_FIELDS}
+        for r in frame.to_dict("records")
+    ]
+    assert Scorer(model, "1").score(concepts) == Scorer(loaded, "1").score(concepts)
+
+
+def test_a_model_folder_without_linear_json_is_lightgbm_alone(
+    blended_result, tmp_path: Path
+) -> None:
+    path = blended_result.model.save(tmp_path / "m")
+    (path / "linear.json").unlink()
+    loaded = HitModel.load(path)
+    assert loaded.linear is None and loaded.blend_weight == 1.0 and not loaded.is_blend
+    x = loaded.matrix(to_columns(blended_result.test, loaded.features.spec))
+    np.testing.assert_array_equal(loaded.log_odds(x), loaded.booster.predict(x, raw_score=True))
+    contrib, base, raw = loaded.explain(x[:5])
+    np.testing.assert_allclose(contrib.sum(axis=1) + base, raw, atol=1e-9)
+
+
+def test_corrupt_linear_json_refuses(blended_result, tmp_path: Path) -> None:
+    path = blended_result.model.save(tmp_path / "m")
+    (path / "linear.json").write_text('{"blend_weight": 0.5}')
+    with pytest.raises(ModelLoadError, match="corrupt"):
+        HitModel.load(path)

@@ -32,6 +32,39 @@ def test_drivers_sum_to_the_models_log_odds(scorer, test_concepts: list[dict]) -
         assert {t["field"] for t in d["top"]} <= set(scorer.fields)
 
 
+def test_drivers_add_up_for_a_blended_model(blended_scorer, test_concepts: list[dict]) -> None:
+    """w * TreeSHAP + (1 - w) * linear terms, with the blended base, sum to the blended
+    log-odds; the probability is its calibration."""
+    model = blended_scorer.model
+    assert model.is_blend and 0 < model.blend_weight < 1
+    out = blended_scorer.score(test_concepts[:100])
+    x = model.matrix(blended_scorer.columns(test_concepts[:100]))
+    raw = model.log_odds(x)
+    for o, expected in zip(out, raw, strict=True):
+        d = o["drivers"]
+        total = d["base_value"] + sum(t["log_odds"] for t in d["top"]) + d["other_fields"]
+        assert total == pytest.approx(expected, abs=1e-6)
+        assert d["model_log_odds"] == pytest.approx(expected, abs=1e-9)
+        assert o["hit_probability"] == pytest.approx(
+            float(model.calibrated(np.array([expected]))[0])
+        )
+    # the blend is what the parts say: w * booster + (1 - w) * linear
+    w = model.blend_weight
+    tree = model.booster.predict(x, raw_score=True)
+    np.testing.assert_allclose(raw, w * tree + (1 - w) * model.linear.log_odds(x), atol=1e-9)
+
+
+@pytest.mark.parametrize("lever", ["marketing_budget", "seeding_posts"])
+def test_monotone_levers_never_zigzag_for_a_blended_model(
+    blended_scorer, test_concepts: list[dict], lever: str
+) -> None:
+    assert blended_scorer.model.features.spec.monotone.get(lever) == 1
+    for c in test_concepts[:100]:
+        curve = [p["hit_probability"] for p in blended_scorer.whatif(c, lever)["points"]]
+        assert all(b >= a - 1e-12 for a, b in zip(curve, curve[1:], strict=False)), (c, curve)
+        assert len(curve) >= 10
+
+
 def test_drivers_fold_derived_features_into_typed_fields(scorer) -> None:
     fields = set(scorer.fields)
     # e.g. price_vs_category_median and the festival distances fold into what a person typed

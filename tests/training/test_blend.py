@@ -1,0 +1,72 @@
+"""Fitting and choosing the blend: recency weights, honest out-of-fold LightGBM, the linear part's
+monotone bounds, the weight, the config."""
+
+from __future__ import annotations
+
+import lightgbm as lgb
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from features.spec import load_spec
+from training import DEFAULT_SPEC
+from training.blend import fit_linear, recency_weights, select_weight
+from training.boosting import booster_params, dataset
+from training.train import TrainingConfig, load_config
+
+
+def test_recency_weights_halve_every_half_life() -> None:
+    days = np.array([0.0, 365.25, 730.5])
+    np.testing.assert_allclose(recency_weights(days, 1.0), [0.25, 0.5, 1.0])
+    assert recency_weights(days, None) is None
+
+
+def test_monotone_features_keep_their_declared_sign() -> None:
+    rng = np.random.default_rng(0)
+    n = 3000
+    x = np.column_stack([rng.integers(0, 3, n), rng.lognormal(0, 1, n), rng.normal(0, 1, n)])
+    z = -1.5 * np.log1p(x[:, 1]) + 0.8 * x[:, 2]  # the data say "down" for budget
+    y = (rng.random(n) < 1 / (1 + np.exp(-z))).astype(float)
+    names = ["tier", "budget", "other"]
+    free = fit_linear(x, y, names, ["tier"], None, 1.0)
+    bound = fit_linear(x, y, names, ["tier"], {"budget": 1}, 1.0)
+    j = free.owners.index(1)
+    assert free.coef[j] < -0.5 and bound.coef[j] >= 0.0
+    np.testing.assert_allclose(bound.log_odds(x), bound.literal_log_odds(x), atol=1e-10)
+
+
+def test_weight_ties_go_to_lightgbm() -> None:
+    rng = np.random.default_rng(1)
+    z = rng.normal(size=500)
+    y = (rng.random(500) < 1 / (1 + np.exp(-z))).astype(float)
+    mask = np.ones(500, dtype=bool)
+    w, report = select_weight(z, z, y, mask, (0.0, 0.5, 1.0))
+    assert w == 1.0 and len(report) == 3
+    w, _ = select_weight(z, rng.normal(size=500), y, mask, (0.0, 0.5, 1.0))
+    assert w == 1.0
+
+
+def test_the_first_k_trees_of_a_longer_run_are_a_k_tree_fit() -> None:
+    """honest_lgbm_oof reads a fold's refit off its early-stopping run: the same trees."""
+    spec = load_spec(DEFAULT_SPEC)
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(800, 3)), (rng.random(800) < 0.3).astype(float)
+    names = ["a", "b", "c"]
+    params = booster_params(load_config().lightgbm | {"num_threads": 1}, spec, names)
+    data = dataset(x, y, names, [], recency_weights(np.arange(800.0), 2.0))
+    long = lgb.train(params, data, num_boost_round=60)
+    short = lgb.train(params, dataset(x, y, names, [], recency_weights(np.arange(800.0), 2.0)), 25)
+    np.testing.assert_array_equal(
+        long.predict(x, raw_score=True, num_iteration=25), short.predict(x, raw_score=True)
+    )
+
+
+def test_blend_config_is_typed() -> None:
+    cfg = load_config()
+    assert cfg.blend.enabled and cfg.blend.w_grid[0] == 0.0 and cfg.blend.w_grid[-1] == 1.0
+    assert len(cfg.blend.w_grid) == 21
+    raw = cfg.model_dump()
+    with pytest.raises(ValidationError, match="half_lives"):
+        TrainingConfig.model_validate(raw | {"blend": raw["blend"] | {"half_lives": [1]}})
+    with pytest.raises(ValidationError, match="w must be in"):
+        TrainingConfig.model_validate(raw | {"blend": raw["blend"] | {"w_values": [1.5]}})
