@@ -23,7 +23,7 @@ from features.build import FeatureBuilder, pair_counts
 from features.spec import DatasetSpec, load_spec
 from training import SPECS
 from training.baselines import evaluate_baselines, model_summary, pick
-from training.dataset import load_launches, simulated_frame, to_columns
+from training.dataset import day_numbers, load_launches, simulated_frame, to_columns
 from training.evaluate import score
 from training.forecast import evaluate_forecast
 from training.train import (
@@ -112,7 +112,7 @@ def linear_part_gain(result: TrainResult, config: TrainingConfig | None = None) 
     if choice.w >= 1.0:
         return {"meaning": meaning, "skipped": "the time folds chose w = 1 (LightGBM alone)"}
     y = result.train["label"].to_numpy()
-    days = result.train["launch_day"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    days = day_numbers(result.train)
     folds = time_folds(days, config.cv_folds)
     calibrator, _ = blend_calibrator(choice.lgbm.oof_logit, y, folds)
     model = result.model
@@ -141,7 +141,7 @@ def ablation(
     train_cols, test_cols = to_columns(result.train, spec), to_columns(result.test, spec)
     x, x_test = fb.transform(train_cols), fb.transform(test_cols)
     y, y_test = result.train["label"].to_numpy(), result.test["label"].to_numpy()
-    days = result.train["launch_day"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    days = day_numbers(result.train)
     full = pick(result.test_metrics)
     out: dict[str, Any] = {}
     for family, meaning in tqdm(feature_families(spec).items(), desc="ablation", leave=False):

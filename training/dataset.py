@@ -151,6 +151,12 @@ def _schema(spec: DatasetSpec) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(checks, checks=frame_checks)
 
 
+def day_numbers(frame: pd.DataFrame) -> np.ndarray:
+    """A loaded launch history's launch days as integers (days since 1970-01-01), the time axis
+    of the time folds and the recency weights."""
+    return frame["launch_day"].to_numpy().astype("datetime64[D]").astype(np.int64)
+
+
 def to_columns(frame: pd.DataFrame, spec: DatasetSpec) -> dict[str, np.ndarray]:
     """A loaded launch history -> the column mapping the feature builder takes (its launch days
     were parsed once, by the date rule, into ``launch_day``)."""

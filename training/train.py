@@ -26,7 +26,7 @@ from models.hit_model import Calibrator, HitModel
 from models.linear import LinearPart
 from training.blend import BlendChoice, choose_blend, fit_linear, forward_platt, recency_weights
 from training.boosting import booster_params, dataset
-from training.dataset import to_columns
+from training.dataset import day_numbers, to_columns
 from training.evaluate import score
 from training.forecast import attach_scoring_extras
 
@@ -381,7 +381,7 @@ def prepare(frame: pd.DataFrame, spec: DatasetSpec) -> Prepared:
     cols = to_columns(train, spec)
     y = train["label"].to_numpy()
     fb = FeatureBuilder.fit(cols, y, spec, outcome_of(train, spec))
-    days = train["launch_day"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    days = day_numbers(train)
     return Prepared(train, test, cols, y, fb, fb.transform(cols), days)
 
 

@@ -13,12 +13,12 @@ from features.simulator import bayes_hit_probability
 from scoring.scorer import GO_PERCENTILE, STOP_PERCENTILE
 
 
-def test_drivers_sum_to_the_models_log_odds(scorer, test_concepts: list[dict]) -> None:
-    """base + top drivers + the rest == the booster's raw log-odds, computed independently;
-    and the probability is the calibration of exactly that log-odds."""
-    out = scorer.score(test_concepts)
+def assert_drivers_add_up(scorer, concepts: list[dict]) -> np.ndarray:
+    """base + top drivers + the rest == the model's raw log-odds, computed independently, and
+    the probability is the calibration of exactly that log-odds; returns the log-odds."""
+    out = scorer.score(concepts)
     model = scorer.model
-    raw = model.log_odds(model.matrix(scorer.columns(test_concepts)))
+    raw = model.log_odds(model.matrix(scorer.columns(concepts)))
     for o, expected in zip(out, raw, strict=True):
         d = o["drivers"]
         total = d["base_value"] + sum(t["log_odds"] for t in d["top"]) + d["other_fields"]
@@ -30,6 +30,20 @@ def test_drivers_sum_to_the_models_log_odds(scorer, test_concepts: list[dict]) -
         sizes = [abs(t["log_odds"]) for t in d["top"]]
         assert sizes == sorted(sizes, reverse=True)
         assert {t["field"] for t in d["top"]} <= set(scorer.fields)
+    return raw
+
+
+def assert_monotone(scorer, concepts: list[dict], lever: str) -> None:
+    """The what-if curve of a lever declared monotone (+1) never goes down."""
+    assert scorer.model.spec.monotone.get(lever) == 1
+    for c in concepts:
+        curve = [p["hit_probability"] for p in scorer.whatif(c, lever)["points"]]
+        assert all(b >= a - 1e-12 for a, b in zip(curve, curve[1:], strict=False)), (c, curve)
+        assert len(curve) >= 10
+
+
+def test_drivers_sum_to_the_models_log_odds(scorer, test_concepts: list[dict]) -> None:
+    assert_drivers_add_up(scorer, test_concepts)
 
 
 def test_drivers_add_up_for_a_blended_model(blended_scorer, test_concepts: list[dict]) -> None:
@@ -37,18 +51,9 @@ def test_drivers_add_up_for_a_blended_model(blended_scorer, test_concepts: list[
     log-odds; the probability is its calibration."""
     model = blended_scorer.model
     assert model.is_blend and 0 < model.blend_weight < 1
-    out = blended_scorer.score(test_concepts[:100])
-    x = model.matrix(blended_scorer.columns(test_concepts[:100]))
-    raw = model.log_odds(x)
-    for o, expected in zip(out, raw, strict=True):
-        d = o["drivers"]
-        total = d["base_value"] + sum(t["log_odds"] for t in d["top"]) + d["other_fields"]
-        assert total == pytest.approx(expected, abs=1e-6)
-        assert d["model_log_odds"] == pytest.approx(expected, abs=1e-9)
-        assert o["hit_probability"] == pytest.approx(
-            float(model.calibrated(np.array([expected]))[0])
-        )
+    raw = assert_drivers_add_up(blended_scorer, test_concepts[:100])
     # the blend is what the parts say: w * booster + (1 - w) * linear
+    x = model.matrix(blended_scorer.columns(test_concepts[:100]))
     w = model.blend_weight
     tree = model.booster.predict(x, raw_score=True)
     np.testing.assert_allclose(raw, w * tree + (1 - w) * model.linear.log_odds(x), atol=1e-9)
@@ -58,11 +63,7 @@ def test_drivers_add_up_for_a_blended_model(blended_scorer, test_concepts: list[
 def test_monotone_levers_never_zigzag_for_a_blended_model(
     blended_scorer, test_concepts: list[dict], lever: str
 ) -> None:
-    assert blended_scorer.model.features.spec.monotone.get(lever) == 1
-    for c in test_concepts[:100]:
-        curve = [p["hit_probability"] for p in blended_scorer.whatif(c, lever)["points"]]
-        assert all(b >= a - 1e-12 for a, b in zip(curve, curve[1:], strict=False)), (c, curve)
-        assert len(curve) >= 10
+    assert_monotone(blended_scorer, test_concepts[:100], lever)
 
 
 def test_drivers_fold_derived_features_into_typed_fields(scorer) -> None:
@@ -162,12 +163,7 @@ def test_target_finds_the_best_affinity_segment(scorer, test_concepts: list[dict
 
 @pytest.mark.parametrize("lever", ["marketing_budget", "seeding_posts"])
 def test_monotone_levers_never_zigzag(scorer, test_concepts: list[dict], lever: str) -> None:
-    declared = scorer.model.features.spec.monotone
-    assert declared.get(lever) == 1
-    for c in test_concepts[:150]:
-        curve = [p["hit_probability"] for p in scorer.whatif(c, lever)["points"]]
-        assert all(b >= a - 1e-12 for a, b in zip(curve, curve[1:], strict=False)), (c, curve)
-        assert len(curve) >= 10
+    assert_monotone(scorer, test_concepts[:150], lever)
 
 
 def test_whatif_sample_size_untested_uses_prior_rates(scorer, concept: dict) -> None:
