@@ -356,7 +356,10 @@ def median_post_ms(url: str, body: bytes, repeats: int, warmup: int = 2) -> floa
 def random_concepts(n: int, seed: int = 5) -> list[dict[str, Any]]:
     """Varied, valid concepts (every categorical level, wide numeric ranges)."""
     from features.domain import BRAND_TIERS, CATEGORIES, SEGMENTS
-    from features.schema import EXAMPLE_CONCEPT
+    from features.spec import load_spec
+    from training import DEFAULT_SPEC
+
+    example = load_spec(DEFAULT_SPEC).example or {}
 
     rng = np.random.default_rng(seed)
     out = []
@@ -366,7 +369,7 @@ def random_concepts(n: int, seed: int = 5) -> list[dict[str, Any]]:
         trials = int(rng.integers(0, sent + 1))
         positive = int(rng.integers(0, trials + 1))
         day = np.datetime64("2026-01-01") + int(rng.integers(0, 365))
-        c = dict(EXAMPLE_CONCEPT)
+        c = dict(example)
         c.update(
             concept_id=f"bench-{i}",
             launch_date=str(day),

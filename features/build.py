@@ -236,6 +236,9 @@ class FeatureBuilder:
     track_records: dict[str, TrackRecord] = field(default_factory=dict)
     numeric_ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
     date_range: tuple[int, int] | None = None  # first and latest training launch (day numbers)
+    # what the API learns from training (features.schema): inputs that had gaps, a recent launch
+    missing_inputs: list[str] = field(default_factory=list)
+    example: dict[str, Any] = field(default_factory=dict)
 
     # ---- fitting -------------------------------------------------------------------------
     @classmethod
@@ -279,6 +282,7 @@ class FeatureBuilder:
         days = as_days(columns[spec.date_column])
         if len(days):
             fb.date_range = (int(days.min()), int(days.max()))
+        fb.missing_inputs, fb.example = _seen_inputs(columns, spec, days)
         for col in spec.entities:
             fb.track_records[col] = fit_track_record(
                 np.asarray(columns[col]).astype(str),
@@ -395,7 +399,7 @@ class FeatureBuilder:
         out: list[list[str]] = [[] for _ in range(n)]
         for col, known in self._category_codes().items():
             for i, v in enumerate(np.asarray(columns[col]).astype(str).tolist()):
-                if v not in known:
+                if v not in known and v not in _GAPS:
                     out[i].append(f"{col}: {v!r} never seen in training")
         for col, (lo, hi) in self.numeric_ranges.items():
             for i, x in enumerate(np.asarray(columns[col], dtype=float).tolist()):
@@ -442,6 +446,8 @@ class FeatureBuilder:
             "track_records": {k: v.to_dict() for k, v in self.track_records.items()},
             "numeric_ranges": self.numeric_ranges,
             "date_range": self.date_range,
+            "missing_inputs": self.missing_inputs,
+            "example": self.example,
         }
 
     @classmethod
@@ -455,7 +461,46 @@ class FeatureBuilder:
             numeric_ranges={k: (v[0], v[1]) for k, v in d["numeric_ranges"].items()},
             # models saved before the date range was kept warn about no date
             date_range=tuple(d["date_range"]) if d.get("date_range") else None,  # type: ignore[arg-type]
+            missing_inputs=d.get("missing_inputs", []),
+            example=d.get("example", {}),
         )
+
+
+def _seen_inputs(
+    columns: Columns, spec: DatasetSpec, days: np.ndarray
+) -> tuple[list[str], dict[str, Any]]:
+    """(input columns with gaps in training, the latest complete training launch's inputs):
+    the first makes a field optional, the second is the API's default example."""
+    inputs = [c for c in spec.input_columns() if c != spec.date_column]
+    gaps = {c: _gaps(columns[c]) for c in inputs}
+    missing = [c for c in inputs if gaps[c].any()]
+    if not len(days):
+        return missing, {}
+    complete = ~np.any([gaps[c] for c in inputs], axis=0) if inputs else np.ones(len(days), bool)
+    rows = np.flatnonzero(complete) if complete.any() else np.arange(len(days))
+    i = int(rows[np.argmax(days[rows])])
+    day = int(days[i])
+    example: dict[str, Any] = {
+        spec.date_column: int(_iso(day)[:4]) if spec.date_is_year else _iso(day)
+    }
+    for c in inputs:
+        if not gaps[c][i]:
+            v = np.asarray(columns[c])[i]
+            example[c] = v.item() if isinstance(v, np.generic) else v
+    return missing, example
+
+
+def _gaps(values: Any) -> np.ndarray:
+    """True where a cell is missing (None, NaN, empty)."""
+    arr = np.asarray(values)
+    if arr.dtype.kind in "fc":
+        return ~np.isfinite(arr)
+    if arr.dtype.kind in "iub":
+        return np.zeros(len(arr), dtype=bool)
+    return np.array([str(v) in _GAPS for v in arr.tolist()], dtype=bool)
+
+
+_GAPS = frozenset({"None", "nan", "NaN", "<NA>", "NaT", ""})  # a missing cell as str() shows it
 
 
 def _iso(day: int) -> str:

@@ -1,95 +1,280 @@
-"""The concept schema: what a product team submits to be scored.
+"""The concept schema: what a product team submits to be scored, built from the served model's
+dataset spec plus what training saw.
 
-Launch features, pre-launch AIPL funnel counts (people reached, people interested) and the
-optional small-sample test. Every field has a description, unit, bounds and an example; counts
-must be consistent (positives never exceed trials). Error messages name the field.
+One field per input column (and the id): its kind (category, number, whole count, date or
+year, entity id), bounds, description, unit and example, from the spec's ``inputs``; closed
+vocabularies are the categories training saw, inputs that had gaps in training may be left
+out. Count pairs imply whole counts >= 0 with successes <= trials. The same object gives the
+service its request model (``model``), the page its form (``describe``), ``/target`` its
+segments and ``/whatif`` its levers, so the HTTP API, the page and batch scoring all follow
+the spec a model was trained on.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+import keyword
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, create_model, model_validator
 from pydantic_core import PydanticCustomError
 
-from features.domain import BRAND_TIERS, CATEGORIES, SEGMENTS
+from features.build import FeatureBuilder
+from features.spec import DatasetSpec, InputInfo
 
-Category = Literal[tuple(CATEGORIES)]  # type: ignore[valid-type]
-Segment = Literal[tuple(SEGMENTS)]  # type: ignore[valid-type]
-BrandTier = Literal[tuple(BRAND_TIERS)]  # type: ignore[valid-type]
-Count = Annotated[StrictInt, Field(ge=0, le=1_000_000_000)]
-Money = Annotated[float, Field(strict=True, ge=0, le=1e11, allow_inf_nan=False)]
-
-EXAMPLE_CONCEPT = {
-    "concept_id": "serum-2026-q4-01",
-    "launch_date": "2026-10-20",
-    "category": "skincare",
-    "target_segment": "new_white_collar",
-    "brand_tier": "established",
-    "brand": "brand_0600",
-    "price": 199.0,
-    "novelty": 0.6,
-    "marketing_budget": 800000.0,
-    "seeding_posts": 40,
-    "reach": 60000,
-    "interested": 4200,
-    "test_samples_sent": 300,
-    "test_trials": 220,
-    "test_positive": 150,
-    "test_repurchase": 60,
-}
+Kind = Literal["id", "date", "year", "category", "entity", "number", "count"]
+MAX_COUNT = 1_000_000_000
+MAX_TEXT = 128
+OPEN_KNOWN_SHOWN = 1000  # an open vocabulary's known values listed for the page's suggestions
 
 
-class Concept(BaseModel):
-    """One product concept, before launch."""
+@dataclass(frozen=True)
+class InputField:
+    """One field of the request, and everything the surfaces need to know about it."""
 
-    model_config = ConfigDict(
-        # "example" (singular): BentoML's OpenAPI component schema rejects model-level "examples"
-        extra="forbid",
-        allow_inf_nan=False,
-        json_schema_extra={"example": EXAMPLE_CONCEPT},
-    )
+    name: str
+    kind: Kind
+    description: str
+    unit: str | None = None
+    bounds: dict[str, float] = field(default_factory=dict)  # ge / gt / le / lt
+    values: tuple[str, ...] | None = None  # closed vocabulary (a typo is refused)
+    known: tuple[str, ...] = ()  # open vocabulary: the values seen in training
+    required: bool = True
+    default: Any = None
+    pre_test: bool = False  # part of the small-sample test
+    seen: tuple[float, float] | None = None  # training range of a number
 
-    concept_id: str = Field(min_length=1, max_length=128, description="Your identifier.")
-    launch_date: dt.date = Field(description="Planned launch date (ISO 8601, YYYY-MM-DD).")
-    category: Category = Field(description="Product category.")  # type: ignore[valid-type]
-    target_segment: Segment = Field(description="Strategic consumer segment targeted.")  # type: ignore[valid-type]
-    brand_tier: BrandTier = Field(description="new_d2c, established or premium.")  # type: ignore[valid-type]
-    brand: str = Field(
-        "unknown",
-        min_length=1,
-        max_length=128,
-        description="Brand identifier; its earlier launches form a track record.",
-    )
-    price: Annotated[float, Field(strict=True, gt=0, le=1e6, allow_inf_nan=False)] = Field(
-        description="Retail price, CNY per unit."
-    )
-    novelty: Annotated[float, Field(strict=True, ge=0, le=1, allow_inf_nan=False)] = Field(
-        description="How new the concept is to its category, 0 (me-too) to 1 (new to the world)."
-    )
-    marketing_budget: Money = Field(description="Launch marketing budget, CNY.")
-    seeding_posts: Count = Field(description="Influencer seeding posts planned (count).")
-    reach: Count = Field(description="AIPL 'A': people reached by pre-launch content (count).")
-    interested: Count = Field(description="AIPL 'I': people who showed interest (count, <= reach).")
-    test_samples_sent: Count = Field(
-        0, description="Small-sample test: free samples sent (0 = no test)."
-    )
-    test_trials: Count = Field(0, description="Samples actually tried (count, <= samples sent).")
-    test_positive: Count = Field(0, description="Positive ratings (count, <= trials).")
-    test_repurchase: Count = Field(0, description="Would buy again (count, <= positive ratings).")
+    def annotation(self) -> Any:
+        """The pydantic type of the field (constraints included)."""
+        if self.kind == "date":
+            t: Any = dt.date
+        elif self.kind in ("year", "count"):
+            t = Annotated[StrictInt, Field(**self.bounds)]
+        elif self.kind == "number":
+            t = Annotated[float, Field(strict=True, allow_inf_nan=False, **self.bounds)]
+        elif self.values is not None:
+            t = Literal[self.values]  # type: ignore[valid-type]
+        else:
+            t = Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
+        return t if self.required or self.default is not None else t | None
 
-    @model_validator(mode="after")
-    def _counts_consistent(self) -> Concept:
-        for part, whole in (
-            ("interested", "reach"),
-            ("test_trials", "test_samples_sent"),
-            ("test_positive", "test_trials"),
-            ("test_repurchase", "test_positive"),
-        ):
-            if getattr(self, part) > getattr(self, whole):
-                raise PydanticCustomError("count_exceeds", f"{part} exceeds {whole}")
-        return self
+    def public(self) -> dict[str, Any]:
+        """The field as the page reads it (``/ui/meta.json``)."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "description": self.description,
+            "unit": self.unit,
+            **{k: v for k, v in self.bounds.items()},
+            "values": list(self.values) if self.values is not None else None,
+            "known": list(self.known[:OPEN_KNOWN_SHOWN]),
+            "required": self.required,
+            "default": self.default,
+            "pre_test": self.pre_test,
+        }
 
 
-CONCEPT_FIELDS = list(Concept.model_fields)
+@dataclass(frozen=True)
+class Lever:
+    """An input ``/whatif`` may sweep. kind: number, count, date, year or sample_size (the
+    small-sample test's size: its counts are scaled along at the concept's rates)."""
+
+    name: str
+    kind: str
+    unit: str
+    bounds: dict[str, float]
+    seen: tuple[float, float] | None
+
+
+class ConceptSchema:
+    """The request schema of one model: fields, example, levers, segments, forecast."""
+
+    def __init__(self, spec: DatasetSpec, trained: FeatureBuilder) -> None:
+        self.spec = spec
+        self.id_field = spec.id_column or "concept_id"
+        self.fields = _fields(spec, trained)
+        self.by_name = {f.name: f for f in self.fields}
+        self.pairs = [(p.successes, p.trials) for p in spec.count_pairs if p.successes]
+        self.example = _example(spec, trained, self.by_name, self.id_field)
+        self.levers = {c: _lever(self.by_name[c], spec) for c in spec.lever_columns()}
+        seg = spec.segment_column
+        self.segments = list(self.by_name[seg].values or ()) if seg else []
+        self.model = self._request_model()
+
+    @property
+    def names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+    def describe(self) -> dict[str, Any]:
+        """Everything the page needs to build its form, as JSON."""
+        return {
+            "spec": self.spec.name,
+            "id_field": self.id_field,
+            "date_field": self.spec.date_column,
+            "fields": [f.public() for f in self.fields],
+            "pairs": [{"successes": s, "trials": t} for s, t in self.pairs],
+            "segment_field": self.spec.segment_column,
+            "segments": self.segments,
+            "levers": [
+                {"name": v.name, "kind": v.kind, "unit": v.unit} for v in self.levers.values()
+            ],
+            "outcome": self.spec.outcome_column,
+            "example": self.example,
+        }
+
+    def differences(self, other: ConceptSchema) -> list[str]:
+        """What a service built on ``self`` could not take from ``other`` (empty: same API).
+        The example may differ: it documents the API, it is not part of it."""
+        out = []
+        mine, theirs = self.describe(), other.describe()
+        for name in sorted(set(self.by_name) | set(other.by_name)):
+            a, b = self.by_name.get(name), other.by_name.get(name)
+            if a is None or b is None:
+                out.append(f"field {name!r} {'added' if a is None else 'removed'}")
+            elif keys := [k for k, v in a.public().items() if b.public()[k] != v and k != "known"]:
+                out.append(f"field {name!r}: {', '.join(keys)} differ")
+        for key in ("id_field", "pairs", "segment_field", "segments", "levers", "outcome"):
+            if mine[key] != theirs[key]:
+                out.append(f"{key} differ")
+        return out
+
+    def _request_model(self) -> type[BaseModel]:
+        definitions: dict[str, Any] = {}
+        for f in self.fields:
+            info = Field(
+                ... if f.required else f.default,
+                alias=f.name,
+                description=f.description,
+                json_schema_extra={"unit": f.unit} if f.unit else None,
+            )
+            definitions[_attribute(f.name)] = (f.annotation(), info)
+        pairs = [(_attribute(s), s, _attribute(t), t) for s, t in self.pairs]
+
+        def counts_consistent(concept: BaseModel) -> BaseModel:
+            for part, part_name, whole, whole_name in pairs:
+                p, w = getattr(concept, part), getattr(concept, whole)
+                if p is not None and w is not None and p > w:
+                    raise PydanticCustomError("count_exceeds", f"{part_name} exceeds {whole_name}")
+            return concept
+
+        return create_model(
+            "Concept",
+            __config__=ConfigDict(
+                extra="forbid",
+                allow_inf_nan=False,
+                populate_by_name=True,
+                # "example" (singular): BentoML's OpenAPI component schema rejects model-level
+                # "examples"
+                json_schema_extra={"example": self.example},
+            ),
+            __doc__=f"One product concept, before launch (dataset spec {self.spec.name!r}).",
+            __validators__={"counts_consistent": model_validator(mode="after")(counts_consistent)},
+            **definitions,
+        )
+
+    def validate(self, concept: dict[str, Any]) -> dict[str, Any]:
+        """A concept as the API validates it, back as the JSON dict the scorer takes."""
+        return self.model.model_validate(concept).model_dump(mode="json", by_alias=True)
+
+
+def _attribute(name: str) -> str:
+    """A Python attribute for a column (the alias keeps the column's own name in the API)."""
+    plain = name.isidentifier() and not keyword.iskeyword(name) and not name.startswith("_")
+    if plain and not hasattr(BaseModel, name) and not name.startswith("model_"):
+        return name
+    return "f_" + "".join(ch if ch.isalnum() else "_" for ch in name)
+
+
+def _fields(spec: DatasetSpec, trained: FeatureBuilder) -> list[InputField]:
+    pre_test = set(spec.pre_test_columns())
+    counts = {p.trials for p in spec.count_pairs} | {p.successes for p in spec.count_pairs}
+    rates = {p.rate: p.rate_scale for p in spec.count_pairs if p.rate}
+    out = [_field(spec.id_column or "concept_id", "id", spec, "Your identifier.")]
+    for col in spec.input_columns():
+        info = spec.inputs.get(col, InputInfo())
+        bounds: dict[str, float] = {}
+        known: tuple[str, ...] = ()
+        values = None
+        if col == spec.date_column:
+            kind: Kind = "year" if spec.date_is_year else "date"
+            if kind == "year":
+                bounds = {"ge": 1, "le": 9999}
+            what = "Launch year, e.g. 2016." if kind == "year" else "Launch date (YYYY-MM-DD)."
+        elif col in spec.categorical:
+            kind, vocab = "category", tuple(trained.vocab.get(col, ()))
+            closed = info.vocabulary == "closed" and vocab  # nothing seen: nothing to close on
+            values, known = (vocab, ()) if closed else (None, vocab)
+            what = f"{col}: one of the values seen in training." if values else f"{col}."
+        elif col in counts or info.whole:
+            kind, bounds = "count", {"ge": 0, "le": MAX_COUNT}
+            what = f"{col} (a whole number)."
+        elif col in spec.numeric or col in rates:
+            kind = "number"
+            bounds = {"ge": 0.0, "le": rates[col]} if col in rates else {}
+            what = f"{col} (a number)."
+        else:
+            kind, what = "entity", f"{col}: its earlier launches form a track record."
+        bounds |= {k: v for k in ("ge", "gt", "le", "lt") if (v := getattr(info, k)) is not None}
+        if "gt" in bounds:
+            bounds.pop("ge", None)
+        if "lt" in bounds:
+            bounds.pop("le", None)
+        if kind in ("count", "year"):
+            bounds = {k: int(v) for k, v in bounds.items()}
+        default: Any = None
+        required = col not in trained.missing_inputs
+        if info.has_default:
+            default, required = info.default, False
+        elif col in pre_test:
+            default, required = 0, False  # 0 = no test
+        out.append(
+            _field(
+                col,
+                kind,
+                spec,
+                what,
+                bounds=bounds,
+                values=values,
+                known=known,
+                required=required,
+                default=default,
+                pre_test=col in pre_test,
+                seen=trained.numeric_ranges.get(col),
+            )
+        )
+    return out
+
+
+def _field(name: str, kind: Kind, spec: DatasetSpec, what: str, **kw: Any) -> InputField:
+    info = spec.inputs.get(name, InputInfo())
+    if kind == "id":
+        kw.setdefault("required", not info.has_default)
+        kw.setdefault("default", info.default)
+    return InputField(name, kind, info.description or what, info.unit, **kw)
+
+
+def _example(
+    spec: DatasetSpec, trained: FeatureBuilder, fields: dict[str, InputField], id_field: str
+) -> dict[str, Any]:
+    if spec.example is not None:
+        return dict(spec.example)
+    example: dict[str, Any] = {id_field: f"{spec.name}-example"}
+    for name, v in trained.example.items():
+        f = fields.get(name)
+        if f is None or v is None:
+            continue
+        if f.kind in ("count", "year"):
+            v = int(v)
+        elif f.kind == "number":
+            v = float(v)
+        elif f.kind in ("category", "entity"):
+            v = str(v)
+        example[name] = v
+    return example
+
+
+def _lever(f: InputField, spec: DatasetSpec) -> Lever:
+    kind = "sample_size" if f.name == spec.sample_size_column() else f.kind
+    unit = f.unit or {"date": "date", "year": "year"}.get(f.kind, "")
+    return Lever(f.name, kind, unit, f.bounds, f.seen)

@@ -7,7 +7,7 @@ exactly the features training built.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -70,6 +70,31 @@ class EntityHistory(_Strict):
     )
 
 
+class InputInfo(_Strict):
+    """What the API says about one input column; every key optional (see features.schema)."""
+
+    description: str | None = None
+    unit: str | None = Field(None, description="e.g. 'CNY per unit'; also the what-if unit.")
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+    whole: bool = Field(False, description="A whole number (count pairs' columns always are).")
+    vocabulary: Literal["closed", "open"] = Field(
+        "closed",
+        description="Categorical only. closed: a value not seen in training is refused (400, "
+        "allowed values listed); open: it is scored, with a 'never seen in training' warning.",
+    )
+    default: str | float | int | None = Field(
+        None, description="Value when the field is left out (otherwise the field is required, "
+        "unless training saw it missing)."
+    )
+
+    @property
+    def has_default(self) -> bool:
+        return self.default is not None
+
+
 class Filter(_Strict):
     year_from: int | None = None
     year_to: int | None = None
@@ -104,6 +129,20 @@ class DatasetSpec(_Strict):
     festivals: list[tuple[int, int]] = Field(default_factory=list, description="(month, day)")
     monotone: dict[str, Literal[-1, 1]] = Field(default_factory=dict)
     leakage: list[str] = Field(default_factory=list, description="Known only after launch.")
+    inputs: dict[str, InputInfo] = Field(
+        default_factory=dict, description="input column (or id_column) -> what the API says"
+    )
+    example: dict[str, Any] | None = Field(
+        None, description="The API's example concept; default: a recent training launch."
+    )
+    segment_column: str | None = Field(
+        None, description="Categorical column /target sweeps (who to target); none: no /target."
+    )
+    levers: list[str] | None = Field(
+        None,
+        description="Columns /whatif may sweep; default: numeric inputs, the date and the "
+        "small-sample test's size.",
+    )
     filter: Filter = Field(default_factory=Filter)
     test_fraction: float = Field(0.2, gt=0, lt=1, description="Latest share held out as test.")
     test_from_year: int | None = Field(None, description="Test = launches from this year on.")
@@ -129,7 +168,33 @@ class DatasetSpec(_Strict):
             for g in pair.prior_by:
                 if g not in self.categorical:
                     raise ValueError(f"count pair {pair.name!r}: prior_by {g!r} not categorical")
+        for col in self.inputs:
+            if col not in inputs and col != self.id_column:
+                raise ValueError(f"inputs.{col}: not an input column (nor the id_column)")
+        if self.segment_column is not None and self.segment_column not in self.categorical:
+            raise ValueError(f"segment_column {self.segment_column!r}: not a categorical column")
+        for col in self.levers or []:
+            if col not in self.lever_candidates():
+                raise ValueError(
+                    f"levers: {col!r} cannot be swept; choose from "
+                    f"{', '.join(self.lever_candidates())}"
+                )
         return self
+
+    def sample_size_column(self) -> str | None:
+        """The small-sample test's size: the trials of a pre-test pair that no other pair
+        counts as successes (samples sent, in the simulator)."""
+        successes = {p.successes for p in self.count_pairs}
+        sizes = [p.trials for p in self.count_pairs if p.pre_test and p.trials not in successes]
+        return sizes[0] if sizes else None
+
+    def lever_candidates(self) -> list[str]:
+        """Columns a what-if may sweep: the date, numeric inputs, the test's sample size."""
+        cols = [self.date_column, *self.numeric, self.sample_size_column()]
+        return list(dict.fromkeys(c for c in cols if c is not None))
+
+    def lever_columns(self) -> list[str]:
+        return self.levers if self.levers is not None else self.lever_candidates()
 
     def input_columns(self) -> list[str]:
         """Columns a concept must provide to be scored (before launch)."""

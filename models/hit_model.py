@@ -15,6 +15,7 @@ see ``models.linear`` and ``training.blend``); a folder without ``linear.json`` 
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Mapping
@@ -26,6 +27,7 @@ import lightgbm as lgb
 import numpy as np
 
 from features.build import Columns, FeatureBuilder
+from features.schema import ConceptSchema
 from features.spec import DatasetSpec
 from models.fast_predict import CONTRIB, RAW_SCORE, SingleRowPredictor
 from models.linear import LinearPart
@@ -122,6 +124,11 @@ class HitModel:
     def spec(self) -> DatasetSpec:
         """The dataset spec the model was trained on (it travels inside the model)."""
         return self.features.spec
+
+    @functools.cached_property
+    def concept_schema(self) -> ConceptSchema:
+        """What a concept must hold to be scored: the spec plus what training saw."""
+        return ConceptSchema(self.spec, self.features)
 
     @property
     def has_pre_test(self) -> bool:

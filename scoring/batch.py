@@ -1,9 +1,10 @@
 """Batch scoring: a CSV / Parquet of concepts in, the /score answers flattened to columns out.
 
-Every row is validated with the same ``Concept`` schema as the HTTP API. A row that fails keeps
-its place in the output with an ``error`` naming the row and column, and no scores: nothing is
-lost and nothing is silently repaired. Columns the schema does not know (e.g. outcomes of a
-simulated history) are carried through untouched. Every scored row goes to the prediction log.
+Every row is validated with the model's concept schema, as the HTTP API validates it. A row
+that fails keeps its place in the output with an ``error`` naming the row and column, and no
+scores: nothing is lost and nothing is silently repaired. Columns the schema does not know
+(e.g. outcomes of a simulated history) are carried through untouched. Every scored row goes to
+the prediction log.
 """
 
 from __future__ import annotations
@@ -19,12 +20,10 @@ import pandas as pd
 from pydantic import ValidationError
 from tqdm.auto import tqdm
 
-from features.schema import CONCEPT_FIELDS, Concept
+from features.schema import ConceptSchema
 from features.tables import TableError, read_table, write_table
 from scoring.prediction_log import PredictionLog, new_request_id
 from scoring.scorer import TOP_DRIVERS, Scorer
-
-_TYPES = {k: v.get("type", "string") for k, v in Concept.model_json_schema()["properties"].items()}
 
 
 @dataclass
@@ -39,10 +38,9 @@ def _missing(v: Any) -> bool:
     return v is None or v == "" or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT
 
 
-def coerce(name: str, v: Any) -> Any:
-    """A cell -> the JSON type the schema expects, when it unambiguously is one; otherwise the
-    cell unchanged, so the schema rejects it with its own message."""
-    kind = _TYPES.get(name, "string")
+def coerce(kind: str, v: Any) -> Any:
+    """A cell -> the JSON type (``kind``) the schema expects, when it unambiguously is one;
+    otherwise the cell unchanged, so the schema rejects it with its own message."""
     if isinstance(v, np.generic):
         v = v.item()
     if isinstance(v, pd.Timestamp):
@@ -58,15 +56,29 @@ def coerce(name: str, v: Any) -> Any:
     return v if kind != "string" or isinstance(v, str) else str(v)
 
 
-def validate(frame: pd.DataFrame, start: int = 0) -> tuple[list[int], list[dict], dict[int, str]]:
+def json_types(schema: ConceptSchema) -> dict[str, str]:
+    """Field -> the JSON type its schema asks for ("integer", "number", "string")."""
+    out = {}
+    for name, prop in schema.model.model_json_schema(by_alias=True)["properties"].items():
+        types = [prop.get("type")] + [a.get("type") for a in prop.get("anyOf", [])]
+        out[name] = next((t for t in types if t and t != "null"), "string")
+    return out
+
+
+def validate(
+    frame: pd.DataFrame, schema: ConceptSchema, start: int = 0
+) -> tuple[list[int], list[dict], dict[int, str]]:
     """(positions of valid rows, their concept dicts, {position: error}). Rows are numbered
     from 1 in messages (row 1 = the first data row, CSV line 2)."""
-    known = [c for c in frame.columns if c in CONCEPT_FIELDS]
+    types = json_types(schema)
+    known = [c for c in frame.columns if c in types]
     ok_pos, concepts, errors = [], [], {}
     for pos, values in enumerate(frame[known].itertuples(index=False, name=None), start=start):
-        raw = {k: coerce(k, v) for k, v in zip(known, values, strict=True) if not _missing(v)}
+        raw = {
+            k: coerce(types[k], v) for k, v in zip(known, values, strict=True) if not _missing(v)
+        }
         try:
-            concepts.append(Concept.model_validate(raw).model_dump(mode="json"))
+            concepts.append(schema.validate(raw))
             ok_pos.append(pos)
         except ValidationError as exc:
             parts = [f"{'.'.join(map(str, e['loc'])) or 'row'}: {e['msg']}" for e in exc.errors()]
@@ -118,7 +130,7 @@ def score_frame(
     error_col: list[str | None] = [None] * len(frame)
     with tqdm(total=len(frame), unit="concept", desc="scoring", disable=not progress) as bar:
         for start, chunk in _chunks(frame, chunk_size):
-            pos, concepts, errors = validate(chunk, start)
+            pos, concepts, errors = validate(chunk, scorer.schema, start)
             for p, msg in errors.items():
                 error_col[p] = msg
             report.errors += list(errors.values())
@@ -156,9 +168,12 @@ def score_file(
     progress: bool = True,
 ) -> BatchReport:
     frame = read_table(src, as_text=True)
-    missing = [c for c in ("concept_id",) if c not in frame.columns]
-    if missing:
-        raise TableError(f"{src}: no column {missing[0]!r}")
+    required = [f.name for f in scorer.schema.fields if f.required]
+    if missing := [c for c in required if c not in frame.columns]:
+        raise TableError(
+            f"{src}: no column {', '.join(map(repr, missing))} (model {scorer.version} of spec "
+            f"{scorer.spec.name!r} needs {', '.join(required)})"
+        )
     out, report = score_frame(frame, scorer, log, chunk_size, progress)
     write_table(out, dst)
     return report

@@ -16,25 +16,12 @@ import numpy as np
 from pydantic import ValidationError
 
 from features.columns import from_records
-from features.domain import SEGMENTS
-from features.schema import CONCEPT_FIELDS, Concept
+from features.schema import ConceptSchema, Lever
 from models.hit_model import HitModel
 
 TOP_DRIVERS = 5
 # band thresholds as percentiles of the category's past launches (serving.responses documents them)
 GO_PERCENTILE, STOP_PERCENTILE = 80.0, 40.0
-
-LEVER_UNITS = {
-    "price": "CNY per unit",
-    "marketing_budget": "CNY",
-    "seeding_posts": "posts",
-    "launch_date": "date",
-    "test_samples_sent": "samples",
-}
-
-
-class IncompatibleModel(RuntimeError):
-    """The model needs inputs the concept schema does not provide."""
 
 
 class BadRequest(ValueError):
@@ -46,12 +33,7 @@ class Scorer:
         self.model = model
         self.version = version
         self.spec = spec = model.spec
-        missing = [c for c in spec.input_columns() if c not in CONCEPT_FIELDS]
-        if missing:
-            raise IncompatibleModel(
-                f"model trained on spec {spec.name!r} needs inputs the concept schema lacks: "
-                f"{', '.join(missing)}"
-            )
+        self.schema: ConceptSchema = model.concept_schema
         self.pre_test_columns = spec.pre_test_columns()
         sources = model.feature_sources  # in the matrix's column order
         self.fields = list(dict.fromkeys(sources.values()))
@@ -143,7 +125,7 @@ class Scorer:
         return [
             {
                 "request_id": request_id,
-                "concept_id": c["concept_id"],
+                "concept_id": c[self.schema.id_field],
                 "hit_probability": float(post[i]),
                 "pre_test_probability": float(pre[i]),
                 **norms[i],
@@ -174,16 +156,22 @@ class Scorer:
         return out
 
     def target(self, concept: dict[str, Any], request_id: str = "") -> dict[str, Any]:
-        """The concept scored for every strategic consumer segment, best first."""
-        segments = list(SEGMENTS)
-        rows = [{**concept, "target_segment": s} for s in segments]
+        """The concept scored for every value of the spec's segment column, best first."""
+        column, segments = self.spec.segment_column, self.schema.segments
+        if column is None:
+            raise BadRequest(
+                f"model version {self.version} has no segments to compare: its dataset spec "
+                f"{self.spec.name!r} declares no segment_column"
+            )
+        rows = [{**concept, column: s} for s in segments]
         proba = self.probability(self.columns(rows))
-        own = concept["target_segment"]
+        own = concept[column]
         own_p = float(proba[segments.index(own)])
         ranked = sorted(zip(segments, proba, strict=True), key=lambda sp: -sp[1])
         return {
             "request_id": request_id,
-            "concept_id": concept["concept_id"],
+            "concept_id": concept[self.schema.id_field],
+            "segment_field": column,
             "own_segment": own,
             "own_probability": own_p,
             "segments": [
@@ -207,17 +195,22 @@ class Scorer:
         request_id: str = "",
     ) -> dict[str, Any]:
         """P(hit) along a grid of one lever, everything else held fixed."""
-        current = _lever_value(concept, lever)
-        asked = _parse_grid(lever, grid) if grid else default_grid(concept, lever)
+        sweep = self.schema.levers.get(lever)
+        if sweep is None:
+            raise BadRequest(f"lever: {lever!r} is not one of {', '.join(self.schema.levers)}")
+        if concept.get(lever) is None:
+            raise BadRequest(f"concept.{lever}: the lever needs the concept's own value")
+        current = _lever_value(concept, sweep)
+        asked = _parse_grid(sweep, grid) if grid else default_grid(current, sweep)
         values = sorted(set(asked))
         note = None
-        if lever == "test_samples_sent":
-            rows, note = self._sample_size_rows(concept, values)
+        if sweep.kind == "sample_size":
+            rows, note = self._sample_size_rows(concept, lever, values)
         else:
-            rows = [{**concept, lever: _encode(lever, v)} for v in values]
+            rows = [{**concept, lever: _encode(v)} for v in values]
         for v, row in zip(values, rows, strict=True):
             try:
-                Concept.model_validate(row)
+                self.schema.model.model_validate(row)
             except ValidationError as exc:  # name the point by its place in the caller's grid
                 where = f"grid.{asked.index(v)}" if grid else "grid"
                 raise BadRequest(f"{where}: {lever}={v}: {_first_error(exc)}") from exc
@@ -225,13 +218,13 @@ class Scorer:
         *proba, own_p = self.probability(self.columns([*rows, concept])).tolist()
         return {
             "request_id": request_id,
-            "concept_id": concept["concept_id"],
+            "concept_id": concept[self.schema.id_field],
             "lever": lever,
-            "unit": LEVER_UNITS[lever],
-            "current_value": _stated(lever, current),
+            "unit": sweep.unit,
+            "current_value": _stated(current),
             "current_probability": own_p,
             "points": [
-                {"value": _stated(lever, v), "hit_probability": float(p), "current": v == current}
+                {"value": _stated(v), "hit_probability": float(p), "current": v == current}
                 for v, p in zip(values, proba, strict=True)
             ],
             "note": note,
@@ -267,7 +260,7 @@ class Scorer:
 
     # ---- what-if helpers ----------------------------------------------------------------------
     def _sample_size_rows(
-        self, concept: dict[str, Any], sizes: list[float]
+        self, concept: dict[str, Any], lever: str, sizes: list[float]
     ) -> tuple[list[dict[str, Any]], str]:
         """Scale the small-sample test to each size, keeping its observed rates (or, untested,
         the training prior's expected rates for the concept's group)."""
@@ -283,7 +276,7 @@ class Scorer:
                 used_prior = True
         rows = []
         for size in sizes:
-            row = {**concept, "test_samples_sent": int(size)}
+            row = {**concept, lever: int(size)}
             for p in pairs:  # spec order: sent -> tried -> positive -> repurchase
                 row[p.successes] = int(round(row[p.trials] * rates[p.successes]))  # type: ignore[index]
             rows.append(row)
@@ -296,53 +289,67 @@ class Scorer:
         return rows, note
 
 
-def default_grid(concept: dict[str, Any], lever: str) -> list[float | dt.date]:
-    """A sensible sweep around the concept's own value (which is always included)."""
-    v = _lever_value(concept, lever)
-    if lever == "price":
-        return [round(float(x), 1) for x in v * np.geomspace(0.5, 2.0, 15)] + [v]
-    if lever == "marketing_budget":
-        base = max(float(v), 10_000.0)
-        return [round(float(x), -3) for x in base * np.geomspace(0.25, 4.0, 17)] + [v]
-    if lever == "seeding_posts":
-        hi = max(2 * int(v), 20)
-        return sorted({int(x) for x in np.linspace(0, hi, 16)} | {int(v)})
-    if lever == "launch_date":
+def default_grid(current: float | dt.date, lever: Lever) -> list[float | dt.date]:
+    """A sensible sweep around the concept's own value (which is always included), inside the
+    lever's bounds."""
+    v = current
+    if lever.kind == "date":
         return [v + dt.timedelta(days=14 * k) for k in range(-4, 23)]  # type: ignore[operator]
-    return sorted({0, 50, 100, 150, 200, 300, 400, 500, 750, 1000, int(v)})
+    if lever.kind == "sample_size":
+        return sorted({0, 50, 100, 150, 200, 300, 400, 500, 750, 1000, int(v)})  # type: ignore[call-overload]
+    if lever.kind == "year":
+        grid: list[float] = [int(v) + k for k in range(-5, 6)]  # type: ignore[call-overload]
+    elif lever.kind == "count":
+        hi = max(2 * int(v), 20)  # type: ignore[call-overload]
+        grid = sorted({int(x) for x in np.linspace(0, hi, 16)} | {int(v)})  # type: ignore[call-overload]
+    elif float(v) > 0:  # type: ignore[arg-type]
+        grid = [float(f"{x:.3g}") for x in float(v) * np.geomspace(0.5, 2.0, 15)]  # type: ignore[arg-type]
+    else:  # zero or below: sweep what training saw
+        lo, hi = lever.seen or (0.0, 1.0)
+        grid = [float(f"{x:.3g}") for x in np.linspace(lo, hi, 15)]
+    return [x for x in grid if _inside(x, lever.bounds)] + [v]
 
 
-def _lever_value(concept: dict[str, Any], lever: str) -> float | dt.date:
-    v = concept[lever]
-    if lever == "launch_date":
+def _inside(x: float, bounds: dict[str, float]) -> bool:
+    return (
+        x >= bounds.get("ge", -np.inf)
+        and x > bounds.get("gt", -np.inf)
+        and x <= bounds.get("le", np.inf)
+        and x < bounds.get("lt", np.inf)
+    )
+
+
+def _lever_value(concept: dict[str, Any], lever: Lever) -> float | dt.date:
+    v = concept[lever.name]
+    if lever.kind == "date":
         return v if isinstance(v, dt.date) else dt.date.fromisoformat(str(v))
-    return float(v) if lever in ("price", "marketing_budget") else int(v)
+    return float(v) if lever.kind == "number" else int(v)
 
 
-def _parse_grid(lever: str, grid: Sequence[float | dt.date | str]) -> list[float | dt.date]:
+def _parse_grid(lever: Lever, grid: Sequence[float | dt.date | str]) -> list[float | dt.date]:
     out: list[float | dt.date] = []
     for k, g in enumerate(grid):
         try:
-            if lever == "launch_date":
+            if lever.kind == "date":
                 out.append(g if isinstance(g, dt.date) else dt.date.fromisoformat(str(g)))
             elif isinstance(g, dt.date | str):
                 raise TypeError("expected a number")
-            elif lever in ("seeding_posts", "test_samples_sent"):
+            elif lever.kind in ("count", "year", "sample_size"):
                 if float(g) != int(g):
                     raise ValueError("expected a whole number")
                 out.append(int(g))
             else:
                 out.append(float(g))
         except (TypeError, ValueError) as exc:
-            raise BadRequest(f"grid.{k}: {lever}: {exc}") from exc
+            raise BadRequest(f"grid.{k}: {lever.name}: {exc}") from exc
     return out
 
 
-def _encode(lever: str, value: float | dt.date) -> Any:
+def _encode(value: float | dt.date) -> Any:
     return value.isoformat() if isinstance(value, dt.date) else value
 
 
-def _stated(lever: str, value: float | dt.date) -> str | float:
+def _stated(value: float | dt.date) -> str | float:
     """A lever value as the answer states it: ISO date or float (the declared type)."""
     return value.isoformat() if isinstance(value, dt.date) else float(value)
 

@@ -21,6 +21,7 @@ import bentoml
 from bentoml.exceptions import BentoMLException
 
 from core.settings import settings
+from features.schema import ConceptSchema
 from models.hit_model import HitModel, ModelLoadError
 from scoring import store
 from scoring.scorer import Scorer
@@ -34,7 +35,7 @@ class ReloadFailed(BentoMLException):
     error_code = HTTPStatus.CONFLICT
 
 
-def preflight(model_ref: Any) -> None:
+def preflight(model_ref: Any) -> HitModel:
     """Refuse to start unless the model the service is declared with loads.
 
     Called when the service module is imported, so ``bentoml serve`` stops in its main process
@@ -49,9 +50,24 @@ def preflight(model_ref: Any) -> None:
             "run `compass export` (or `compass ensure-champion`) first"
         )
     try:
-        HitModel.load(stored.path)
+        return HitModel.load(stored.path)
     except ModelLoadError as exc:
         raise ModelLoadError(f"refusing to start: {exc}") from None
+
+
+def same_api(schema: ConceptSchema) -> Callable[[HitModel, str], Scorer]:
+    """A scorer builder that refuses a model whose input schema differs from ``schema``: the
+    request types are fixed when the service starts, so such a model needs a restart."""
+
+    def build(model: HitModel, version: str) -> Scorer:
+        if differences := schema.differences(model.concept_schema):
+            raise ValueError(
+                f"its input schema differs from the one this service started with "
+                f"({'; '.join(differences)}); restart the service to serve it"
+            )
+        return Scorer(model, version)
+
+    return build
 
 
 def scorer_for(bento_model: bentoml.Model) -> Scorer:

@@ -6,11 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from features.domain import SEGMENTS
-
 Band = Literal["go", "refine", "stop"]
-Lever = Literal["price", "marketing_budget", "seeding_posts", "launch_date", "test_samples_sent"]
-Segment = Literal[tuple(SEGMENTS)]  # type: ignore[valid-type]
 
 REQUEST_ID = Field(
     description="Identifier of the HTTP request (or batch run) in the prediction log.",
@@ -19,7 +15,10 @@ REQUEST_ID = Field(
 MODEL_VERSION = Field(
     description="MLflow registered-model version that produced the answer.", examples=["3"]
 )
-CONCEPT_ID = Field(description="The concept_id you sent.", examples=["serum-2026-q4-01"])
+CONCEPT_ID = Field(
+    description="The identifier you sent (the spec's id column, e.g. concept_id).",
+    examples=["serum-2026-q4-01"],
+)
 
 
 def _example(**example: object) -> ConfigDict:
@@ -129,19 +128,22 @@ class SegmentScore(BaseModel):
     )
 
     rank: int = Field(description="1 = the segment with the highest hit probability.")
-    segment: Segment = Field(description="Strategic consumer segment.")  # type: ignore[valid-type]
+    segment: str = Field(description="A value of the segment field (e.g. a consumer segment).")
     hit_probability: float = Field(description="Calibrated P(hit), 0..1, targeting it.")
     change_vs_own: float = Field(
-        description="hit_probability minus that of the concept's own target_segment, in "
+        description="hit_probability minus that of the concept's own segment, in "
         "probability (0.05 = 5 percentage points)."
     )
-    own: bool = Field(description="True for the concept's own target_segment.")
+    own: bool = Field(description="True for the concept's own segment.")
 
 
 class TargetResult(BaseModel):
     request_id: str = REQUEST_ID
     concept_id: str = CONCEPT_ID
-    own_segment: str = Field(description="The target_segment you sent.")
+    segment_field: str = Field(
+        description="The field swept (the spec's segment_column).", examples=["target_segment"]
+    )
+    own_segment: str = Field(description="The value of that field you sent.")
     own_probability: float = Field(description="Calibrated P(hit) for it, 0..1.")
     segments: list[SegmentScore] = Field(description="All segments, best first.")
     model_version: str = MODEL_VERSION
@@ -151,7 +153,7 @@ class WhatIfPoint(BaseModel):
     model_config = _example(value=179.0, hit_probability=0.43, current=False)
 
     value: float | str = Field(
-        description="Lever value (unit: see the result's unit; launch_date as YYYY-MM-DD)."
+        description="Lever value (unit: see the result's unit; dates as YYYY-MM-DD)."
     )
     hit_probability: float = Field(description="Calibrated P(hit), 0..1, at that value.")
     current: bool = Field(description="True for the concept's own value.")
@@ -160,7 +162,7 @@ class WhatIfPoint(BaseModel):
 class WhatIfResult(BaseModel):
     request_id: str = REQUEST_ID
     concept_id: str = CONCEPT_ID
-    lever: Lever = Field(description="The lever swept.")
+    lever: str = Field(description="The lever swept (an input field).", examples=["price"])
     unit: str = Field(description="Unit of the lever's values.", examples=["CNY per unit"])
     current_value: float | str = Field(description="The concept's own value of the lever.")
     current_probability: float = Field(description="Calibrated P(hit) at the current value.")

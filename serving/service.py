@@ -18,31 +18,36 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import bentoml
 from pydantic import Field
 from starlette.responses import Response
 
 from core.settings import settings
-from features.schema import EXAMPLE_CONCEPT, Concept
 from scoring.prediction_log import PredictionLog, json_bytes, new_request_id
 from scoring.scorer import BadRequest, Scorer
 from serving.guard import Guard, batch_limit
-from serving.reload import preflight, reload_scorer, scorer_for
-from serving.responses import GmvForecast, Lever, ScoredConcept, TargetResult, WhatIfResult
+from serving.reload import preflight, reload_scorer, same_api, scorer_for
+from serving.responses import GmvForecast, ScoredConcept, TargetResult, WhatIfResult
 from serving.settings import bentoml_settings
 from serving.web import ui_app
 
-MODEL_TAG = settings().model_tag
 MAX_BATCH = settings().max_batch
+BENTO_MODEL = bentoml.models.BentoModel(settings().model_tag)
+# The request schema is the served model's: built from its dataset spec and what its training
+# saw, before the class is declared (BentoML reads the API types then). A missing or corrupt
+# model refuses to start here, saying why.
+SCHEMA = preflight(BENTO_MODEL).concept_schema
 
+Concept = SCHEMA.model
 Concepts = Annotated[
-    list[Concept],
+    list[Concept],  # type: ignore[valid-type]
     batch_limit(MAX_BATCH),  # refuse an over-long list before validating any item
-    Field(min_length=1, max_length=MAX_BATCH, examples=[[EXAMPLE_CONCEPT]]),
+    Field(min_length=1, max_length=MAX_BATCH, examples=[[SCHEMA.example]]),
 ]
-OneConcept = Annotated[Concept, Field(examples=[EXAMPLE_CONCEPT])]
+OneConcept = Annotated[Concept, Field(examples=[SCHEMA.example])]  # type: ignore[valid-type]
+Lever = Literal[tuple(SCHEMA.levers)]  # type: ignore[valid-type]
 
 
 def _freeze_heap() -> None:
@@ -52,10 +57,10 @@ def _freeze_heap() -> None:
     gc.freeze()
 
 
-@bentoml.asgi_app(ui_app(), path="/ui")
+@bentoml.asgi_app(ui_app(SCHEMA.describe()), path="/ui")
 @bentoml.service(**bentoml_settings())  # serving/settings.py: host, switches, timeout
 class HitCompass:
-    bento_model = bentoml.models.BentoModel(MODEL_TAG)
+    bento_model = BENTO_MODEL
 
     def __init__(self) -> None:
         self.scorer = scorer_for(self.bento_model)
@@ -88,39 +93,43 @@ class HitCompass:
         """Per concept: calibrated hit probability, the same before the small-sample test,
         percentile and go / refine / stop band against its category's past launches, the
         drivers (log-odds per input field), warnings and the model version."""
-        rows = [c.model_dump(mode="json") for c in concepts]
+        rows = [c.model_dump(mode="json", by_alias=True) for c in concepts]
         return self._answer("score", rows, lambda s, rid: s.score(rows, rid, explain))  # type: ignore[return-value]
 
     @bentoml.api(route="/target")
     async def target(self, concept: OneConcept) -> TargetResult:
-        """Find the right people: the concept scored for each of the 8 strategic consumer
-        segments, best first, with the change against its own target segment."""
-        row = concept.model_dump(mode="json")
+        """Find the right people: the concept scored for each value of the spec's segment
+        column (the consumer segments, for the simulated default), best first, with the change
+        against its own. 400 if the model's spec declares no segment column."""
+        row = concept.model_dump(mode="json", by_alias=True)
         return self._answer("target", [row], lambda s, rid: s.target(row, rid))  # type: ignore[return-value]
 
     @bentoml.api(route="/whatif")
     async def whatif(
         self,
         concept: OneConcept,
-        lever: Annotated[Lever, Field(description="The lever to sweep.", examples=["price"])],
+        lever: Annotated[
+            Lever, Field(description="The input to sweep.", examples=[next(iter(SCHEMA.levers))])
+        ],
         grid: Annotated[
             list[float | str] | None,
             Field(
                 max_length=200,
-                description="Values to try (numbers; ISO dates for launch_date). "
+                description="Values to try (numbers; ISO dates for a date lever). "
                 "Default: a sweep around the concept's own value.",
                 examples=[[149.0, 179.0, 199.0, 229.0, 259.0]],
             ),
         ] = None,
     ) -> WhatIfResult:
         """Hit probability along a grid of one lever, every other field held fixed."""
-        row = concept.model_dump(mode="json")
+        row = concept.model_dump(mode="json", by_alias=True)
         return self._answer("whatif", [row], lambda s, rid: s.whatif(row, lever, grid, rid))  # type: ignore[return-value]
 
     @bentoml.api(route="/forecast")
     async def forecast(self, concepts: Concepts) -> list[GmvForecast]:
-        """First-90-day GMV per concept: P10 / P50 / P90 (an 80 % interval) in CNY."""
-        rows = [c.model_dump(mode="json") for c in concepts]
+        """The spec's outcome per concept (first-90-day GMV in CNY, for the simulated default):
+        P10 / P50 / P90, an 80 % interval. 400 if the model's spec has no outcome column."""
+        rows = [c.model_dump(mode="json", by_alias=True) for c in concepts]
         return self._answer("forecast", rows, lambda s, rid: s.forecast(rows, rid))  # type: ignore[return-value]
 
     @bentoml.api(route="/admin/reload")
@@ -132,12 +141,12 @@ class HitCompass:
         ] = None,
     ) -> dict[str, str]:
         """Load a model from the BentoML store and swap it in; requests in flight finish on the
-        old one. 409 (the old model keeps serving) if it does not load."""
-        answer = reload_scorer(self, tag)
+        old one. 409 (the old model keeps serving) if it does not load, or if its input schema
+        differs from the one this service started with (that needs a restart)."""
+        answer = reload_scorer(self, tag, build=same_api(SCHEMA))
         _freeze_heap()  # the new model lives as long as the process too
         return answer
 
 
 # API key (HIT_COMPASS_API_KEY) and body limit (HIT_COMPASS_MAX_BODY_BYTES) before any route
 HitCompass.add_asgi_middleware(Guard)
-preflight(HitCompass.inner.bento_model)  # a missing or corrupt model: refuse to start, say why

@@ -1,12 +1,14 @@
-"""The product-team web page at ``/ui``: static files from ``serving/ui`` plus the form's choices.
+"""The product-team web page at ``/ui``: static files from ``serving/ui`` plus the schema.
 
-Plain HTML/JS with hand-drawn SVG charts, nothing fetched from a CDN. ``meta.json`` gives the
-dropdowns their values from ``features.domain`` so the page never drifts from the schema.
+Plain HTML/JS with hand-drawn SVG charts, nothing fetched from a CDN. ``meta.json`` is the
+served model's concept schema (``features.schema.ConceptSchema.describe``): the page builds its
+form, its segment chart and its what-if picker from it, so it follows whatever spec is served.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -14,24 +16,15 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from features.domain import BRAND_TIERS, CATEGORIES, SEGMENTS
-from features.schema import EXAMPLE_CONCEPT
-
 UI_DIR = Path(__file__).with_name("ui")
 
 
-async def meta(_: Request) -> JSONResponse:
-    return JSONResponse(
-        {
-            "categories": list(CATEGORIES),
-            "segments": list(SEGMENTS),
-            "brand_tiers": list(BRAND_TIERS),
-            "example": EXAMPLE_CONCEPT,
-        }
-    )
+def ui_app(schema: dict[str, Any]) -> Starlette:
+    """The page for a service whose concept schema is ``schema`` (its ``describe()``)."""
 
+    async def meta(_: Request) -> JSONResponse:
+        return JSONResponse(schema)
 
-def ui_app() -> Starlette:
     return Starlette(
         routes=[
             Route("/meta.json", meta),

@@ -125,6 +125,30 @@ def champion(small_launches: Path) -> dict:
 
 
 @pytest.fixture(scope="session")
+def video_games_champion(video_games_spec: Path) -> dict:
+    """A video games champion (its own registered model), exported to the BentoML store."""
+    from training.pipeline import run_training
+    from training.registry import export_version
+
+    result = run_training(data=None, spec_path=video_games_spec)
+    result["bento_tag"] = export_version(model_name=result["model_name"])
+    return result
+
+
+@pytest.fixture(scope="session")
+def video_games_url(video_games_champion: dict) -> Iterator[str]:
+    """A real `bentoml serve` of the video games champion, ready."""
+    port = free_port()
+    proc = start_bentoml(port, {"HIT_COMPASS_MODEL": video_games_champion["bento_tag"]})
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_ready(url, proc)
+        yield url
+    finally:
+        stop_tree(proc)
+
+
+@pytest.fixture(scope="session")
 def client(champion: dict):
     from starlette.testclient import TestClient
 
@@ -136,9 +160,11 @@ def client(champion: dict):
 
 @pytest.fixture()
 def concept() -> dict:
-    from features.schema import EXAMPLE_CONCEPT
+    """The simulated default spec's example concept (a fresh copy)."""
+    from features.spec import load_spec
+    from training import DEFAULT_SPEC
 
-    return dict(EXAMPLE_CONCEPT)
+    return dict(load_spec(DEFAULT_SPEC).example or {})
 
 
 @pytest.fixture(scope="session")
@@ -152,11 +178,10 @@ def scorer(champion: dict):
 @pytest.fixture(scope="session")
 def test_concepts(champion: dict) -> list[dict]:
     """Out-of-time test launches as API concept dicts (dates as ISO strings)."""
-    from features.schema import CONCEPT_FIELDS
-
+    fields = champion["train_result"].model.concept_schema.names
     frame = champion["train_result"].test.head(300).copy()
     frame["launch_date"] = frame["launch_day"].dt.strftime("%Y-%m-%d")
-    return [{k: _plain(r[k]) for k in CONCEPT_FIELDS} for r in frame.to_dict("records")]
+    return [{k: _plain(r[k]) for k in fields} for r in frame.to_dict("records")]
 
 
 def _plain(v):
@@ -183,13 +208,14 @@ def wait_ready(url: str, proc: subprocess.Popen | None = None, timeout: float = 
     raise TimeoutError(f"{url} not ready after {timeout} s")
 
 
-def start_bentoml(port: int) -> subprocess.Popen:
-    """A real `bentoml serve` in its own process group (so the test can kill all of it)."""
+def start_bentoml(port: int, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """A real `bentoml serve` in its own process group (so the test can kill all of it);
+    ``env`` adds to the environment (e.g. HIT_COMPASS_MODEL: the store tag to serve)."""
     bentoml = Path(sys.executable).with_name("bentoml")
     return subprocess.Popen(
         [str(bentoml), "serve", "serving.service:HitCompass", "--port", str(port)],
         cwd=REPO,
-        env=os.environ.copy(),
+        env=os.environ | (env or {}),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,

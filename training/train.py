@@ -281,7 +281,15 @@ class Recipe:
         """The same choices (trees, half-lives, C) fitted on another matrix of the same rows
         (the pre-test model's masked one)."""
         return _fit_parts(
-            x, y, days, names, categorical, spec, params, self.cv.n_rounds, self.choice,
+            x,
+            y,
+            days,
+            names,
+            categorical,
+            spec,
+            params,
+            self.cv.n_rounds,
+            self.choice,
             min_frequency,
         )
 
@@ -324,7 +332,15 @@ def fit_recipe(
     bc = config.blend
     if not bc.enabled:
         cv = cross_validate(
-            x, y, days, names, categorical, spec, params, config.cv_folds, config.max_rounds,
+            x,
+            y,
+            days,
+            names,
+            categorical,
+            spec,
+            params,
+            config.cv_folds,
+            config.max_rounds,
             config.early_stopping_rounds,
         )
         calibrator, report = fit_calibrator(cv.oof_logit[cv.mask], y[cv.mask])
@@ -334,8 +350,19 @@ def fit_recipe(
         return Recipe(booster, calibrator, cv, cv.oof_logit, report)
     folds = time_folds(days, config.cv_folds)
     choice = choose_blend(
-        x, y, days, folds, names, categorical, spec, params, config.max_rounds,
-        config.early_stopping_rounds, tuple(bc.half_life_grid), tuple(bc.c_grid), bc.w_grid,
+        x,
+        y,
+        days,
+        folds,
+        names,
+        categorical,
+        spec,
+        params,
+        config.max_rounds,
+        config.early_stopping_rounds,
+        tuple(bc.half_life_grid),
+        tuple(bc.c_grid),
+        bc.w_grid,
         bc.min_frequency,
     )
     honest = choice.lgbm

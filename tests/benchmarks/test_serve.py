@@ -14,13 +14,14 @@ def test_noop_services_answer_the_score_body(name: str) -> None:
     from starlette.testclient import TestClient
 
     from benchmarks import serve as bench_serve
-    from features.schema import EXAMPLE_CONCEPT
+    from features.spec import load_spec
+    from training import DEFAULT_SPEC
 
     service = getattr(bench_serve, name)
     drop_bentoml_metrics()  # each app registers BentoML's Prometheus metrics on first request
     try:
         with TestClient(service.to_asgi()) as client:
-            resp = client.post("/score", json={"concepts": [EXAMPLE_CONCEPT]})
+            resp = client.post("/score", json={"concepts": [load_spec(DEFAULT_SPEC).example]})
     finally:
         drop_bentoml_metrics()
     assert resp.status_code == 200, resp.text

@@ -6,7 +6,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from features.schema import CONCEPT_FIELDS
 from features.simulator import simulate
 from features.spec import load_spec
 from models.hit_model import HitModel, ModelLoadError
@@ -78,7 +77,7 @@ def test_blended_model_round_trip_serves_identically(blended_result, tmp_path: P
     frame = blended_result.test.head(60).copy()
     frame["launch_date"] = frame["launch_day"].dt.strftime("%Y-%m-%d")
     concepts = [
-        {k: (r[k].item() if hasattr(r[k], "item") else r[k]) for k in CONCEPT_FIELDS}
+        {k: (r[k].item() if hasattr(r[k], "item") else r[k]) for k in model.concept_schema.names}
         for r in frame.to_dict("records")
     ]
     assert Scorer(model, "1").score(concepts) == Scorer(loaded, "1").score(concepts)

@@ -48,7 +48,7 @@ def test_batch_scores_like_the_api(scorer, concepts_csv: Path, tmp_path: Path) -
     assert out["error"].isna().sum() == 298
     assert "p_hit_bayes" in out.columns  # unknown columns carried through
     # the same numbers as the API's code path for the same concepts
-    ok, concepts, _ = validate(src.iloc[:3])
+    ok, concepts, _ = validate(src.iloc[:3], scorer.schema)
     for pos, api in zip(ok, scorer.score(concepts), strict=True):
         assert out.loc[pos, "hit_probability"] == api["hit_probability"]
         assert out.loc[pos, "driver_1_field"] == api["drivers"]["top"][0]["field"]

@@ -130,9 +130,7 @@ def test_band_separates_outcomes_out_of_time(scorer, champion: dict) -> None:
     """Launches banded 'go' became hits far more often than 'stop' ones (out-of-time test)."""
     test = champion["train_result"].test
     frame = test.assign(launch_date=test["launch_day"].dt.strftime("%Y-%m-%d"))
-    from features.schema import CONCEPT_FIELDS
-
-    concepts = frame[CONCEPT_FIELDS].to_dict("records")
+    concepts = frame[scorer.schema.names].to_dict("records")
     bands = pd.Series([o["band"] for o in scorer.score(concepts)])
     rate = test["label"].groupby(bands.to_numpy()).mean()
     assert rate["go"] > 2 * test["label"].mean() > rate["stop"] * 4, rate.to_dict()

@@ -212,13 +212,12 @@ def test_service_does_not_import_mlflow_or_unpickle(champion: dict) -> None:
         import cloudpickle
         cloudpickle.load = cloudpickle.loads = trap
 
-        from features.schema import EXAMPLE_CONCEPT
         from serving.reload import load_from_store
         from scoring.scorer import Scorer
         import serving.service  # runs the preflight load of the model too
 
         model, version, tag = load_from_store()
-        out = Scorer(model, version).score([dict(EXAMPLE_CONCEPT)])
+        out = Scorer(model, version).score([dict(serving.service.SCHEMA.example)])
         assert 0 < out[0]["hit_probability"] < 1
         print("MLFLOW_IMPORTED", "mlflow" in sys.modules)
         """

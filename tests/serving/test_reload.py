@@ -121,9 +121,10 @@ def test_export_notification_reaches_a_running_service(champion: dict, alt_tag: 
 
 
 def _example() -> dict:
-    from features.schema import EXAMPLE_CONCEPT
+    from features.spec import load_spec
+    from training import DEFAULT_SPEC
 
-    return dict(EXAMPLE_CONCEPT)
+    return dict(load_spec(DEFAULT_SPEC).example or {})
 
 
 def test_compass_export_tries_to_reload(champion: dict) -> None:
