@@ -86,8 +86,9 @@ class InputInfo(_Strict):
         "allowed values listed); open: it is scored, with a 'never seen in training' warning.",
     )
     default: str | float | int | None = Field(
-        None, description="Value when the field is left out (otherwise the field is required, "
-        "unless training saw it missing)."
+        None,
+        description="Value when the field is left out (otherwise the field is required, "
+        "unless training saw it missing).",
     )
 
     @property

@@ -203,23 +203,33 @@ def wait_ready(url: str, proc: subprocess.Popen | None = None, timeout: float = 
         except httpx.HTTPError:
             pass
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(proc.stdout.read().decode()[-3000:] if proc.stdout else "died")
+            raise RuntimeError(server_log(proc)[-3000:])
         time.sleep(0.3)
     raise TimeoutError(f"{url} not ready after {timeout} s")
 
 
 def start_bentoml(port: int, env: dict[str, str] | None = None) -> subprocess.Popen:
     """A real `bentoml serve` in its own process group (so the test can kill all of it);
-    ``env`` adds to the environment (e.g. HIT_COMPASS_MODEL: the store tag to serve)."""
+    ``env`` adds to the environment (e.g. HIT_COMPASS_MODEL: the store tag to serve). Its
+    output goes to a file: a pipe nobody reads fills up after a few hundred access-log lines
+    and the server then blocks writing its log (measured: fuzzing hung on it)."""
     bentoml = Path(sys.executable).with_name("bentoml")
-    return subprocess.Popen(
-        [str(bentoml), "serve", "serving.service:HitCompass", "--port", str(port)],
-        cwd=REPO,
-        env=os.environ | (env or {}),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    log = _STATE / f"bentoml-{port}.log"
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [str(bentoml), "serve", "serving.service:HitCompass", "--port", str(port)],
+            cwd=REPO,
+            env=os.environ | (env or {}),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def server_log(proc: subprocess.Popen) -> str:
+    """What a server started by :func:`start_bentoml` wrote so far."""
+    port = proc.args[-1]  # type: ignore[index]
+    return (_STATE / f"bentoml-{port}.log").read_text(errors="replace")
 
 
 @pytest.fixture()
