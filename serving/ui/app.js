@@ -1,46 +1,100 @@
-// The Hit Compass page: one concept in, /score + /target + /whatif (price) out.
+// The Hit Compass page: the form is built from meta.json (the served model's concept schema),
+// so it follows whatever dataset spec is served. One concept in; /score, /target (with a
+// segment field), /forecast (with an outcome) and /whatif (the picked lever) out.
 "use strict";
 
 const form = document.getElementById("concept-form");
-const hasTest = document.getElementById("has-test");
-const TEST_FIELDS = ["test_samples_sent", "test_trials", "test_positive", "test_repurchase"];
-const INT_FIELDS = ["seeding_posts", "reach", "interested", ...TEST_FIELDS];
-const FLOAT_FIELDS = ["price", "novelty", "marketing_budget"];
-
+const $ = (id) => document.getElementById(id);
 const pct = (p) => `${(100 * p).toFixed(1)} %`;
 const pts = (d) => `${d >= 0 ? "+" : ""}${(100 * d).toFixed(1)} pts`;
-const $ = (id) => document.getElementById(id);
+const num = (v) => Number(v.toPrecision(3)).toLocaleString("en");
+const label = (name) => name.replaceAll("_", " ");
+const DAY = 86_400_000;
 
-function fill(select, values) {
-  select.innerHTML = "";
-  for (const v of values) select.appendChild(new Option(v.replaceAll("_", " "), v));
+let meta = null;
+let last = null; // the last concept scored: a new lever re-queries /whatif for it
+
+function node(tag, props, ...children) {
+  const n = Object.assign(document.createElement(tag), props || {});
+  n.append(...children);
+  return n;
+}
+
+// one form control per field, typed by its kind; the bounds become min/max so the browser
+// stops an out-of-range value before the API has to
+function control(f) {
+  if (f.values) {
+    const s = node("select", { name: f.name, required: f.required });
+    if (!f.required) s.append(new Option("", "")); // empty = omitted, the API's default
+    for (const v of f.values) s.append(new Option(label(v), v));
+    return [s];
+  }
+  const input = node("input", { name: f.name, required: f.required });
+  if (f.kind === "date") input.type = "date";
+  else if (["number", "count", "year"].includes(f.kind)) {
+    input.type = "number";
+    input.step = f.kind === "number" ? "any" : "1";
+    // a strict bound (gt/lt) cannot be said in HTML: the API refuses the bound itself
+    const lo = f.ge ?? f.gt, hi = f.le ?? f.lt;
+    if (lo != null) input.min = lo;
+    if (hi != null) input.max = hi;
+  } else input.maxLength = 128;
+  if (!f.known || !f.known.length) return [input];
+  // an open vocabulary: suggestions from training, yet any new value may be typed
+  const list = node("datalist", { id: `known-${f.name}` });
+  for (const v of f.known) list.append(new Option(v));
+  input.setAttribute("list", list.id);
+  return [input, list];
+}
+
+function row(f) {
+  const unit = f.unit ? ` (${f.unit})` : "";
+  const text = node("span", {}, label(f.name) + unit);
+  if (f.required) text.append(node("span", { className: "req", title: "required" }, " *"));
+  return node("label", { title: f.description }, text, ...control(f));
 }
 
 async function init() {
-  const meta = await (await fetch("meta.json")).json();
-  fill(form.elements.category, meta.categories);
-  fill(form.elements.target_segment, meta.segments);
-  fill(form.elements.brand_tier, meta.brand_tiers);
-  for (const [k, v] of Object.entries(meta.example)) {
+  meta = await (await fetch("meta.json")).json();
+  $("spec-name").textContent = meta.spec;
+  const pre = meta.fields.filter((f) => f.pre_test);
+  for (const f of meta.fields) (f.pre_test ? $("test-fields") : $("concept-fields")).append(row(f));
+  for (const [k, v] of Object.entries(meta.example || {})) {
     if (form.elements[k]) form.elements[k].value = v;
   }
-  hasTest.addEventListener("change", toggleTest);
-  form.addEventListener("submit", (e) => { e.preventDefault(); run(); });
+  // what a spec lacks is removed, not hidden: no test block, segment chart or forecast card
+  if (!pre.length) {
+    $("test-block").remove();
+    $("pre-test-line").remove();
+  } else $("has-test").checked = pre.some((f) => Number(meta.example?.[f.name]) > 0);
+  if (!meta.segment_field) $("segments-card").remove();
+  else $("segment-field").textContent = label(meta.segment_field);
+  if (!meta.outcome) $("forecast-card").remove();
+  if (!meta.levers.length) $("whatif-card").remove();
+  for (const l of meta.levers) $("lever").append(new Option(label(l.name), l.name));
+
+  $("has-test")?.addEventListener("change", toggleTest);
+  $("lever")?.addEventListener("change", () => last && step(() => whatif(last)));
+  form.addEventListener("submit", (e) => { e.preventDefault(); step(run); });
+  toggleTest();
   document.body.dataset.ready = "true";
 }
 
 function toggleTest() {
-  $("test-fields").hidden = !hasTest.checked;
+  if ($("has-test")) $("test-fields").hidden = !$("has-test").checked;
 }
 
+// the concept as the API wants it: typed by kind, empty optional inputs left out (the API
+// fills its defaults), the test fields only when the test box is ticked
 function concept() {
   const c = {};
-  for (const field of form.elements) {
-    if (!field.name || (TEST_FIELDS.includes(field.name) && !hasTest.checked)) continue;
-    if (field.value === "") continue;  // optional fields fall back to the API's defaults
-    if (INT_FIELDS.includes(field.name)) c[field.name] = parseInt(field.value, 10);
-    else if (FLOAT_FIELDS.includes(field.name)) c[field.name] = parseFloat(field.value);
-    else c[field.name] = field.value;
+  const tested = $("has-test")?.checked;
+  for (const f of meta.fields) {
+    const value = form.elements[f.name].value;
+    if (value === "" || (f.pre_test && !tested)) continue;
+    if (f.kind === "count" || f.kind === "year") c[f.name] = parseInt(value, 10);
+    else if (f.kind === "number") c[f.name] = parseFloat(value);
+    else c[f.name] = value;
   }
   return c;
 }
@@ -64,66 +118,99 @@ async function post(path, body) {
   return JSON.parse(text);
 }
 
-async function run() {
-  const c = concept();
-  $("submit").disabled = true;
+// body[data-state] = loading / done / error around every round trip (the tests wait on it)
+async function step(work) {
+  const buttons = [$("submit"), $("lever")].filter(Boolean);
+  for (const b of buttons) b.disabled = true;
   $("error").hidden = true;
   document.body.dataset.state = "loading";
   try {
-    const [scored, target, whatif] = await Promise.all([
-      post("../score", { concepts: [c] }),
-      post("../target", { concept: c }),
-      post("../whatif", { concept: c, lever: "price" }),
-    ]);
-    show(scored[0], target, whatif, (c.test_samples_sent || 0) > 0);
+    await work();
     document.body.dataset.state = "done";
   } catch (err) {
     $("error").textContent = String(err.message || err);
     $("error").hidden = false;
     document.body.dataset.state = "error";
   } finally {
-    $("submit").disabled = false;
+    for (const b of buttons) b.disabled = false;
   }
 }
 
-function show(s, target, whatif, tested) {
+async function run() {
+  const c = concept();
+  const [scored, target, forecast] = await Promise.all([
+    post("../score", { concepts: [c] }),
+    meta.segment_field ? post("../target", { concept: c }) : null,
+    meta.outcome ? post("../forecast", { concepts: [c] }) : null,
+    meta.levers.length ? whatif(c) : null,
+  ]);
+  last = c;
+  showScore(scored[0], meta.fields.some((f) => f.pre_test && c[f.name] > 0));
+  if (target) showTarget(target);
+  if (forecast) showForecast(forecast[0]);
   $("results").hidden = false;
+}
+
+function showScore(s, tested) {
   $("hit-probability").textContent = pct(s.hit_probability);
   $("hit-probability").dataset.value = s.hit_probability;
-  $("pre-test-probability").textContent = pct(s.pre_test_probability);
-  $("test-added").textContent = tested
-    ? `the test added ${pts(s.hit_probability - s.pre_test_probability)}`
-    : "no small-sample test yet";
+  if ($("pre-test-line")) {
+    $("pre-test-probability").textContent = pct(s.pre_test_probability);
+    $("test-added").textContent = tested
+      ? `the test added ${pts(s.hit_probability - s.pre_test_probability)}`
+      : "no small-sample test yet";
+  }
   $("model-version").textContent = s.model_version;
   const band = $("band");
   band.textContent = s.band || "n/a";
   band.className = `band ${s.band || ""}`;
   $("percentile").textContent = s.category_percentile == null ? "n/a" : `${s.category_percentile}th`;
   const n = s.category_norms;
-  $("norm-category").textContent = n ? n.category.replaceAll("_", " ") : "–";
+  $("norm-category").textContent = n ? label(n.category) : "–";
   $("norm-detail").textContent = n
     ? `${n.past_launches} launches, hit rate ${pct(n.hit_rate)}; go ≥ ${pct(n.go_at)}, stop < ${pct(n.stop_below)}`
     : "no norms in this model";
-  const warnings = $("warnings");
-  warnings.innerHTML = "";
-  for (const w of s.warnings) warnings.appendChild(Object.assign(document.createElement("li"), { textContent: w }));
-
+  $("warnings").replaceChildren(...s.warnings.map((w) => node("li", { textContent: w })));
+  // drivers keep the API's field names: they are the spec's columns the user typed
   const d = s.drivers;
-  const items = d.top.map((t) => ({ label: t.field.replaceAll("_", " "), value: t.log_odds }));
+  const items = d.top.map((t) => ({ label: t.field, value: t.log_odds }));
   items.push({ label: "all other fields", value: d.other_fields });
   HitCharts.barChart($("drivers-chart"), items, (v) => `${v >= 0 ? "+" : ""}${v.toFixed(2)}`);
+}
 
+function showTarget(target) {
   HitCharts.barChart(
     $("segments-chart"),
-    target.segments.map((g) => ({ label: g.segment.replaceAll("_", " "), value: g.hit_probability, highlight: g.own })),
+    target.segments.map((g) => ({ label: label(g.segment), value: g.hit_probability, highlight: g.own })),
     pct,
   );
+}
+
+function showForecast(f) {
+  $("forecast-outcome").textContent = label(f.outcome);
+  $("forecast-unit").textContent = f.unit;
+  for (const k of ["p10", "p50", "p90"]) {
+    $(`forecast-${k}`).textContent = `${num(f[k])}${k === "p50" ? "" : ` ${f.unit}`}`;
+    $(`forecast-${k}`).dataset.value = f[k];
+  }
+}
+
+// the picked lever's curve; dates are plotted as day numbers and labelled back as dates
+async function whatif(c) {
+  const lever = meta.levers.find((l) => l.name === $("lever").value);
+  const w = await post("../whatif", { concept: c, lever: lever.name });
+  const isDate = lever.kind === "date";
+  const xFormat = isDate
+    ? (v) => new Date(Math.round(v) * DAY).toISOString().slice(0, 10)
+    : lever.kind === "year" ? (v) => String(Math.round(v)) : num;
+  $("lever-unit").textContent = label(lever.name) + (w.unit && w.unit !== lever.kind ? `, ${w.unit}` : "");
   HitCharts.lineChart(
-    $("price-chart"),
-    whatif.points.map((p) => ({ x: p.value, y: p.hit_probability, current: p.current })),
-    (v) => v.toFixed(0),
+    $("whatif-chart"),
+    w.points.map((p) => ({ x: isDate ? Date.parse(p.value) / DAY : p.value, y: p.hit_probability, current: p.current })),
+    xFormat,
     pct,
   );
+  return w;
 }
 
 init().catch((err) => {

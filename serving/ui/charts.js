@@ -32,7 +32,10 @@ function barChart(svg, items, format) {
     const x0 = Math.min(x(0), x(d.value)), w = Math.max(1, Math.abs(x(d.value) - x(0)));
     const colour = d.highlight ? "#2680c2" : d.value >= 0 ? "#3ebd93" : "#e66a6a";
     svg.appendChild(el("text", { x: labelW - 6, y: y + 14, "text-anchor": "end" }, d.label));
-    svg.appendChild(el("rect", { x: x0, y: y + 3, width: w, height: row - 8, fill: colour, rx: 2 }));
+    // data-label: what the bar stands for, readable by tests and assistive tools
+    svg.appendChild(el("rect", {
+      x: x0, y: y + 3, width: w, height: row - 8, fill: colour, rx: 2, "data-label": d.label,
+    }));
     const right = d.value >= 0;
     svg.appendChild(
       el("text", { x: right ? x0 + w + 4 : x0 - 4, y: y + 14, "text-anchor": right ? "start" : "end" },
@@ -56,7 +59,9 @@ function lineChart(svg, points, xFormat, yFormat) {
     svg.appendChild(el("line", { x1: left, x2: width - right, y1: sy(yv), y2: sy(yv), stroke: "#e4e7eb" }));
     svg.appendChild(el("text", { x: left - 6, y: sy(yv) + 4, "text-anchor": "end" }, yFormat(yv)));
     const xv = x0 + ((x1 - x0) * k) / 4;
-    svg.appendChild(el("text", { x: sx(xv), y: height - 10, "text-anchor": "middle" }, xFormat(xv)));
+    // end ticks anchored inwards, so a long label (a date) is not clipped at the edge
+    const anchor = k === 0 ? "start" : k === 4 ? "end" : "middle";
+    svg.appendChild(el("text", { x: sx(xv), y: height - 10, "text-anchor": anchor }, xFormat(xv)));
   }
   const path = points.map((p, i) => `${i ? "L" : "M"}${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`);
   svg.appendChild(el("path", { d: path.join(" "), fill: "none", stroke: "#2680c2", "stroke-width": 2.5 }));

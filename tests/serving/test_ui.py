@@ -1,10 +1,14 @@
-"""The product-team page at /ui, driven in headless Chromium (Debian's, via Playwright)."""
+"""The product-team page at /ui, driven in headless Chromium (Debian's, via Playwright).
+
+The page builds its form from /ui/meta.json (the served model's concept schema), so one
+driver fills it for any spec: the simulated default and the video games spec."""
 
 from __future__ import annotations
 
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -22,7 +26,7 @@ ARGS = [
     "--no-first-run",
 ]
 
-# a concept typed into the form (no small-sample test: those fields stay unchecked)
+# a simulated concept typed into the form (no small-sample test: that box stays unticked)
 TYPED = {
     "concept_id": "chews-2026-browser",
     "launch_date": "2026-05-20",
@@ -37,53 +41,150 @@ TYPED = {
     "reach": 30000,
     "interested": 1500,
 }
+PRE_TEST = {"test_samples_sent", "test_trials", "test_positive", "test_repurchase"}
 
 
 def test_ui_static_files_are_local(client) -> None:
     html = client.get("/ui/").text
     assert 'src="app.js"' in html and "http" not in html.split("<body>")[1]
+    assert "http" not in client.get("/ui/app.js").text  # nothing fetched from elsewhere
     assert client.get("/ui/charts.js").status_code == 200
     meta = client.get("/ui/meta.json").json()
-    assert len(meta["segments"]) == 8 and "skincare" in meta["categories"]
+    fields = {f["name"]: f for f in meta["fields"]}
+    assert meta["spec"] == "simulated" and meta["id_field"] == "concept_id"
+    assert meta["date_field"] == "launch_date" and fields["launch_date"]["kind"] == "date"
+    assert "skincare" in fields["category"]["values"] and fields["category"]["required"]
+    assert fields["price"]["kind"] == "number" and fields["price"]["gt"] == 0
+    assert fields["reach"]["kind"] == "count" and fields["reach"]["ge"] == 0
+    assert fields["brand"]["kind"] == "entity" and not fields["brand"]["required"]
+    assert {n for n, f in fields.items() if f["pre_test"]} == PRE_TEST
+    assert {"successes": "interested", "trials": "reach"} in meta["pairs"]
+    assert meta["segment_field"] == "target_segment" and len(meta["segments"]) == 8
+    assert meta["levers"][0] == {"name": "price", "kind": "number", "unit": "CNY per unit"}
+    assert meta["outcome"] == "gmv_90d"
+    # the example the form starts from is a concept the API takes
+    assert client.post("/score", json={"concepts": [meta["example"]]}).status_code == 200
 
 
-@pytest.mark.e2e
-def test_page_shows_what_the_api_says(live_url: str, state_dir: Path) -> None:
+def _chromium() -> str:
     if CHROMIUM is None:
         # `make test` installs Debian's chromium; in CI a missing browser is a failure, not a skip
         if os.environ.get("CI"):
             pytest.fail("no chromium binary: `make chromium` (apt-get install chromium) failed")
         pytest.skip("no chromium binary (apt-get install chromium)")
+    return CHROMIUM
+
+
+def drive_page(url: str, concept: dict[str, Any], screenshot: Path) -> dict[str, Any]:
+    """Open {url}/ui/, fill the form the page built from meta.json with ``concept``, submit,
+    pick the second lever (if any), and read back what the page shows."""
     from playwright.sync_api import sync_playwright
 
-    expected = httpx.post(f"{live_url}/score", json={"concepts": [TYPED]}, timeout=30).json()[0]
+    meta = httpx.get(f"{url}/ui/meta.json", timeout=30).json()
+    pre_test = [f["name"] for f in meta["fields"] if f["pre_test"]]
+    tested = any(concept.get(n) for n in pre_test)
+    seen: dict[str, Any] = {"meta": meta}
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = pw.chromium.launch(executable_path=_chromium(), args=ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"{live_url}/ui/")
+            page.goto(f"{url}/ui/")
             page.wait_for_selector("body[data-ready=true]", timeout=20_000)
-            page.uncheck("#has-test")
-            for name in ("category", "target_segment", "brand_tier"):
-                page.select_option(f"select[name={name}]", TYPED[name])
-            for name, value in TYPED.items():
-                if name not in ("category", "target_segment", "brand_tier"):
-                    page.fill(f"input[name={name}]", str(value))
+            if pre_test:
+                page.set_checked("#has-test", tested)
+            for f in meta["fields"]:
+                if f["pre_test"] and not tested:
+                    continue  # hidden, and left out of the request
+                value = concept.get(f["name"])
+                text = "" if value is None else str(value)  # empty: the API's default
+                where = f'[name="{f["name"]}"]'
+                if f["values"] is not None:
+                    page.select_option(f"select{where}", text)
+                else:
+                    page.fill(f"input{where}", text)
             page.click("#submit")
-            page.wait_for_selector("body[data-state=done]", timeout=20_000)
-            shown = page.text_content("#hit-probability")
-            value = float(page.get_attribute("#hit-probability", "data-value"))
-            pre = page.text_content("#pre-test-probability")
-            band = page.text_content("#band")
-            bars = page.locator("#segments-chart rect").count()
-            drivers = page.locator("#drivers-chart rect").count()
-            curve = page.locator("#price-chart path").count()
-            page.screenshot(path=str(state_dir / "ui.png"), full_page=True)
+            page.wait_for_selector("body[data-state=done]", timeout=30_000)
+            seen["shown"] = page.text_content("#hit-probability")
+            seen["value"] = float(page.get_attribute("#hit-probability", "data-value"))
+            seen["band"] = page.text_content("#band")
+            seen["drivers"] = page.eval_on_selector_all(
+                "#drivers-chart rect", "rs => rs.map(r => r.dataset.label)"
+            )
+            seen["segment_bars"] = page.locator("#segments-chart rect").count()
+            seen["segment_chart"] = page.locator("#segments-chart").count()
+            seen["test_block"] = page.locator("#test-block").count()
+            seen["pre_test_line"] = page.locator("#pre-test-line").count()
+            if seen["pre_test_line"]:
+                seen["pre"] = page.text_content("#pre-test-probability")
+            seen["forecast_card"] = page.locator("#forecast-card").count()
+            if seen["forecast_card"]:
+                seen["outcome"] = page.text_content("#forecast-outcome")
+                seen["p50"] = float(page.get_attribute("#forecast-p50", "data-value"))
+            seen["levers"] = page.eval_on_selector_all(
+                "#lever option", "os => os.map(o => o.value)"
+            )
+            seen["curves"] = [page.locator("#whatif-chart path").count()]
+            page.screenshot(path=str(screenshot), full_page=True)
+            if len(seen["levers"]) > 1:
+                # another lever re-queries /whatif: the curve is redrawn for it
+                lever = seen["levers"][1]
+                page.select_option("#lever", lever)
+                page.wait_for_function(
+                    "name => document.body.dataset.state === 'done'"
+                    " && document.getElementById('lever-unit').textContent.startsWith(name)",
+                    arg=lever.replace("_", " "),
+                    timeout=20_000,
+                )
+                seen["curves"].append(page.locator("#whatif-chart path").count())
         finally:
             browser.close()
+    return seen
+
+
+def _check_score(url: str, concept: dict[str, Any], seen: dict[str, Any], shot: Path) -> dict:
+    """The page shows what /score answers for the same concept."""
+    expected = httpx.post(f"{url}/score", json={"concepts": [concept]}, timeout=30).json()[0]
     p = expected["hit_probability"]
-    assert shown == f"{100 * p:.1f} %" and value == pytest.approx(p, abs=1e-12)
-    assert pre == f"{100 * expected['pre_test_probability']:.1f} %"
-    assert band == expected["band"]
-    assert bars == 8 and drivers == 6 and curve == 1
-    assert (state_dir / "ui.png").stat().st_size > 10_000
+    assert seen["shown"] == f"{100 * p:.1f} %" and seen["value"] == pytest.approx(p, abs=1e-12)
+    assert seen["band"] == (expected["band"] or "n/a")
+    assert seen["drivers"][-1] == "all other fields"
+    assert seen["drivers"][:-1] == [d["field"] for d in expected["drivers"]["top"]]
+    assert seen["levers"] == [lever["name"] for lever in seen["meta"]["levers"]]
+    assert all(n == 1 for n in seen["curves"])
+    assert shot.stat().st_size > 10_000
+    return expected
+
+
+@pytest.mark.e2e
+def test_page_shows_what_the_api_says(live_url: str, state_dir: Path) -> None:
+    shot = state_dir / "ui_simulated.png"
+    seen = drive_page(live_url, TYPED, shot)
+    expected = _check_score(live_url, TYPED, seen, shot)
+    assert seen["pre"] == f"{100 * expected['pre_test_probability']:.1f} %"
+    assert seen["test_block"] == 1 and seen["pre_test_line"] == 1
+    assert seen["segment_chart"] == 1 and seen["segment_bars"] == 8
+    assert len(seen["drivers"]) == 6
+    assert seen["levers"][:2] == ["price", "marketing_budget"]
+    forecast = httpx.post(f"{live_url}/forecast", json={"concepts": [TYPED]}, timeout=30).json()
+    assert seen["forecast_card"] == 1 and seen["outcome"] == "gmv 90d"
+    assert seen["p50"] == pytest.approx(forecast[0]["p50"])
+
+
+@pytest.mark.e2e
+def test_page_follows_the_video_games_spec(
+    video_games_url: str, video_games_spec: Path, state_dir: Path
+) -> None:
+    from features.spec import load_spec
+
+    # the example the service documents in its own OpenAPI
+    doc = httpx.get(f"{video_games_url}/docs.json", timeout=30).json()
+    concept = doc["components"]["schemas"]["Concept"]["example"]
+    shot = state_dir / "ui_video_games.png"
+    seen = drive_page(video_games_url, concept, shot)
+    _check_score(video_games_url, concept, seen, shot)
+    columns = set(load_spec(video_games_spec).input_columns())
+    assert seen["drivers"][:-1] and set(seen["drivers"][:-1]) <= columns  # e.g. Critic_Score
+    # no count pairs with a small-sample test, no segment column, no outcome column
+    assert seen["test_block"] == 0 and seen["pre_test_line"] == 0
+    assert seen["segment_chart"] == 0 and seen["forecast_card"] == 0
+    assert "Year_of_Release" in seen["levers"]
