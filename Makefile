@@ -15,9 +15,13 @@ setup:  ## uv (via pip if missing) and the locked environment
 	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	@$(UV) sync --frozen --quiet
 
-serve: setup  ## simulate + train a champion if none exists, then serve on :$(PORT)
-	$(UV) run compass ensure-champion
-	$(UV) run bentoml serve serving.service:HitCompass --host $(HOST) --port $(PORT)
+# the launch history to serve: its spec (default: the simulator's); `make serve SPEC=...`
+SPEC ?= training/specs/simulated.yaml
+
+serve: setup  ## train a champion for $(SPEC) if it has none, then serve it on :$(PORT)
+	@tag=$$($(UV) run compass ensure-champion --spec $(SPEC)) && \
+	HIT_COMPASS_MODEL=$$tag $(UV) run bentoml serve serving.service:HitCompass \
+		--host $(HOST) --port $(PORT)
 
 test: setup chromium  ## lint and the whole suite
 	$(UV) run ruff check .

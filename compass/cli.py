@@ -256,14 +256,20 @@ def _export(version: str | None, model: str = "hit-compass") -> str:
 
 
 @app.command("ensure-champion")
-def ensure_champion() -> None:
-    """For `make serve`: simulate and train on the embedded default if there is no champion,
-    then export the champion into the BentoML model store."""
+def ensure_champion(spec: SpecOpt = DEFAULT_SPEC) -> None:
+    """For `make serve`: train a champion for the spec if it has none (the embedded default
+    simulates its launch history first), export it into the BentoML model store and print its
+    store tag (the only line on stdout; progress goes to stderr)."""
     from training.pipeline import ensure_champion as ensure
 
-    version = ensure(say=typer.echo)
-    tag = _export(version)
-    typer.echo(f"serving {tag} (BENTOML_HOME={os.environ.get('BENTOML_HOME')})")
+    def say(message: str) -> None:
+        typer.echo(message, err=True)
+
+    with _user_errors():
+        model_name, version = ensure(spec, say=say)
+    tag = _export(version, model_name)
+    say(f"serving {tag} (BENTOML_HOME={os.environ.get('BENTOML_HOME')})")
+    typer.echo(tag)
 
 
 @app.command()
@@ -276,6 +282,7 @@ def score(
         str | None, typer.Option(help="Registered version (default: champion).")
     ] = None,
     log: Annotated[bool, typer.Option(help="Append every scored row to the log.")] = True,
+    model: ModelOpt = "hit-compass",
 ) -> None:
     """Score a file of concepts like POST /score, flattened to columns; every input row is kept
     (invalid rows get an `error` naming row and column, and exit status 1)."""
@@ -284,11 +291,11 @@ def score(
     from scoring.scorer import Scorer
     from training import registry
 
-    version = version or registry.champion_version()
+    version = version or registry.champion_version(model)
     if version is None:
-        raise typer.BadParameter("no champion yet: run `compass train` first")
-    model, _ = registry.load_version(version)
-    scorer = Scorer(model, version)
+        raise typer.BadParameter(f"no champion of {model} yet: run `compass train` first")
+    hit_model, _ = registry.load_version(version, model)
+    scorer = Scorer(hit_model, version)
     plog = PredictionLog() if log else None
     with _user_errors():
         report = score_file(concepts, out, scorer, plog)

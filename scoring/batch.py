@@ -140,7 +140,15 @@ def score_frame(
                     for s, f in zip(scored, scorer.forecast(concepts), strict=True):
                         s["forecast"] = f
                 if log is not None:
-                    log.append("batch", report.request_id, scorer.version, concepts, scored, pos)
+                    log.append(
+                        "batch",
+                        report.request_id,
+                        scorer.version,
+                        concepts,
+                        scored,
+                        pos,
+                        scorer.schema.id_field,
+                    )
                 for p, s in zip(pos, scored, strict=True):
                     results[p] = flatten(s) | _forecast_columns(s.get("forecast"))
                 report.scored += len(concepts)

@@ -127,11 +127,13 @@ class PredictionLog:
         inputs: Sequence[dict[str, Any]],
         outputs: Sequence[Any],
         items: Sequence[int] | None = None,
+        id_field: str = "concept_id",
     ) -> None:
         """Log one row per (input, output) pair in one committed transaction; ``items`` numbers
-        them (default 0, 1, ...; batch scoring passes the input row numbers)."""
+        them (default 0, 1, ...; batch scoring passes the input row numbers); ``id_field`` is
+        the input holding the concept's identifier (the spec's id column)."""
         self.append_json(
-            endpoint, request_id, model_version, inputs, map(json_bytes, outputs), items
+            endpoint, request_id, model_version, inputs, map(json_bytes, outputs), items, id_field
         )
 
     def append_json(
@@ -142,6 +144,7 @@ class PredictionLog:
         inputs: Sequence[dict[str, Any]],
         outputs: Iterable[bytes],
         items: Sequence[int] | None = None,
+        id_field: str = "concept_id",
     ) -> None:
         """:meth:`append` for outputs already serialised to JSON (the service sends the same
         bytes to the client)."""
@@ -153,7 +156,7 @@ class PredictionLog:
                 now,
                 endpoint,
                 model_version,
-                str(inp.get("concept_id", "")),
+                str(inp.get(id_field, "")),
                 json_bytes(inp).decode(),
                 out.decode(),
             )

@@ -35,6 +35,7 @@ from serving.web import ui_app
 
 MAX_BATCH = settings().max_batch
 BENTO_MODEL = bentoml.models.BentoModel(settings().model_tag)
+NEWEST_EXPORT = f"{settings().model_tag.split(':')[0]}:latest"  # of the served registered model
 # The request schema is the served model's: built from its dataset spec and what its training
 # saw, before the class is declared (BentoML reads the API types then). A missing or corrupt
 # model refuses to start here, saying why.
@@ -78,7 +79,9 @@ class HitCompass:
         except BadRequest as exc:
             raise bentoml.exceptions.InvalidArgument(str(exc)) from None
         items = [json_bytes(o) for o in (out if isinstance(out, list) else [out])]
-        self.log.append_json(endpoint, request_id, scorer.version, inputs, items)
+        self.log.append_json(
+            endpoint, request_id, scorer.version, inputs, items, id_field=scorer.schema.id_field
+        )
         body = b"[" + b",".join(items) + b"]" if isinstance(out, list) else items[0]
         return Response(body, media_type="application/json")
 
@@ -137,13 +140,17 @@ class HitCompass:
         self,
         tag: Annotated[
             str | None,
-            Field(max_length=200, description="BentoML store tag; default: the newest export."),
+            Field(
+                max_length=200,
+                description="BentoML store tag; default: the newest export of the served "
+                "registered model.",
+            ),
         ] = None,
     ) -> dict[str, str]:
         """Load a model from the BentoML store and swap it in; requests in flight finish on the
         old one. 409 (the old model keeps serving) if it does not load, or if its input schema
         differs from the one this service started with (that needs a restart)."""
-        answer = reload_scorer(self, tag, build=same_api(SCHEMA))
+        answer = reload_scorer(self, tag or NEWEST_EXPORT, build=same_api(SCHEMA))
         _freeze_heap()  # the new model lives as long as the process too
         return answer
 

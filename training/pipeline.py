@@ -73,17 +73,26 @@ def run_training(
     }
 
 
-def ensure_champion(say: Callable[[str], None] = print) -> str:
-    """The champion's version; on a state folder without one, simulate the embedded default
-    launch history and train one first (``say`` reports each step: it takes a while)."""
-    current = registry.champion_version()
+def ensure_champion(
+    spec_path: Path = DEFAULT_SPEC, say: Callable[[str], None] = print
+) -> tuple[str, str]:
+    """(registered model, champion version) of the spec's launch history; without a champion,
+    train one first: on the embedded default, simulate its launch history; otherwise on the
+    spec's source file (``say`` reports each step: it takes a while)."""
+    spec = load_spec(spec_path)
+    model_name = store.model_name_for(spec.name)
+    current = registry.champion_version(model_name)
     if current is not None:
-        return current
-    data = state_dir() / "launches.parquet"
-    if not data.exists():
-        say(f"simulating the default launch history ({DEFAULT_SIM_ROWS} launches) -> {data}")
-        simulate(DEFAULT_SIM_ROWS, DEFAULT_SIM_SEED).to_parquet(data, index=False)
-    say("no champion yet: training one on it (about a minute on 2 cores)")
-    result = run_training(data=data, spec_path=DEFAULT_SPEC)
+        return model_name, current
+    data = None
+    if spec.source == "simulator":
+        data = state_dir() / "launches.parquet"
+        if not data.exists():
+            say(f"simulating the default launch history ({DEFAULT_SIM_ROWS} launches) -> {data}")
+            simulate(DEFAULT_SIM_ROWS, DEFAULT_SIM_SEED).to_parquet(data, index=False)
+    say(f"no champion of {model_name} yet: training one (about a minute on 2 cores)")
+    result = run_training(data=data, spec_path=spec_path)
     say(f"trained version {result['version']}: {result['promotion']['reason']}")
-    return result["version"]
+    if not result["promotion"]["promoted"]:  # a first version always passes the gate
+        raise RuntimeError(f"version {result['version']} was not promoted: nothing to serve")
+    return model_name, result["version"]
