@@ -60,8 +60,7 @@ def test_gate_recorded_and_refuses_when_not_better(champion: dict, small_launche
 
 
 def test_spec_with_wrong_column_fails_before_training(small_launches: Path, tmp_path: Path) -> None:
-    text = Path(DEFAULT_SPEC).read_text().replace("[price, novelty,", "[prise, novelty,")
-    text = text.replace("relative: {price: category}", "relative: {prise: category}")
+    text = Path(DEFAULT_SPEC).read_text().replace("price", "prise")  # column, inputs, lever
     bad = tmp_path / "bad.yaml"
     bad.write_text(text)
     with pytest.raises(SpecError, match="prise"):
