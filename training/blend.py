@@ -74,28 +74,33 @@ def honest_lgbm_oof(
     half_life: float | None,
     max_rounds: int,
     early_stopping: int,
+    latest_fold_callbacks: list[Any] | None = None,
 ) -> HonestOOF:
     """Out-of-fold LightGBM log-odds no fold has tuned on itself (see the module doc).
 
     Fold k's refit with K trees is the first K trees of its early-stopping run (training is
     sequential and seeded, so they are the same trees): only a K past that run's last tree
-    needs a fit of its own."""
+    needs a fit of its own. ``latest_fold_callbacks`` (an Optuna pruning callback) run in the
+    latest fold's early-stopping run, which goes first so a hopeless trial stops early."""
     p = booster_params(params, spec, names)
 
     def train_set(tr: np.ndarray) -> lgb.Dataset:
         return dataset(x[tr], y[tr], names, categorical, recency_weights(days[tr], half_life))
 
-    boosters, best = [], []
-    for tr, va in folds:
+    boosters: dict[int, lgb.Booster] = {}
+    best = [0] * len(folds)
+    for k in reversed(range(len(folds))):
+        tr, va = folds[k]
+        extra = latest_fold_callbacks if k == len(folds) - 1 else None
         booster = lgb.train(
             p,
             train_set(tr),
             num_boost_round=max_rounds,
             valid_sets=[dataset(x[va], y[va], names, categorical)],
-            callbacks=[lgb.early_stopping(early_stopping, verbose=False)],
+            callbacks=[lgb.early_stopping(early_stopping, verbose=False), *(extra or [])],
         )
-        boosters.append(booster)
-        best.append(booster.best_iteration or max_rounds)
+        boosters[k] = booster
+        best[k] = booster.best_iteration or max_rounds
     oof, losses = np.full(len(y), np.nan), []
     for k, (tr, va) in enumerate(folds):
         others = [b for i, b in enumerate(best) if i != k] or best
@@ -328,24 +333,32 @@ def choose_blend(
     params: dict[str, Any],
     max_rounds: int,
     early_stopping: int,
-    half_life_grid: tuple[float | None, ...],
+    lgbm_half_lives: tuple[float | None, ...],
+    linear_half_lives: tuple[float | None, ...],
     c_grid: tuple[float, ...],
     w_grid: tuple[float, ...],
     min_frequency: int = 10,
+    latest_fold_callbacks: list[Any] | None = None,
 ) -> BlendChoice:
-    """LightGBM's half-life, the linear part's C and half-life, w, and forward Platt."""
+    """LightGBM's half-life, the linear part's C and half-life, w, and forward Platt.
+    ``latest_fold_callbacks`` go to :func:`honest_lgbm_oof` (one LightGBM half-life only: a
+    pruning callback follows one run)."""
+    if latest_fold_callbacks and len(lgbm_half_lives) > 1:
+        raise ValueError("latest-fold callbacks need a single LightGBM half-life")
     cvs = {
         hl: honest_lgbm_oof(
-            x, y, days, names, categorical, spec, params, folds, hl, max_rounds, early_stopping
+            x, y, days, names, categorical, spec, params, folds, hl, max_rounds, early_stopping,
+            latest_fold_callbacks,
         )
-        for hl in half_life_grid
+        for hl in lgbm_half_lives
     }
     mask = oof_mask(len(y), folds)
     lgbm_loss = {hl: logloss(y[mask], c.oof_logit[mask]) for hl, c in cvs.items()}
     hl_lgbm = min(lgbm_loss, key=lgbm_loss.__getitem__)
     lgbm = cvs[hl_lgbm]
     lin = select_linear(
-        x, y, days, folds, names, categorical, spec.monotone, c_grid, half_life_grid, min_frequency
+        x, y, days, folds, names, categorical, spec.monotone, c_grid, linear_half_lives,
+        min_frequency,
     )
     w, w_report = select_weight(lgbm.oof_logit, lin.oof_logit, y, mask, w_grid)
     z = w * lgbm.oof_logit + (1 - w) * lin.oof_logit
