@@ -70,3 +70,9 @@ def test_blend_config_is_typed() -> None:
         TrainingConfig.model_validate(raw | {"blend": raw["blend"] | {"half_lives": [1]}})
     with pytest.raises(ValidationError, match="w must be in"):
         TrainingConfig.model_validate(raw | {"blend": raw["blend"] | {"w_values": [1.5]}})
+    with pytest.raises(ValidationError, match="half-life is positive"):
+        TrainingConfig.model_validate(raw | {"blend": raw["blend"] | {"lgbm_half_life_grid": [0]}})
+    # per-learner grids (tuning's) default to the shared one
+    assert cfg.blend.lgbm_half_lives == cfg.blend.linear_half_lives == (None, 8.0, 4.0, 2.0)
+    own = cfg.blend.model_copy(update={"linear_half_life_grid": [2.0]})
+    assert own.linear_half_lives == (2.0,) and own.lgbm_half_lives == (None, 8.0, 4.0, 2.0)
