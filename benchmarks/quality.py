@@ -35,7 +35,7 @@ from training.train import (
     time_folds,
     train_model,
 )
-from training.tune import tune
+from training.tune import tune, tuned_config
 
 
 # ---- ablation -------------------------------------------------------------------------------
@@ -286,12 +286,13 @@ def run_benchmark(
     )
     for name, spec, frame, about in tqdm(datasets, desc="bench quality"):
         t0 = time.perf_counter()
-        params = None
+        params, used, tuned = None, config, {}
         if tune_trials:
-            params = _tune_for_bench(frame, spec, tune_trials, config)
-        section = evaluate_dataset(frame, spec, params, config, with_ablation, n_boot)
+            params, blend = _tune_for_bench(frame, spec, tune_trials, config)
+            used, tuned = tuned_config(config, blend), {"lightgbm": params, "blend": blend}
+        section = evaluate_dataset(frame, spec, params, used, with_ablation, n_boot)
         section["setup"] = about
-        section["params"] = params or {"from": "config.yaml"}
+        section["params"] = tuned or {"from": "config.yaml"}
         section["seconds"]["total"] = round(time.perf_counter() - t0, 1)
         out[name] = section
     out["simulated"]["targets"] = targets(out["simulated"])
@@ -307,8 +308,9 @@ def run_benchmark(
 
 def _tune_for_bench(
     frame: pd.DataFrame, spec: DatasetSpec, trials: int, config: TrainingConfig
-) -> dict[str, Any]:
-    """A throwaway in-memory study (the benchmark leaves the state folder alone)."""
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A throwaway in-memory study (the benchmark leaves the state folder alone): LightGBM's
+    params and the blend's choices."""
     with tempfile.TemporaryDirectory() as tmp:
         res = tune(
             frame,
@@ -319,7 +321,7 @@ def _tune_for_bench(
             config=config,
             log_to_mlflow=False,
         )
-    return res.best_params
+    return res.best_params, res.best_blend
 
 
 def _cpus() -> int:

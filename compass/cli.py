@@ -105,14 +105,15 @@ def tune(
         bool, typer.Option("--resume", help="Continue the study in state/optuna.db.")
     ] = False,
     study: Annotated[
-        str | None, typer.Option("--study", help="Study name (default: <spec>-lightgbm).")
+        str | None, typer.Option("--study", help="Study name (default: <spec>-blend).")
     ] = None,
     report_test: Annotated[
         bool, typer.Option(help="Then train once with the best params and report the test.")
     ] = True,
 ) -> None:
-    """Optuna TPE over LightGBM, selected on out-of-time CV; best params -> state/best_params.json
-    (used by `compass train`). Without --resume an existing study of that name starts over."""
+    """Optuna TPE over LightGBM and the blend's linear part (C, half-lives), selected on
+    out-of-time CV; best params -> state/best_params.json (used by `compass train`). Without
+    --resume an existing study of that name starts over."""
     from features.spec import load_spec
     from training.dataset import load_launches
     from training.tune import tune as run
@@ -138,6 +139,7 @@ def tune(
             "trials_total": result.n_trials_total,
             "best_cv_logloss": result.best_value,
             "best_params": result.best_params,
+            "best_blend": result.best_blend,
             "test_with_best_params": result.test,
             "written": str(result.params_path),
         }

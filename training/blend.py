@@ -7,9 +7,11 @@ the expanding-window time folds of the training period (never the test):
   then fold k is refitted with the mean best iteration of the OTHER folds (stopping each fold on
   its own validation rows flatters LightGBM against a learner that does not peek);
 * the linear part (``models.linear.LinearPart``): L2-regularised logistic regression by
-  L-BFGS-B, coefficients of the spec's ``monotone`` features bounded to the declared sign, C
-  and half-life by pooled out-of-fold log loss;
-* the weight w on the pooled out-of-fold rows (ties -> the larger w; w = 1 is LightGBM alone);
+  L-BFGS-B, coefficients of the spec's ``monotone`` features bounded to the declared sign;
+* LightGBM's half-life, the linear part's C and half-life and the weight w chosen together, by
+  the blend's pooled out-of-fold log loss (the loss of what is served, as ``compass tune``
+  judges a trial; a learner's best settings alone need not be its best in the blend; ties ->
+  the larger w, w = 1 is LightGBM alone);
 * whether to recalibrate with Platt on the latest fold, judged forward (fit on fold k-1, apply
   to fold k, averaged; kept only if it beats no recalibration).
 """
@@ -74,28 +76,33 @@ def honest_lgbm_oof(
     half_life: float | None,
     max_rounds: int,
     early_stopping: int,
+    latest_fold_callbacks: list[Any] | None = None,
 ) -> HonestOOF:
     """Out-of-fold LightGBM log-odds no fold has tuned on itself (see the module doc).
 
     Fold k's refit with K trees is the first K trees of its early-stopping run (training is
     sequential and seeded, so they are the same trees): only a K past that run's last tree
-    needs a fit of its own."""
+    needs a fit of its own. ``latest_fold_callbacks`` (an Optuna pruning callback) run in the
+    latest fold's early-stopping run, which goes first so a hopeless trial stops early."""
     p = booster_params(params, spec, names)
 
     def train_set(tr: np.ndarray) -> lgb.Dataset:
         return dataset(x[tr], y[tr], names, categorical, recency_weights(days[tr], half_life))
 
-    boosters, best = [], []
-    for tr, va in folds:
+    boosters: dict[int, lgb.Booster] = {}
+    best = [0] * len(folds)
+    for k in reversed(range(len(folds))):
+        tr, va = folds[k]
+        extra = latest_fold_callbacks if k == len(folds) - 1 else None
         booster = lgb.train(
             p,
             train_set(tr),
             num_boost_round=max_rounds,
             valid_sets=[dataset(x[va], y[va], names, categorical)],
-            callbacks=[lgb.early_stopping(early_stopping, verbose=False)],
+            callbacks=[lgb.early_stopping(early_stopping, verbose=False), *(extra or [])],
         )
-        boosters.append(booster)
-        best.append(booster.best_iteration or max_rounds)
+        boosters[k] = booster
+        best[k] = booster.best_iteration or max_rounds
     oof, losses = np.full(len(y), np.nan), []
     for k, (tr, va) in enumerate(folds):
         others = [b for i, b in enumerate(best) if i != k] or best
@@ -223,7 +230,7 @@ class LinearChoice:
     report: dict[str, float] = field(default_factory=dict)
 
 
-def select_linear(
+def linear_oofs(
     x: np.ndarray,
     y: np.ndarray,
     days: np.ndarray,
@@ -234,11 +241,11 @@ def select_linear(
     c_grid: tuple[float, ...],
     half_life_grid: tuple[float | None, ...],
     min_frequency: int = 10,
-) -> LinearChoice:
-    """C x recency half-life of the linear part, by pooled out-of-fold log loss. Each fold's
-    encoders and design are built once; C runs from strong to weak regularisation, each fit
-    starting from the previous one's solution (the same optimum, far fewer iterations)."""
-    mask = oof_mask(len(y), folds)
+) -> dict[tuple[float | None, float], np.ndarray]:
+    """The linear part's out-of-fold log-odds per (recency half-life, C), NaN outside the
+    folds. Each fold's encoders and design are built once; C runs from strong to weak
+    regularisation, each fit starting from the previous one's solution (the same optimum, far
+    fewer iterations)."""
     oof = {(hl, C): np.full(len(y), np.nan) for hl in half_life_grid for C in c_grid}
     for tr, va in folds:
         part = LinearPart(list(names), encoders_for(x[tr], names, categorical, min_frequency))
@@ -249,15 +256,7 @@ def select_linear(
             for C in sorted(c_grid):
                 start = _solve(d_tr, y[tr], bounds, C, weight, start)
                 oof[hl, C][va] = start[0] + d_va @ start[1:]
-    report, best, best_loss = {}, None, np.inf
-    for (hl, C), z in oof.items():
-        loss = logloss(y[mask], z[mask])
-        report[f"C={C} half_life={hl}"] = round(loss, 5)
-        if loss < best_loss:
-            best, best_loss = LinearChoice(C, hl, z), loss
-    assert best is not None
-    best.report = report
-    return best
+    return oof
 
 
 def select_weight(
@@ -328,24 +327,65 @@ def choose_blend(
     params: dict[str, Any],
     max_rounds: int,
     early_stopping: int,
-    half_life_grid: tuple[float | None, ...],
+    lgbm_half_lives: tuple[float | None, ...],
+    linear_half_lives: tuple[float | None, ...],
     c_grid: tuple[float, ...],
     w_grid: tuple[float, ...],
     min_frequency: int = 10,
+    latest_fold_callbacks: list[Any] | None = None,
 ) -> BlendChoice:
-    """LightGBM's half-life, the linear part's C and half-life, w, and forward Platt."""
+    """LightGBM's half-life, the linear part's C and half-life and w (together, see the module
+    doc), then forward Platt.
+    ``latest_fold_callbacks`` go to :func:`honest_lgbm_oof` (one LightGBM half-life only: a
+    pruning callback follows one run)."""
+    if latest_fold_callbacks and len(lgbm_half_lives) > 1:
+        raise ValueError("latest-fold callbacks need a single LightGBM half-life")
     cvs = {
         hl: honest_lgbm_oof(
-            x, y, days, names, categorical, spec, params, folds, hl, max_rounds, early_stopping
+            x,
+            y,
+            days,
+            names,
+            categorical,
+            spec,
+            params,
+            folds,
+            hl,
+            max_rounds,
+            early_stopping,
+            latest_fold_callbacks,
         )
-        for hl in half_life_grid
+        for hl in lgbm_half_lives
     }
     mask = oof_mask(len(y), folds)
     lgbm_loss = {hl: logloss(y[mask], c.oof_logit[mask]) for hl, c in cvs.items()}
-    hl_lgbm = min(lgbm_loss, key=lgbm_loss.__getitem__)
+    lins = linear_oofs(
+        x,
+        y,
+        days,
+        folds,
+        names,
+        categorical,
+        spec.monotone,
+        c_grid,
+        linear_half_lives,
+        min_frequency,
+    )
+    linear_loss = {k: logloss(y[mask], z[mask]) for k, z in lins.items()}
+    # the blend's loss at its best w, per (LightGBM half-life, (linear half-life, C))
+    joint = {}
+    for hl, cv in cvs.items():
+        for key, lz in lins.items():
+            w, _ = select_weight(cv.oof_logit, lz, y, mask, w_grid)
+            joint[hl, key] = logloss(y[mask], w * cv.oof_logit[mask] + (1 - w) * lz[mask])
+    hl_lgbm, (hl_lin, C) = min(joint, key=joint.__getitem__)  # ties: the first in grid order
+    by_lgbm = {str(h): round(min(v for k, v in joint.items() if k[0] == h), 5) for h in cvs}
     lgbm = cvs[hl_lgbm]
-    lin = select_linear(
-        x, y, days, folds, names, categorical, spec.monotone, c_grid, half_life_grid, min_frequency
+    lin = LinearChoice(
+        C,
+        hl_lin,
+        lins[hl_lin, C],
+        {f"C={c} half_life={h}": round(v, 5) for (h, c), v in linear_loss.items()},
     )
     w, w_report = select_weight(lgbm.oof_logit, lin.oof_logit, y, mask, w_grid)
     z = w * lgbm.oof_logit + (1 - w) * lin.oof_logit
@@ -362,6 +402,8 @@ def choose_blend(
         },
         "lgbm_oof_logloss_by_half_life": {str(h): round(v, 5) for h, v in lgbm_loss.items()},
         "linear_oof_logloss": lin.report,
+        # the blend's best (over the linear part's settings and w) per LightGBM half-life
+        "blend_oof_logloss_by_lgbm_half_life": by_lgbm,
         "w_oof_logloss": w_report,
         "forward_calibration": {k: round(v, 5) for k, v in forward.items()},
     }

@@ -18,7 +18,7 @@ from training.dataset import DEFAULT_SIM_ROWS, DEFAULT_SIM_SEED, load_launches
 from training.promote import promote
 from training.report import write_run_report
 from training.train import load_config, train_model
-from training.tune import load_tuned_params, tuned_params_path
+from training.tune import load_tuned, tuned_config, tuned_params_path
 
 
 def run_training(
@@ -33,12 +33,13 @@ def run_training(
     loaded = load_launches(spec, data, spec_dir=spec_path.parent)
     params: dict[str, Any] = {}
     if params_path is not None:
-        params = json.loads(params_path.read_text())["params"]
+        payload = json.loads(params_path.read_text())
+        params, config = payload["params"], tuned_config(config, payload.get("blend"))
     elif tuned_params_path().exists():
-        # tuned params apply only to the dataset they were tuned on
-        tuned = load_tuned_params(tuned_params_path(), spec)
+        # tuned params (and blend choices) apply only to the dataset they were tuned on
+        tuned = load_tuned(tuned_params_path(), spec, config)
         if tuned is not None:
-            params, params_path = tuned, tuned_params_path()
+            (params, config), params_path = tuned, tuned_params_path()
     result = train_model(loaded.frame, spec, params, config)
     model_name = store.model_name_for(spec.name)  # one registered model per launch history
     with tempfile.TemporaryDirectory() as tmp:

@@ -60,6 +60,12 @@ class Blend(BaseModel):
         min_length=1,
         description="Inverse L2 strengths of the linear part (sklearn's C).",
     )
+    lgbm_half_life_grid: list[float | None] | None = Field(
+        None, min_length=1, description="LightGBM's own half-lives (tuned); null: the shared grid."
+    )
+    linear_half_life_grid: list[float | None] | None = Field(
+        None, min_length=1, description="The linear part's own (tuned); null: the shared grid."
+    )
     w_step: float = Field(0.05, gt=0, le=1, description="Grid step of the LightGBM weight w.")
     w_values: list[float] | None = Field(
         None, min_length=1, description="An explicit grid of w in [0, 1] instead of the step."
@@ -75,10 +81,10 @@ class Blend(BaseModel):
             raise ValueError("every w must be in [0, 1]")
         return v
 
-    @field_validator("half_life_grid")
+    @field_validator("half_life_grid", "lgbm_half_life_grid", "linear_half_life_grid")
     @classmethod
-    def _half_lives(cls, v: list[float | None]) -> list[float | None]:
-        if not all(h is None or h > 0 for h in v):
+    def _half_lives(cls, v: list[float | None] | None) -> list[float | None] | None:
+        if v is not None and not all(h is None or h > 0 for h in v):
             raise ValueError("a half-life is positive (or null: no decay)")
         return v
 
@@ -88,6 +94,16 @@ class Blend(BaseModel):
         if not all(c > 0 for c in v):
             raise ValueError("C is positive")
         return v
+
+    @property
+    def lgbm_half_lives(self) -> tuple[float | None, ...]:
+        own = self.lgbm_half_life_grid
+        return tuple(self.half_life_grid if own is None else own)
+
+    @property
+    def linear_half_lives(self) -> tuple[float | None, ...]:
+        own = self.linear_half_life_grid
+        return tuple(self.half_life_grid if own is None else own)
 
     @property
     def w_grid(self) -> tuple[float, ...]:
@@ -360,7 +376,8 @@ def fit_recipe(
         params,
         config.max_rounds,
         config.early_stopping_rounds,
-        tuple(bc.half_life_grid),
+        bc.lgbm_half_lives,
+        bc.linear_half_lives,
         tuple(bc.c_grid),
         bc.w_grid,
         bc.min_frequency,
@@ -432,6 +449,34 @@ def cross_validate_model(
         config.max_rounds,
         config.early_stopping_rounds,
         latest_fold_callbacks=latest_fold_callbacks,
+    )
+
+
+def choose_blend_model(
+    prep: Prepared,
+    params: dict[str, Any],
+    config: TrainingConfig,
+    latest_fold_callbacks: list[Any] | None = None,
+) -> BlendChoice:
+    """:func:`choose_blend` on the prepared training period with the config's folds and grids."""
+    fb, bc = prep.fb, config.blend
+    return choose_blend(
+        prep.x,
+        prep.y,
+        prep.days,
+        time_folds(prep.days, config.cv_folds),
+        fb.feature_names,
+        fb.categorical_features,
+        fb.spec,
+        params,
+        config.max_rounds,
+        config.early_stopping_rounds,
+        bc.lgbm_half_lives,
+        bc.linear_half_lives,
+        tuple(bc.c_grid),
+        bc.w_grid,
+        bc.min_frequency,
+        latest_fold_callbacks,
     )
 
 

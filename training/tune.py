@@ -1,15 +1,20 @@
-"""``compass tune``: Optuna (TPE) over LightGBM, selected on out-of-time cross-validation.
+"""``compass tune``: Optuna (TPE) over the model's candidates, selected on out-of-time
+cross-validation: LightGBM's params and, with ``config.yaml``'s blend on, the linear part's C and
+each learner's recency half-life (the blend weight w is not searched: it follows from the folds,
+as in training).
 
-* Objective: mean log loss over the expanding-window time folds of the training period
-  (``training.train.cross_validate``); the test period is never looked at while selecting.
+* Objective, on the expanding-window time folds of the training period (the test period is never
+  looked at while selecting): with the blend, the pooled out-of-fold log loss of the blend at
+  its fold-chosen w (``training.blend.choose_blend``, honest out-of-fold LightGBM); without it,
+  LightGBM's mean fold log loss (``training.train.cross_validate``).
 * Early stopping picks the number of trees in every fold; ``LightGBMPruningCallback`` watches the
   latest (largest) fold, which runs first, so hopeless trials stop early.
 * The study lives in SQLite in the state folder (``optuna.db``); ``resume=True`` continues it,
   trials left RUNNING by a killed process are failed by the heartbeat and not counted.
 * Every trial is a nested MLflow run under one parent run per invocation (Optuna 5 deprecates
   ``MLflowCallback``, so trials are logged here).
-* The best params go to ``state/best_params.json`` (``{"params", "value", "study", "spec"}``),
-  which ``compass train`` picks up.
+* The best params go to ``state/best_params.json`` (``{"params", "blend", "value", "study",
+  "spec"}``), which ``compass train`` picks up (:func:`load_tuned`).
 """
 
 from __future__ import annotations
@@ -32,14 +37,21 @@ from core.settings import state_dir
 from features.spec import DatasetSpec
 from training import registry
 from training.baselines import model_summary
+from training.blend import logloss
 from training.train import (
+    Blend,
+    CVResult,
     Prepared,
     TrainingConfig,
+    choose_blend_model,
     cross_validate_model,
     load_config,
     prepare,
     train_model,
 )
+
+# the blend's search dimensions, named apart from LightGBM's params in a trial
+BLEND_PREFIX = "blend."
 
 
 def tuned_params_path() -> Path:
@@ -63,6 +75,33 @@ def suggest_params(trial: optuna.Trial) -> dict[str, Any]:
         "cat_smooth": trial.suggest_float("cat_smooth", 1.0, 100.0, log=True),
         "min_data_per_group": trial.suggest_int("min_data_per_group", 5, 200, log=True),
     }
+
+
+def suggest_blend(trial: optuna.Trial, blend: Blend) -> dict[str, Any]:
+    """The blend's part of the search: the linear part's C on a log scale over config.yaml's
+    ``c_grid`` range, each learner's half-life from its ``half_life_grid``."""
+    lo, hi = min(blend.c_grid), max(blend.c_grid)
+    grid = list(blend.half_life_grid)
+    return {
+        "C": trial.suggest_float(f"{BLEND_PREFIX}C", lo, hi, log=True) if lo < hi else lo,
+        "lgbm_half_life": trial.suggest_categorical(f"{BLEND_PREFIX}lgbm_half_life", grid),
+        "linear_half_life": trial.suggest_categorical(f"{BLEND_PREFIX}linear_half_life", grid),
+    }
+
+
+def tuned_config(config: TrainingConfig, blend: dict[str, Any] | None) -> TrainingConfig:
+    """``config`` with the blend's tuned C and half-lives as one-value grids (w still comes from
+    the folds); unchanged without tuned blend choices."""
+    if not blend:
+        return config
+    fixed = config.blend.model_copy(
+        update={
+            "c_grid": [blend["C"]],
+            "lgbm_half_life_grid": [blend["lgbm_half_life"]],
+            "linear_half_life_grid": [blend["linear_half_life"]],
+        }
+    )
+    return config.model_copy(update={"blend": fixed})
 
 
 def study_storage(path: Path | None = None) -> optuna.storages.RDBStorage:
@@ -102,23 +141,39 @@ def open_study(
 def make_objective(
     prep: Prepared, config: TrainingConfig, log_trial: Callable[..., None]
 ) -> Callable[[optuna.Trial], float]:
-    """Trial -> mean out-of-time CV log loss of LightGBM with the suggested params."""
+    """Trial -> out-of-time CV log loss of the suggested candidates (see the module doc)."""
 
     def objective(trial: optuna.Trial) -> float:
         params = {**config.lightgbm, **suggest_params(trial)}
+        blend = suggest_blend(trial, config.blend) if config.blend.enabled else {}
+        logged = params | {f"{BLEND_PREFIX}{k}": v for k, v in blend.items()}
         pruning = LightGBMPruningCallback(trial, "binary_logloss")
         try:
-            cv = cross_validate_model(prep, params, config, latest_fold_callbacks=[pruning])
+            value, attrs = _cross_validate(prep, params, tuned_config(config, blend), [pruning])
         except optuna.TrialPruned:
-            log_trial(trial, params, None)
+            log_trial(trial, logged, None)
             raise
-        value = float(np.mean(cv.fold_logloss))
-        trial.set_user_attr("n_rounds", cv.n_rounds)
-        trial.set_user_attr("fold_logloss", cv.fold_logloss)
-        log_trial(trial, params, value, cv.n_rounds)
+        for key, v in attrs.items():
+            trial.set_user_attr(key, v)
+        log_trial(trial, logged, value, attrs["n_rounds"])
         return value
 
     return objective
+
+
+def _cross_validate(
+    prep: Prepared, params: dict[str, Any], config: TrainingConfig, callbacks: list[Any]
+) -> tuple[float, dict[str, Any]]:
+    """(objective value, what the trial records) of one candidate."""
+    if not config.blend.enabled:
+        cv = cross_validate_model(prep, params, config, latest_fold_callbacks=callbacks)
+        value = float(np.mean(cv.fold_logloss))
+        return value, {"n_rounds": cv.n_rounds, "fold_logloss": cv.fold_logloss}
+    choice = choose_blend_model(prep, params, config, latest_fold_callbacks=callbacks)
+    honest, m = choice.lgbm, choice.mask
+    n_rounds = CVResult(honest.oof_logit, honest.best_iterations, honest.fold_logloss).n_rounds
+    attrs = {"n_rounds": n_rounds, "w": choice.w, "oof_logloss": choice.report["oof_logloss"]}
+    return logloss(prep.y[m], choice.oof_logit[m]), attrs
 
 
 def _mlflow_trial_logger(enabled: bool) -> Callable[..., None]:
@@ -139,7 +194,8 @@ def _mlflow_trial_logger(enabled: bool) -> Callable[..., None]:
 @dataclass
 class TuneResult:
     study: optuna.Study
-    best_params: dict[str, Any]
+    best_params: dict[str, Any]  # LightGBM's
+    best_blend: dict[str, Any]  # the linear part's C and the half-lives ({} with the blend off)
     best_value: float
     n_trials_total: int
     n_trials_this_run: int
@@ -165,7 +221,8 @@ def tune(
         raise ValueError("give a budget: n_trials and/or timeout")
     config = config or load_config()
     prep = prepare(frame, spec)
-    name = study_name or f"{spec.name}-lightgbm"
+    # the objectives differ (see the module doc): a study is one of them
+    name = study_name or f"{spec.name}-{'blend' if config.blend.enabled else 'lightgbm'}"
     storage = storage or study_storage()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = open_study(name, storage, resume)
@@ -195,27 +252,41 @@ def tune(
     finally:
         bar.close()
     best = study.best_trial
-    best_params = {**best.params, "bagging_freq": 1}
+    searched = best.params.items()
+    best_params = {k: v for k, v in searched if not k.startswith(BLEND_PREFIX)}
+    best_params["bagging_freq"] = 1
+    n = len(BLEND_PREFIX)
+    best_blend = {k[n:]: v for k, v in searched if k.startswith(BLEND_PREFIX)}
+    if best_blend and "C" not in best_blend:  # a one-value c_grid is not searched
+        best_blend["C"] = config.blend.c_grid[0]
     params_path = params_path or tuned_params_path()
     params_path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "params": best_params,
+        "blend": best_blend or None,
         "value": best.value,
         "study": name,
         "spec": spec.name,
         "trial": best.number,
         "n_rounds_cv": best.user_attrs.get("n_rounds"),
         "n_trials": len(study.trials),
-        "objective": f"mean out-of-time CV log loss over {config.cv_folds} folds",
+        "w_cv": best.user_attrs.get("w"),  # informational: training chooses w on its folds
+        "objective": (
+            f"pooled out-of-fold log loss of the blend over {config.cv_folds} time folds"
+            if best_blend
+            else f"mean out-of-time CV log loss over {config.cv_folds} folds"
+        ),
     }
     params_path.write_text(json.dumps(payload, indent=2))
     test: dict[str, Any] = {}
     if report_test:
         # after selection, once: the test period with a bootstrap interval (never selected on)
-        test = model_summary(train_model(frame, spec, best_params, config))
+        tuned = tuned_config(config, best_blend)
+        test = model_summary(train_model(frame, spec, best_params, tuned))
     if parent is not None:
         mlflow.log_metrics({"best_cv_logloss": best.value, "n_trials": len(study.trials)})
-        mlflow.log_params({f"best_{k}": v for k, v in best_params.items()})
+        chosen = best_params | {f"{BLEND_PREFIX}{k}": v for k, v in best_blend.items()}
+        mlflow.log_params({f"best_{k}": v for k, v in chosen.items()})
         mlflow.log_metrics(
             {f"test_{k}": v for k, v in test.items() if isinstance(v, int | float)}
             | (
@@ -229,6 +300,7 @@ def tune(
     return TuneResult(
         study,
         best_params,
+        best_blend,
         best.value,
         len(study.trials),
         len(study.trials) - before,
@@ -239,6 +311,17 @@ def tune(
 
 def _has_complete(study: optuna.Study) -> bool:
     return any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+
+
+def load_tuned(
+    path: Path, spec: DatasetSpec, config: TrainingConfig
+) -> tuple[dict[str, Any], TrainingConfig] | None:
+    """(LightGBM params, ``config`` with the tuned blend choices) from a best_params.json, or
+    None if that file was tuned for another dataset."""
+    params = load_tuned_params(path, spec)
+    if params is None:
+        return None
+    return params, tuned_config(config, json.loads(path.read_text()).get("blend"))
 
 
 def load_tuned_params(path: Path, spec: DatasetSpec) -> dict[str, Any] | None:

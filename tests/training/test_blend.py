@@ -10,9 +10,17 @@ from pydantic import ValidationError
 
 from features.spec import load_spec
 from training import DEFAULT_SPEC
-from training.blend import fit_linear, recency_weights, select_weight
+from training.blend import (
+    fit_linear,
+    honest_lgbm_oof,
+    linear_oofs,
+    logloss,
+    recency_weights,
+    select_weight,
+)
 from training.boosting import booster_params, dataset
-from training.train import TrainingConfig, load_config
+from training.dataset import simulated_frame
+from training.train import TrainingConfig, choose_blend_model, load_config, prepare, time_folds
 
 
 def test_recency_weights_halve_every_half_life() -> None:
@@ -70,3 +78,53 @@ def test_blend_config_is_typed() -> None:
         TrainingConfig.model_validate(raw | {"blend": raw["blend"] | {"half_lives": [1]}})
     with pytest.raises(ValidationError, match="w must be in"):
         TrainingConfig.model_validate(raw | {"blend": raw["blend"] | {"w_values": [1.5]}})
+    with pytest.raises(ValidationError, match="half-life is positive"):
+        TrainingConfig.model_validate(raw | {"blend": raw["blend"] | {"lgbm_half_life_grid": [0]}})
+    # per-learner grids (tuning's) default to the shared one
+    assert cfg.blend.lgbm_half_lives == cfg.blend.linear_half_lives == (None, 8.0, 4.0, 2.0)
+    own = cfg.blend.model_copy(update={"linear_half_life_grid": [2.0]})
+    assert own.linear_half_lives == (2.0,) and own.lgbm_half_lives == (None, 8.0, 4.0, 2.0)
+
+
+def test_half_lives_c_and_w_are_chosen_together_on_the_blends_loss(fast_config) -> None:
+    """Every setting is judged by the blend it enters: the chosen ones minimise the blend's
+    pooled out-of-fold log loss over the whole grid (not each learner's own loss)."""
+    spec = load_spec(DEFAULT_SPEC)
+    grids = {"c_grid": [0.03, 0.1, 0.3], "half_life_grid": [None, 4.0, 2.0]}
+    config = fast_config.model_copy(update={"blend": fast_config.blend.model_copy(update=grids)})
+    # a history where the linear part's best settings alone are not its best in the blend
+    prep = prepare(simulated_frame(1500, 3, spec), spec)
+    choice = choose_blend_model(prep, config.lightgbm, config)
+    alone = choice.report["linear_oof_logloss"]
+    assert min(alone, key=alone.__getitem__) != (
+        f"C={choice.linear.C} half_life={choice.linear.half_life}"
+    )
+    bc, names, cats = config.blend, prep.fb.feature_names, prep.fb.categorical_features
+    x, y, days, m = prep.x, prep.y, prep.days, choice.mask
+    folds = time_folds(days, config.cv_folds)
+    lins = linear_oofs(
+        x, y, days, folds, names, cats, spec.monotone, tuple(bc.c_grid), bc.linear_half_lives
+    )
+    losses = {}
+    for hl in bc.lgbm_half_lives:
+        tree = honest_lgbm_oof(
+            x,
+            y,
+            days,
+            names,
+            cats,
+            spec,
+            config.lightgbm,
+            folds,
+            hl,
+            config.max_rounds,
+            config.early_stopping_rounds,
+        ).oof_logit
+        for (hl_lin, C), lz in lins.items():
+            for w in bc.w_grid:
+                losses[hl, hl_lin, C, w] = logloss(y[m], w * tree[m] + (1 - w) * lz[m])
+    chosen = (choice.lgbm_half_life, choice.linear.half_life, choice.linear.C, choice.w)
+    assert losses[chosen] == pytest.approx(min(losses.values()), abs=1e-12)
+    assert logloss(y[m], choice.oof_logit[m]) == pytest.approx(losses[chosen], abs=1e-12)
+    by_lgbm = choice.report["blend_oof_logloss_by_lgbm_half_life"]
+    assert min(by_lgbm.values()) == choice.report["oof_logloss"]["blend"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import mlflow
@@ -88,3 +89,32 @@ def test_each_launch_history_has_its_own_registered_model(
     assert registry.champion_version() == champion["version"]  # the default is untouched
     tag = registry.export_version(model_name="hit-compass-video_games")
     assert tag.startswith("hit-compass-video_games:")
+
+
+def test_train_uses_the_tuned_params_and_blend_choices(
+    small_launches: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from training import pipeline
+
+    class Trained(Exception):
+        pass
+
+    seen: dict = {}
+
+    def train_model(frame, spec, params, config):  # stops where training would start
+        seen.update(params=params, config=config)
+        raise Trained
+
+    blend = {"C": 0.2, "lgbm_half_life": None, "linear_half_life": 4.0}
+    tuned = tmp_path / "best_params.json"
+    tuned.write_text(json.dumps({"params": {"num_leaves": 7}, "blend": blend, "spec": "simulated"}))
+    monkeypatch.setattr(pipeline, "train_model", train_model)
+    monkeypatch.setattr(pipeline, "tuned_params_path", lambda: tuned)
+    for explicit in (None, tuned):  # found in the state folder, or passed as --params
+        seen.clear()
+        with pytest.raises(Trained):
+            pipeline.run_training(small_launches, DEFAULT_SPEC, params_path=explicit)
+        assert seen["params"]["num_leaves"] == 7
+        chosen = seen["config"].blend
+        assert chosen.c_grid == [0.2] and chosen.lgbm_half_lives == (None,)
+        assert chosen.linear_half_lives == (4.0,) and len(chosen.w_grid) > 2  # w: the folds'

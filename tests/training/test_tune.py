@@ -16,8 +16,9 @@ from compass.cli import app
 from features.spec import load_spec
 from training import DEFAULT_SPEC
 from training import tune as tune_mod
+from training.blend import logloss
 from training.dataset import simulated_frame
-from training.train import TrainingConfig, load_config
+from training.train import TrainingConfig, choose_blend_model, load_config, prepare, train_model
 
 # small and fast: a few hundred trees at most, three time folds
 FAST = {"max_rounds": 150, "early_stopping_rounds": 15, "cv_folds": 3}
@@ -38,7 +39,13 @@ def _config() -> TrainingConfig:
 
 
 def _run(
-    frame: pd.DataFrame, db: Path, out: Path, n: int, resume: bool, report_test: bool = False
+    frame: pd.DataFrame,
+    db: Path,
+    out: Path,
+    n: int,
+    resume: bool,
+    report_test: bool = False,
+    config: TrainingConfig | None = None,
 ) -> tune_mod.TuneResult:
     return tune_mod.tune(
         frame,
@@ -48,7 +55,7 @@ def _run(
         study_name="resume-test",
         storage=tune_mod.study_storage(db),
         params_path=out,
-        config=_config(),
+        config=config or _config(),
         report_test=report_test,
     )
 
@@ -64,7 +71,7 @@ def test_interrupted_study_resumes_and_trials_accumulate(
     assert payload["value"] == pytest.approx(first.best_value)
 
     # interrupt the next run inside its second trial (as Ctrl-C would)
-    real_cv, calls = tune_mod.cross_validate_model, {"n": 0}
+    real_cv, calls = tune_mod.choose_blend_model, {"n": 0}
 
     def flaky_cv(*args: Any, **kwargs: Any) -> Any:
         calls["n"] += 1
@@ -72,10 +79,10 @@ def test_interrupted_study_resumes_and_trials_accumulate(
             raise KeyboardInterrupt
         return real_cv(*args, **kwargs)
 
-    monkeypatch.setattr(tune_mod, "cross_validate_model", flaky_cv)
+    monkeypatch.setattr(tune_mod, "choose_blend_model", flaky_cv)
     with pytest.raises(KeyboardInterrupt):
         _run(frame, db, out, 5, resume=True)
-    monkeypatch.setattr(tune_mod, "cross_validate_model", real_cv)
+    monkeypatch.setattr(tune_mod, "choose_blend_model", real_cv)
 
     resumed = _run(frame, db, out, 2, resume=True)
     study = optuna.load_study(study_name="resume-test", storage=f"sqlite:///{db}")
@@ -118,3 +125,58 @@ def test_tuned_params_for_another_dataset_are_ignored(tmp_path: Path) -> None:
         "num_leaves": 7,
         "max_depth": -1,  # tuned before depth was searched: no depth limit, as when tuned
     }
+
+
+def test_the_search_covers_the_linear_part_and_train_uses_it(
+    frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    spec, config = load_spec(DEFAULT_SPEC), _config()
+    out = tmp_path / "best.json"
+    res = _run(frame, tmp_path / "optuna.db", out, 3, resume=False)
+    searched = {"blend.C", "blend.lgbm_half_life", "blend.linear_half_life"}
+    assert all(searched <= set(t.params) for t in res.study.trials)
+    payload = json.loads(out.read_text())
+    blend = payload["blend"]
+    assert set(blend) == {"C", "lgbm_half_life", "linear_half_life"} == set(res.best_blend)
+    assert min(config.blend.c_grid) <= blend["C"] <= max(config.blend.c_grid)
+    assert {blend["lgbm_half_life"], blend["linear_half_life"]} <= set(config.blend.half_life_grid)
+    assert not any(k.startswith("blend.") or k in blend for k in payload["params"])
+    # w is not searched: the trial's own, chosen on its folds, is on record
+    assert 0.0 <= payload["w_cv"] <= 1.0 and "blend.w" not in res.study.best_trial.params
+
+    loaded = tune_mod.load_tuned(out, spec, config)
+    assert loaded is not None
+    params, tuned = loaded
+    assert params["learning_rate"] == payload["params"]["learning_rate"]
+    assert tuned.blend.c_grid == [blend["C"]]
+    assert tuned.blend.lgbm_half_lives == (blend["lgbm_half_life"],)
+    assert tuned.blend.linear_half_lives == (blend["linear_half_life"],)
+    # the trial's objective is the blend's pooled out-of-fold log loss with those choices
+    choice = choose_blend_model(prepare(frame, spec), config.lightgbm | params, tuned)
+    y, m = prepare(frame, spec).y, choice.mask
+    assert res.best_value == pytest.approx(logloss(y[m], choice.oof_logit[m]), abs=1e-9)
+    recipe = train_model(frame, spec, params, tuned).calibration["blend"]
+    assert recipe["linear"] == {"C": blend["C"], "half_life": blend["linear_half_life"]}
+    assert recipe["lgbm_half_life"] == blend["lgbm_half_life"]
+
+
+def test_untuned_blend_and_other_datasets_leave_the_config_alone(tmp_path: Path) -> None:
+    spec, config = load_spec(DEFAULT_SPEC), load_config()
+    path = tmp_path / "best.json"
+    path.write_text(json.dumps({"params": {"num_leaves": 7}, "spec": "simulated"}))
+    loaded = tune_mod.load_tuned(path, spec, config)
+    assert loaded is not None and loaded[1] == config  # a LightGBM-only study: folds choose
+    blend = {"C": 0.2, "lgbm_half_life": None, "linear_half_life": 4.0}
+    path.write_text(json.dumps({"params": {}, "blend": blend, "spec": "video_games"}))
+    assert tune_mod.load_tuned(path, spec, config) is None
+
+
+def test_with_the_blend_off_the_search_is_lightgbm_alone(
+    frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    config = _config()
+    off = config.model_copy(update={"blend": config.blend.model_copy(update={"enabled": False})})
+    out = tmp_path / "best.json"
+    res = _run(frame, tmp_path / "optuna.db", out, 1, resume=False, config=off)
+    assert not any(k.startswith("blend.") for k in res.study.best_trial.params)
+    assert json.loads(out.read_text())["blend"] is None and res.best_blend == {}
