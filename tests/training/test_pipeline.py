@@ -77,18 +77,15 @@ def test_spec_rejects_leakage_used_as_feature(tmp_path: Path) -> None:
 
 
 def test_each_launch_history_has_its_own_registered_model(
-    champion: dict, video_games_spec: Path
+    champion: dict, video_games_champion: dict
 ) -> None:
     """Training a second data set neither competes with nor blocks the simulated default."""
-    from training.pipeline import run_training
-
-    vg = run_training(data=None, spec_path=video_games_spec)
+    vg = video_games_champion  # trained by run_training once per session
     assert vg["model_name"] == "hit-compass-video_games"
     assert vg["promotion"]["promoted"], vg["promotion"]  # its own first champion
     assert registry.champion_version("hit-compass-video_games") == vg["version"]
     assert registry.champion_version() == champion["version"]  # the default is untouched
-    tag = registry.export_version(model_name="hit-compass-video_games")
-    assert tag.startswith("hit-compass-video_games:")
+    assert vg["bento_tag"].startswith("hit-compass-video_games:")
 
 
 def test_train_uses_the_tuned_params_and_blend_choices(
