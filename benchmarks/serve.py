@@ -533,11 +533,13 @@ def summary(result: dict[str, Any], soak: bool = False) -> str:
 
 # ---- champion ---------------------------------------------------------------------------------
 def champion_tag() -> str:
-    """Export the champion into the BentoML store (training one first if there is none)."""
+    """Export the simulated default's champion into the BentoML store (training one first if
+    there is none)."""
     from training import registry
     from training.pipeline import ensure_champion
 
-    return registry.export_version(ensure_champion())
+    model_name, version = ensure_champion()
+    return registry.export_version(version, model_name)
 
 
 # ---- the benchmark ----------------------------------------------------------------------------

@@ -115,3 +115,17 @@ def test_train_uses_the_tuned_params_and_blend_choices(
         chosen = seen["config"].blend
         assert chosen.c_grid == [0.2] and chosen.lgbm_half_lives == (None,)
         assert chosen.linear_half_lives == (4.0,) and len(chosen.w_grid) > 2  # w: the folds'
+
+
+def test_ensure_champion_finds_each_specs_champion(
+    champion: dict, video_games_champion: dict, video_games_spec: Path
+) -> None:
+    from training.pipeline import ensure_champion
+
+    said: list[str] = []
+    assert ensure_champion(say=said.append) == ("hit-compass", registry.champion_version())
+    assert ensure_champion(video_games_spec, said.append) == (
+        "hit-compass-video_games",
+        registry.champion_version("hit-compass-video_games"),
+    )
+    assert said == []  # nothing trained: both had a champion
