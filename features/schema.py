@@ -223,7 +223,7 @@ def _fields(spec: DatasetSpec, trained: FeatureBuilder) -> list[InputField]:
         if kind in ("count", "year"):
             bounds = {k: int(v) for k, v in bounds.items()}
         default: Any = None
-        required = col not in trained.missing_inputs
+        required = col not in trained.missing_inputs and not info.optional
         if info.has_default:
             default, required = info.default, False
         elif col in pre_test:

@@ -85,6 +85,9 @@ class InputInfo(_Strict):
         description="Categorical only. closed: a value not seen in training is refused (400, "
         "allowed values listed); open: it is scored, with a 'never seen in training' warning.",
     )
+    optional: bool = Field(
+        False, description="May be left out (scored as missing, as LightGBM learnt to)."
+    )
     default: str | float | int | None = Field(
         None,
         description="Value when the field is left out (otherwise the field is required, "

@@ -31,7 +31,7 @@ from serving.guard import Guard, batch_limit
 from serving.reload import preflight, reload_scorer, same_api, scorer_for
 from serving.responses import GmvForecast, ScoredConcept, TargetResult, WhatIfResult
 from serving.settings import bentoml_settings
-from serving.web import ui_app
+from serving.web import docs_app, ui_app
 
 MAX_BATCH = settings().max_batch
 BENTO_MODEL = bentoml.models.BentoModel(settings().model_tag)
@@ -59,6 +59,7 @@ def _freeze_heap() -> None:
 
 
 @bentoml.asgi_app(ui_app(SCHEMA.describe()), path="/ui")
+@bentoml.asgi_app(docs_app(), path="/docs")
 @bentoml.service(**bentoml_settings())  # serving/settings.py: host, switches, timeout
 class HitCompass:
     bento_model = BENTO_MODEL

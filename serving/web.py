@@ -12,11 +12,20 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 UI_DIR = Path(__file__).with_name("ui")
+
+
+def docs_app() -> Starlette:
+    """``/docs``: BentoML shows its Swagger UI at ``/``; send people who look for it there."""
+
+    async def to_root(_: Request) -> RedirectResponse:
+        return RedirectResponse("/")
+
+    return Starlette(routes=[Route("/", to_root)])
 
 
 def ui_app(schema: dict[str, Any]) -> Starlette:

@@ -150,6 +150,9 @@ def test_another_shape() -> None:
     with pytest.raises(ValidationError, match="list price"):
         schema.validate(example | {"list price": 0})
     assert set(schema.levers) == {"year", "list price", "players"} and schema.segments == []
+    optional = OTHER | {"inputs": {**OTHER["inputs"], "theme": {"optional": True}}}
+    theme = schema_of(DatasetSpec.model_validate(optional), board_games(), "hit").by_name["theme"]
+    assert not theme.required and theme.default is None
     assert schema.describe()["outcome"] is None
 
 

@@ -95,6 +95,8 @@ def test_openapi_documents_every_field(client) -> None:
             has_doc = "description" in prop or "$ref" in prop or "allOf" in prop
             assert has_doc or any("$ref" in a for a in prop.get("anyOf", [])), (name, field)
     assert "example" in schemas["Concept"] and "example" in schemas["ScoredConcept"]
+    docs = client.get("/docs")  # redirected to BentoML's Swagger UI at /
+    assert docs.status_code == 200 and "swagger-ui" in docs.text.lower()
 
 
 def test_explain_false_skips_only_the_drivers(client, concept: dict) -> None:
