@@ -3,13 +3,14 @@ set before any library reads its environment."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 _STATE = Path(tempfile.mkdtemp(prefix="hit-compass-tests-"))
@@ -138,14 +139,8 @@ def video_games_champion(video_games_spec: Path) -> dict:
 @pytest.fixture(scope="session")
 def video_games_url(video_games_champion: dict) -> Iterator[str]:
     """A real `bentoml serve` of the video games champion, ready."""
-    port = free_port()
-    proc = start_bentoml(port, {"HIT_COMPASS_MODEL": video_games_champion["bento_tag"]})
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_ready(url, proc)
+    with serving({"HIT_COMPASS_MODEL": video_games_champion["bento_tag"]}) as (url, _):
         yield url
-    finally:
-        stop_tree(proc)
 
 
 @pytest.fixture(scope="session")
@@ -232,29 +227,37 @@ def server_log(proc: subprocess.Popen) -> str:
     return (_STATE / f"bentoml-{port}.log").read_text(errors="replace")
 
 
-@pytest.fixture()
-def real_server(champion: dict) -> Iterator[tuple[str, subprocess.Popen]]:
-    """A real `bentoml serve` on a free port, ready; killed (whole group) at teardown."""
+@contextlib.contextmanager
+def serving(
+    env: dict[str, str] | None = None, stop: Callable[[subprocess.Popen], None] = stop_tree
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A real `bentoml serve` on a free port, ready: (url, process); stopped (whole group) on
+    leaving (``stop``: how)."""
     port = free_port()
-    proc = start_bentoml(port)
+    proc = start_bentoml(port, env)
     try:
         url = f"http://127.0.0.1:{port}"
         wait_ready(url, proc)
         yield url, proc
     finally:
-        kill_tree(proc)
-        proc.wait(timeout=30)
+        stop(proc)
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    kill_tree(proc)
+    proc.wait(timeout=30)
+
+
+@pytest.fixture()
+def real_server(champion: dict) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A real `bentoml serve` on a free port, ready; killed (whole group) at teardown."""
+    with serving(stop=_kill) as served:
+        yield served
 
 
 @pytest.fixture(scope="session")
 def live_url(champion: dict) -> Iterator[str]:
     """A real `bentoml serve` for the browser test (a second in-process ASGI app would
     register BentoML's Prometheus metrics twice)."""
-    port = free_port()
-    proc = start_bentoml(port)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_ready(url, proc)
+    with serving() as (url, _):
         yield url
-    finally:
-        stop_tree(proc)

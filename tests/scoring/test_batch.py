@@ -76,3 +76,25 @@ def test_compass_score_and_log_export(champion: dict, concepts_csv: Path, tmp_pa
     assert batch["hit_probability"].tolist() == pytest.approx(
         scored["hit_probability"].dropna().tolist()
     )
+
+
+def test_compass_score_another_spec(video_games_champion: dict, tmp_path: Path) -> None:
+    """A video games file scored with the video games champion's own schema: its id column
+    names the rows in the log, its closed vocabularies refuse a typo by row and field."""
+    from compass.cli import app
+    from scoring.prediction_log import PredictionLog
+
+    example = video_games_champion["train_result"].model.concept_schema.example
+    rows = pd.DataFrame([example, example | {"Name": "typo", "Genre": "Spots"}])
+    src, out = tmp_path / "games.csv", tmp_path / "scored.csv"
+    rows.to_csv(src, index=False)
+    model = video_games_champion["model_name"]
+    r = CliRunner().invoke(app, ["score", str(src), "-o", str(out), "--model", model])
+    assert r.exit_code == 1 and "row 2: Genre" in r.output, r.output
+    scored = pd.read_csv(out)
+    assert scored["hit_probability"].notna().tolist() == [True, False]
+    assert scored.loc[0, "model_version"] == int(video_games_champion["version"])
+    log = PredictionLog()
+    logged = [row for chunk in log.rows() for row in chunk]
+    log.close()
+    assert any(row[6] == example["Name"] for row in logged)  # the log's concept_id: the Name

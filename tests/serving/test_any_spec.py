@@ -14,9 +14,8 @@ import pandas as pd
 import pytest
 import schemathesis
 import yaml
-from conftest import free_port, start_bentoml, wait_ready
+from conftest import serving
 from hypothesis import HealthCheck, Phase, given, settings
-from procs import stop_tree
 from schemathesis import GenerationMode
 from test_fuzz import explains_itself
 
@@ -77,14 +76,8 @@ def board_games_url(tmp_path_factory, champion: dict) -> Iterator[tuple[str, dic
     assert result["model_name"] == "hit-compass-board_games"  # its own registered model
     assert result["promotion"]["promoted"]  # its own champion, whatever the simulated one is
     tag = export_version(model_name=result["model_name"])
-    port = free_port()
-    proc = start_bentoml(port, {"HIT_COMPASS_MODEL": tag})
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_ready(url, proc)
+    with serving({"HIT_COMPASS_MODEL": tag}) as (url, _):
         yield url, result
-    finally:
-        stop_tree(proc)
 
 
 def post(url: str, path: str, body: dict) -> httpx.Response:
