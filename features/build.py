@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from features.profile import InputProfile
 from features.spec import CountPair, DatasetSpec, EntityHistory
 
 Columns = Mapping[str, np.ndarray]
@@ -239,6 +240,8 @@ class FeatureBuilder:
     # what the API learns from training (features.schema): inputs that had gaps, a recent launch
     missing_inputs: list[str] = field(default_factory=list)
     example: dict[str, Any] = field(default_factory=dict)
+    # the training inputs' distributions, frozen for drift monitoring (features.profile)
+    input_profile: InputProfile | None = None
 
     # ---- fitting -------------------------------------------------------------------------
     @classmethod
@@ -283,6 +286,7 @@ class FeatureBuilder:
         if len(days):
             fb.date_range = (int(days.min()), int(days.max()))
         fb.missing_inputs, fb.example = _seen_inputs(columns, spec, days)
+        fb.input_profile = InputProfile.fit(columns, spec)
         for col in spec.entities:
             fb.track_records[col] = fit_track_record(
                 np.asarray(columns[col]).astype(str),
@@ -448,6 +452,7 @@ class FeatureBuilder:
             "date_range": self.date_range,
             "missing_inputs": self.missing_inputs,
             "example": self.example,
+            "input_profile": self.input_profile.to_dict() if self.input_profile else None,
         }
 
     @classmethod
@@ -463,6 +468,9 @@ class FeatureBuilder:
             date_range=tuple(d["date_range"]) if d.get("date_range") else None,  # type: ignore[arg-type]
             missing_inputs=d.get("missing_inputs", []),
             example=d.get("example", {}),
+            input_profile=InputProfile.from_dict(d["input_profile"])
+            if d.get("input_profile")
+            else None,
         )
 
 

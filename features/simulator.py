@@ -13,11 +13,17 @@ Generative story (one latent per concept, so the Bayes posterior is a 1-D integr
 
 ``p_hit_bayes`` = P(hit | observable columns) is computed by quadrature over ``a``: the exact
 physical limit for any model trained on these columns.
+
+Future cohorts (``simulate(..., start=, end=, drift=)``) may come from a changed world
+(:class:`Drift`: the segments teams target, price inflation, a category's hit rate); their
+``p_hit_bayes`` is exact for that world, so a model's decay and its recovery after retraining
+are measured against the right limit.
 """
 
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -61,6 +67,35 @@ def _logit_interest(u: np.ndarray, novelty: np.ndarray) -> np.ndarray:
     return -3.0 + 0.45 * u + 0.5 * novelty
 
 
+@dataclass(frozen=True)
+class Drift:
+    """A changed world. ``segment_mix``: segment -> factor on how often teams target it;
+    ``price_inflation``: every price and the price consumers expect, times this (the model sees
+    dearer launches that sell the same); ``base_rates``: category -> its new hit rate."""
+
+    segment_mix: dict[str, float] = field(default_factory=dict)
+    price_inflation: float = 1.0
+    base_rates: dict[str, float] = field(default_factory=dict)
+
+    def drifted_fields(self) -> list[str]:
+        """The input fields whose distribution this drift moves."""
+        return (["target_segment"] if self.segment_mix else []) + (
+            ["price"] if self.price_inflation != 1.0 else []
+        )
+
+    def thresholds(self) -> np.ndarray:
+        rates = tuple(self.base_rates.get(c, rate) for c, (_, rate) in CATEGORIES.items())
+        return category_thresholds(rates)
+
+
+NO_DRIFT = Drift()
+
+
+def _price_scale(cat: np.ndarray, drift: Drift) -> np.ndarray:
+    """The price consumers expect in a category (the world's, inflated with its prices)."""
+    return np.array([v[0] for v in CATEGORIES.values()])[cat] * drift.price_inflation
+
+
 def _logit_positive(u: np.ndarray, segment_idx: np.ndarray, price_ratio: np.ndarray) -> np.ndarray:
     sensitivity = np.array([v[0] for v in SEGMENTS.values()])[segment_idx]
     return 0.1 + 1.0 * u - 0.6 * sensitivity * np.log(price_ratio)
@@ -98,9 +133,10 @@ def _mean_log_gmv(
     budget: np.ndarray,
     seeding: np.ndarray,
     dates: np.ndarray,
+    drift: Drift = NO_DRIFT,
 ) -> np.ndarray:
     """m(X): expected log GMV (up to a per-category constant) before appeal and noise."""
-    scale = np.array([v[0] for v in CATEGORIES.values()])[cat]
+    scale = _price_scale(cat, drift)
     sens = np.array([v[0] for v in SEGMENTS.values()])[seg]
     size = np.array([v[1] for v in SEGMENTS.values()])[seg]
     tier_eff = np.array([v[2] for v in BRAND_TIERS.values()])[tier]
@@ -116,18 +152,25 @@ def _mean_log_gmv(
 
 
 @functools.cache
-def category_thresholds() -> np.ndarray:
-    """Per-category log-GMV hit threshold (relative to m), fixed so each category's expected
-    hit rate equals its configured base rate. Deterministic: a fixed-seed reference draw."""
+def _reference_log_gmv() -> tuple[np.ndarray, np.ndarray]:
+    """(category, log GMV) of a fixed-seed reference draw of the undrifted world."""
     rng = np.random.default_rng(12345)
-    feats = _draw_launch_features(rng, 400_000)
+    feats = _draw_launch_features(rng, 400_000, START, END, NO_DRIFT)
     m = _mean_log_gmv(*_gmv_args(feats))
     u = rng.standard_normal(len(m)) + AFFINITY[feats["cat"], feats["seg"]]
-    log_gmv = m + BETA * u + SIGMA * rng.standard_normal(len(m))
-    out = np.empty(len(CATEGORIES))
-    for i, (_, base_rate) in enumerate(CATEGORIES.values()):
-        out[i] = np.quantile(log_gmv[feats["cat"] == i], 1.0 - base_rate)
-    return out
+    return feats["cat"], m + BETA * u + SIGMA * rng.standard_normal(len(m))
+
+
+@functools.cache
+def category_thresholds(
+    base_rates: tuple[float, ...] = tuple(rate for _, rate in CATEGORIES.values()),
+) -> np.ndarray:
+    """Per-category log-GMV hit threshold (relative to m), fixed so each category's expected
+    hit rate equals its base rate (the configured ones by default). Deterministic."""
+    cat, log_gmv = _reference_log_gmv()
+    return np.array(
+        [np.quantile(log_gmv[cat == i], 1.0 - rate) for i, rate in enumerate(base_rates)]
+    )
 
 
 def _gmv_args(f: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
@@ -143,18 +186,21 @@ def _gmv_args(f: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
     )
 
 
-def _draw_launch_features(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
-    n_days = int((END - START).astype(int))
-    dates = START + rng.integers(0, n_days, n).astype("timedelta64[D]")
+def _draw_launch_features(
+    rng: np.random.Generator, n: int, start: np.datetime64, end: np.datetime64, drift: Drift
+) -> dict[str, np.ndarray]:
+    n_days = int((end - start).astype(int))
+    dates = start + rng.integers(0, n_days, n).astype("timedelta64[D]")
     cat = rng.choice(len(CATEGORIES), n, p=_category_weights())
     # teams tend to target segments that like the category, imperfectly
     seg_logits = 1.2 * AFFINITY[cat]
-    seg_p = np.exp(seg_logits) / np.exp(seg_logits).sum(1, keepdims=True)
+    seg_p = np.exp(seg_logits) * np.array([drift.segment_mix.get(s, 1.0) for s in SEGMENTS])
+    seg_p = seg_p / seg_p.sum(1, keepdims=True)
     seg = (seg_p.cumsum(1) > rng.random((n, 1))).argmax(1)
     tier = rng.choice(len(BRAND_TIERS), n, p=[0.45, 0.40, 0.15])
     scale = np.array([v[0] for v in CATEGORIES.values()])[cat]
     mult = np.array([v[0] for v in BRAND_TIERS.values()])[tier]
-    price = np.round(scale * mult * np.exp(rng.normal(0, 0.35, n)), 1)
+    price = np.round(scale * mult * np.exp(rng.normal(0, 0.35, n)) * drift.price_inflation, 1)
     novelty = np.round(rng.beta(2, 3, n), 3)
     typical_budget = np.array([v[1] for v in BRAND_TIERS.values()])[tier]
     budget = np.round(typical_budget * np.exp(rng.normal(0, 0.8, n)), -3) + 10_000
@@ -185,24 +231,35 @@ def _category_weights() -> np.ndarray:
     return w / w.sum()
 
 
-def simulate(n: int, seed: int) -> pd.DataFrame:
-    """Simulate ``n`` launches, sorted by launch date, with outcomes and ``p_hit_bayes``."""
+def simulate(
+    n: int,
+    seed: int,
+    start: str | np.datetime64 = START,
+    end: str | np.datetime64 = END,
+    drift: Drift = NO_DRIFT,
+) -> pd.DataFrame:
+    """Simulate ``n`` launches between ``start`` and ``end`` (a later period: a future cohort;
+    ``drift``: from a changed world), sorted by launch date, with outcomes and ``p_hit_bayes``
+    (exact for that world)."""
     if n <= 0:
         raise ValueError(f"n must be positive, got {n}")
+    start, end = np.datetime64(start, "D"), np.datetime64(end, "D")
+    if end <= start:
+        raise ValueError(f"end {end} must be after start {start}")
     rng = np.random.default_rng(seed)
-    f = _draw_launch_features(rng, n)
+    f = _draw_launch_features(rng, n, start, end, drift)
     delta = AFFINITY[f["cat"], f["seg"]]
     a = rng.standard_normal(n)
     u = a + delta
     mu_i = special.expit(_logit_interest(u, f["novelty"]))
     interest_rate = rng.beta(mu_i * INTEREST_CONCENTRATION, (1 - mu_i) * INTEREST_CONCENTRATION)
     interested = rng.binomial(f["reach"], interest_rate)
-    scale = np.array([v[0] for v in CATEGORIES.values()])[f["cat"]]
+    scale = _price_scale(f["cat"], drift)
     trials = rng.binomial(f["sent"], TRIAL_RATE)
     positive = rng.binomial(trials, special.expit(_logit_positive(u, f["seg"], f["price"] / scale)))
     repurchase = rng.binomial(positive, special.expit(_logit_repurchase(u)))
-    m = _mean_log_gmv(*_gmv_args(f))
-    excess = m + BETA * u + SIGMA * rng.standard_normal(n) - category_thresholds()[f["cat"]]
+    m = _mean_log_gmv(*_gmv_args(f), drift)
+    excess = m + BETA * u + SIGMA * rng.standard_normal(n) - drift.thresholds()[f["cat"]]
     df = pd.DataFrame(
         {
             "launch_date": f["dates"].astype("datetime64[ns]"),
@@ -226,13 +283,15 @@ def simulate(n: int, seed: int) -> pd.DataFrame:
         }
     )
     df = df.sort_values("launch_date", kind="stable").reset_index(drop=True)
-    df.insert(0, "concept_id", [f"sim-{seed}-{i:06d}" for i in range(n)])
-    df["p_hit_bayes"] = bayes_hit_probability(df)
+    prefix = f"sim-{seed}" if start == START else f"sim-{seed}-{start}"  # cohorts: own ids
+    df.insert(0, "concept_id", [f"{prefix}-{i:06d}" for i in range(n)])
+    df["p_hit_bayes"] = bayes_hit_probability(df, drift)
     return df
 
 
-def bayes_hit_probability(df: pd.DataFrame) -> np.ndarray:
-    """P(hit | observable columns) by quadrature over the latent appeal.
+def bayes_hit_probability(df: pd.DataFrame, drift: Drift = NO_DRIFT) -> np.ndarray:
+    """P(hit | observable columns) by quadrature over the latent appeal, in the world ``drift``
+    describes.
 
     Uses only the observable columns of ``df``; this is the Bayes-optimal predictor.
     """
@@ -253,9 +312,10 @@ def bayes_hit_probability(df: pd.DataFrame) -> np.ndarray:
         df["marketing_budget"].to_numpy(float),
         df["seeding_posts"].to_numpy(float),
         dates,
+        drift,
     )
     delta = AFFINITY[cat, seg]
-    scale = np.array([v[0] for v in CATEGORIES.values()])[cat]
+    scale = _price_scale(cat, drift)
     u = _GRID[None, :] + delta[:, None]  # (n, G)
 
     log_post = -0.5 * _GRID[None, :] ** 2
@@ -278,7 +338,7 @@ def bayes_hit_probability(df: pd.DataFrame) -> np.ndarray:
     log_post -= log_post.max(1, keepdims=True)
     w = np.exp(log_post)
     w /= w.sum(1, keepdims=True)
-    threshold = category_thresholds()[cat]
+    threshold = drift.thresholds()[cat]
     p_hit_given_a = special.ndtr((m[:, None] + BETA * u - threshold[:, None]) / SIGMA)
     return (w * p_hit_given_a).sum(1)
 

@@ -80,3 +80,37 @@ def test_test_results_move_the_posterior() -> None:
     bad["test_positive"] = 0
     bad["test_repurchase"] = 0
     assert (bayes_hit_probability(good) > bayes_hit_probability(bad)).all()
+
+
+def test_future_cohort_from_a_drifted_world_keeps_bayes_exact() -> None:
+    """A later cohort from a changed world: its dates, its moved inputs, and p_hit_bayes that
+    is calibrated for that world (and better than the old world's formula on it)."""
+    from features.simulator import Drift
+
+    drift = Drift(segment_mix={"gen_z": 4.0}, price_inflation=1.3, base_rates={"skincare": 0.3})
+    assert drift.drifted_fields() == ["target_segment", "price"]
+    before = simulate(20_000, 3)
+    after = simulate(20_000, 4, start="2026-01-01", end="2026-07-01", drift=drift)
+    days = after["launch_date"].to_numpy().astype("datetime64[D]")
+    assert days.min() >= np.datetime64("2026-01-01") and days.max() < np.datetime64("2026-07-01")
+    assert not set(after["concept_id"]) & set(before["concept_id"])
+    share = lambda df: (df["target_segment"] == "gen_z").mean()  # noqa: E731
+    assert share(after) > 2 * share(before)
+    ratio = (
+        after.groupby("category")["price"].median() / before.groupby("category")["price"].median()
+    )
+    assert ratio.between(1.2, 1.4).all(), ratio
+    skincare = after[after["category"] == "skincare"]
+    assert abs(skincare["hit"].mean() - 0.3) < 0.04
+    # exact for the drifted world: calibrated on it, and the undrifted formula is worse there
+    y, p = after["hit"].to_numpy(), after["p_hit_bayes"].to_numpy()
+    assert abs(p.mean() - y.mean()) < 0.01
+    stale = bayes_hit_probability(after[OBSERVABLE_COLUMNS])
+
+    def logloss(q: np.ndarray) -> float:
+        return float(-np.mean(y * np.log(q) + (1 - y) * np.log(1 - q)))
+
+    assert logloss(p) < logloss(stale) - 0.005
+    # no drift: the later cohort is the same world
+    same = simulate(2000, 5, start="2026-01-01", end="2026-07-01")
+    np.testing.assert_allclose(same["p_hit_bayes"], bayes_hit_probability(same))

@@ -1,0 +1,127 @@
+"""The training inputs' distributions, frozen with the model, to measure input drift later.
+
+Per input field: numbers get decile bins of the training values (edges frozen), categories the
+levels training saw (the most common ``MAX_LEVELS``; the rest pooled as "other"); both keep a
+bin for missing values. The population stability index of recent concepts against training is
+``sum((a - e) * ln(a / e))`` over the bins (shares floored at ``FLOOR`` so an empty bin stays
+finite), read with the usual thresholds: below 0.1 stable, from 0.25 act. The date is left out:
+launches always move forward in time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from features.spec import DatasetSpec
+
+N_BINS = 10
+MAX_LEVELS = 50
+FLOOR = 1e-4
+PSI_WATCH, PSI_ACT = 0.1, 0.25
+MIN_ROWS = 100  # fewer recent concepts than this: no verdict (PSI of a handful is noise)
+
+Level = Literal["stable", "watch", "act", "too few"]
+
+
+@dataclass(frozen=True)
+class FieldProfile:
+    kind: Literal["number", "category"]
+    shares: list[float]  # per bin, the missing-value bin last
+    edges: list[float] | None = None  # numbers: inner bin edges
+    levels: list[str] | None = None  # categories: one bin each, then "other"
+
+    def bins(self, values: Any) -> np.ndarray:
+        """The bin of each value (the last bin: missing)."""
+        if self.kind == "number":
+            x = np.asarray(values, dtype=float)
+            out = np.searchsorted(np.asarray(self.edges), x, side="right")
+            return np.where(np.isfinite(x), out, len(self.shares) - 1)
+        levels = {v: i for i, v in enumerate(self.levels or [])}
+        other, missing = len(levels), len(levels) + 1
+        return np.array(
+            [missing if _gap(v) else levels.get(str(v), other) for v in np.asarray(values)],
+            dtype=int,
+        )
+
+    def shares_of(self, values: Any) -> np.ndarray:
+        counts = np.bincount(self.bins(values), minlength=len(self.shares))
+        return counts / max(counts.sum(), 1)
+
+
+@dataclass(frozen=True)
+class FieldDrift:
+    field: str
+    psi: float | None  # None: too few concepts to say
+    n: int
+    level: Level
+
+
+@dataclass(frozen=True)
+class InputProfile:
+    fields: dict[str, FieldProfile]
+
+    @classmethod
+    def fit(cls, columns: dict[str, Any], spec: DatasetSpec) -> InputProfile:
+        fields = {}
+        for col in spec.input_columns():
+            if col == spec.date_column:
+                continue
+            values = np.asarray(columns[col])
+            if col in spec.categorical or col in spec.entities or values.dtype.kind in "OUS":
+                fields[col] = _category_profile(values)
+            else:
+                fields[col] = _number_profile(values.astype(float))
+        return cls(fields)
+
+    def drift(self, columns: dict[str, Any], min_rows: int = MIN_ROWS) -> list[FieldDrift]:
+        """PSI of ``columns`` (recent concepts) against training, per field, largest first."""
+        out = []
+        for name, profile in self.fields.items():
+            if name not in columns:
+                continue
+            n = len(np.asarray(columns[name]))
+            if n < min_rows:
+                out.append(FieldDrift(name, None, n, "too few"))
+                continue
+            value = psi(np.asarray(profile.shares), profile.shares_of(columns[name]))
+            level: Level = (
+                "act" if value >= PSI_ACT else "watch" if value >= PSI_WATCH else "stable"
+            )
+            out.append(FieldDrift(name, value, n, level))
+        return sorted(out, key=lambda d: -(d.psi if d.psi is not None else -1.0))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: asdict(p) for name, p in self.fields.items()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> InputProfile:
+        return cls({name: FieldProfile(**p) for name, p in d.items()})
+
+
+def psi(expected: np.ndarray, actual: np.ndarray) -> float:
+    """Population stability index of ``actual`` shares against ``expected`` (same bins)."""
+    e, a = np.maximum(expected, FLOOR), np.maximum(actual, FLOOR)
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
+def _number_profile(x: np.ndarray) -> FieldProfile:
+    finite = x[np.isfinite(x)]
+    qs = np.quantile(finite, np.linspace(0, 1, N_BINS + 1)[1:-1]) if len(finite) else []
+    edges = sorted(set(np.asarray(qs, dtype=float).tolist()))  # ties (counts): fewer bins
+    profile = FieldProfile("number", [0.0] * (len(edges) + 2), edges=edges)
+    return FieldProfile("number", profile.shares_of(x).tolist(), edges=edges)
+
+
+def _category_profile(values: np.ndarray) -> FieldProfile:
+    seen = [str(v) for v in values if not _gap(v)]
+    names, counts = np.unique(np.array(seen, dtype=object), return_counts=True)
+    levels = [str(names[i]) for i in np.argsort(-counts, kind="stable")[:MAX_LEVELS]]
+    profile = FieldProfile("category", [0.0] * (len(levels) + 2), levels=levels)
+    return FieldProfile("category", profile.shares_of(values).tolist(), levels=levels)
+
+
+def _gap(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and not np.isfinite(v)) or str(v) in ("", "nan")
