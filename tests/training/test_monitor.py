@@ -1,0 +1,72 @@
+"""Joining outcomes with the answers given before launch, and the live metrics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from training.monitor import band_check, join_outcomes, live_metrics
+
+
+def test_join_takes_the_last_answer_before_launch_and_the_latest_outcome() -> None:
+    predictions = pd.DataFrame(
+        [
+            # a: scored twice before launch (the second counts), once after (ignored)
+            ("a", "2026-01-01T10:00:00+00:00", "score", "1", 0.2, "stop"),
+            ("a", "2026-02-01T10:00:00+00:00", "batch", "2", 0.6, "go"),
+            ("a", "2026-03-02T10:00:00+00:00", "score", "2", 0.9, "go"),
+            ("a", "2026-02-15T10:00:00+00:00", "whatif", "2", 0.1, None),  # not a score
+            # b: scored only after its launch: unmatched
+            ("b", "2026-05-02T00:00:01+00:00", "score", "2", 0.5, "refine"),
+        ],
+        columns=["concept_id", "logged_at", "endpoint", "model_version", "hit_probability", "band"],
+    )
+    outcomes = pd.DataFrame(
+        [
+            ("a", "2026-03-01", 0, "2026-06-01T00:00:00+00:00"),
+            ("a", "2026-03-01", 1, "2026-06-02T00:00:00+00:00"),  # a correction: latest counts
+            ("b", "2026-05-02", 1, "2026-06-01T00:00:00+00:00"),
+            ("c", "2026-05-02", 0, "2026-06-01T00:00:00+00:00"),  # never scored
+        ],
+        columns=["concept_id", "launch_date", "label", "recorded_at"],
+    )
+    joined = join_outcomes(predictions, outcomes)
+    assert joined.unmatched == ["b", "c"]
+    (row,) = joined.matched.to_dict("records")
+    assert (row["concept_id"], row["hit_probability"], row["label"]) == ("a", 0.6, 1)
+    assert row["model_version"] == "2" and row["band"] == "go"
+
+
+def test_live_metrics_per_version_with_intervals() -> None:
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0.02, 0.6, 3000)
+    y = (rng.uniform(size=3000) < p).astype(int)  # calibrated by construction
+    bands = np.where(p >= 0.4, "go", np.where(p < 0.15, "stop", "refine"))
+    matched = pd.DataFrame({"model_version": "3", "hit_probability": p, "label": y, "band": bands})
+    m = live_metrics(matched, n_boot=200)["3"]
+    assert m["n"] == 3000 and m["ece"] < 0.03
+    lo, hi = m["auc_ci"]
+    assert lo < m["auc"] < hi and m["auc"] > 0.6
+    assert m["logloss_ci"][0] < m["logloss"] < m["logloss_ci"][1]
+    b = m["bands"]
+    assert b["go"]["hit_rate"] > b["refine"]["hit_rate"] > b["stop"]["hit_rate"]
+    assert sum(b[k]["n"] for k in b) == 3000
+    # overconfident answers: ECE says so
+    worse = live_metrics(matched.assign(hit_probability=np.clip(p * 1.6, 0, 0.99)), n_boot=50)
+    assert worse["3"]["ece"] > 0.05
+
+
+def test_band_check_interval_and_empty_band() -> None:
+    out = band_check(np.array(["go"] * 10), np.array([1] * 7 + [0] * 3))
+    assert out["go"]["hit_rate"] == pytest.approx(0.7)
+    assert out["go"]["low"] < 0.7 < out["go"]["high"]
+    assert out["stop"] == {"n": 0, "hit_rate": None, "low": None, "high": None}
+
+
+def test_one_class_only_has_no_auc() -> None:
+    matched = pd.DataFrame(
+        {"model_version": "1", "hit_probability": [0.1, 0.2], "label": [0, 0], "band": "stop"}
+    )
+    m = live_metrics(matched)["1"]
+    assert m["auc"] is None and m["logloss"] > 0 and m["logloss_ci"] is None

@@ -1,0 +1,115 @@
+"""Was the compass right? Outcomes joined with what the model said before each launch.
+
+Pure functions on frames, so the storage (the prediction log and the outcome table) and the
+report around them stay thin:
+
+* :func:`join_outcomes`: per concept, its latest recorded outcome (a correction is a newer row)
+  and the last scoring answer logged strictly before its launch day (an answer given after the
+  launch could have seen the outcome coming); outcomes with no such answer are unmatched;
+* :func:`live_metrics`: per model version, AUC, log loss, Brier and ECE with bootstrap
+  intervals, the reliability table, and the band check: how often concepts called go / refine /
+  stop became hits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
+
+from training.evaluate import expected_calibration_error, reliability_table
+
+SCORING_ENDPOINTS = ("score", "batch")  # answers that say how likely a concept is, as sent
+BANDS = ("go", "refine", "stop")
+
+
+@dataclass(frozen=True)
+class Joined:
+    matched: pd.DataFrame  # one row per concept: its last answer before launch and its outcome
+    unmatched: list[str]  # concepts with an outcome but no answer before their launch
+
+
+def join_outcomes(predictions: pd.DataFrame, outcomes: pd.DataFrame) -> Joined:
+    """``predictions``: concept_id, logged_at, endpoint, model_version, hit_probability, band;
+    ``outcomes``: concept_id, launch_date, label, recorded_at (several rows per concept: the
+    latest counts)."""
+    latest = (
+        outcomes.assign(recorded_at=pd.to_datetime(outcomes["recorded_at"], utc=True))
+        .sort_values("recorded_at", kind="stable")
+        .groupby("concept_id", as_index=False)
+        .last()
+    )
+    latest["launch_at"] = pd.to_datetime(latest["launch_date"], utc=True)
+    said = predictions[predictions["endpoint"].isin(SCORING_ENDPOINTS)].assign(
+        logged_at=lambda f: pd.to_datetime(f["logged_at"], utc=True)
+    )
+    both = said.merge(latest[["concept_id", "launch_at", "label"]], on="concept_id")
+    before = both[both["logged_at"] < both["launch_at"]]
+    last = before.sort_values("logged_at", kind="stable").groupby("concept_id").tail(1)
+    unmatched = sorted(set(latest["concept_id"]) - set(last["concept_id"]))
+    return Joined(last.sort_values("concept_id").reset_index(drop=True), unmatched)
+
+
+def live_metrics(
+    matched: pd.DataFrame, n_boot: int = 500, seed: int = 0
+) -> dict[str, dict[str, Any]]:
+    """Per model version: how right the answers were (95 % bootstrap intervals)."""
+    out = {}
+    for version, rows in matched.groupby("model_version", sort=True):
+        y = rows["label"].to_numpy(int)
+        p = np.clip(rows["hit_probability"].to_numpy(float), 1e-6, 1 - 1e-6)
+        out[str(version)] = {
+            "n": len(y),
+            "hit_rate": float(y.mean()),
+            "mean_predicted": float(p.mean()),
+            **_with_intervals(y, p, n_boot, seed),
+            "reliability": reliability_table(y, p),
+            "bands": band_check(rows["band"].to_numpy(object), y),
+        }
+    return out
+
+
+def band_check(bands: np.ndarray, y: np.ndarray) -> dict[str, dict[str, float | int | None]]:
+    """Per band: concepts called so, the share that became hits, and its 95 % Wilson interval."""
+    out: dict[str, dict[str, float | int | None]] = {}
+    for band in BANDS:
+        hits = y[bands == band]
+        n = len(hits)
+        rate = float(hits.mean()) if n else None
+        lo, hi = _wilson(int(hits.sum()), n) if n else (None, None)
+        out[band] = {"n": n, "hit_rate": rate, "low": lo, "high": hi}
+    return out
+
+
+METRICS = {
+    "auc": roc_auc_score,
+    "logloss": lambda y, p: log_loss(y, p, labels=[0, 1]),
+    "brier": brier_score_loss,
+    "ece": expected_calibration_error,
+}
+
+
+def _with_intervals(y: np.ndarray, p: np.ndarray, n_boot: int, seed: int) -> dict[str, Any]:
+    """Each metric and its percentile bootstrap interval (None where one class is missing:
+    AUC needs both, and a handful of outcomes cannot carry an interval)."""
+    both = y.min() != y.max()
+    out: dict[str, Any] = {}
+    rng = np.random.default_rng(seed)
+    draws = [rng.integers(0, len(y), len(y)) for _ in range(n_boot)] if both else []
+    for name, fn in METRICS.items():
+        if name == "auc" and not both:
+            out[name], out[f"{name}_ci"] = None, None
+            continue
+        out[name] = float(fn(y, p))
+        vals = [fn(y[i], p[i]) for i in draws if y[i].min() != y[i].max()]
+        out[f"{name}_ci"] = [float(v) for v in np.percentile(vals, [2.5, 97.5])] if vals else None
+    return out
+
+
+def _wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    centre = (k + z * z / 2) / (n + z * z)
+    half = z * np.sqrt(k * (n - k) / n + z * z / 4) / (n + z * z)
+    return float(centre - half), float(centre + half)
