@@ -9,7 +9,7 @@ PORT ?= 3000
 # loopback only; another interface only on purpose: `make serve HOST=0.0.0.0`
 HOST ?= 127.0.0.1
 
-.PHONY: setup serve test lint chromium wrk bench-serve soak
+.PHONY: setup serve test lint chromium wrk bench-serve soak mlflow-ui
 
 setup:  ## uv (via pip if missing) and the locked environment
 	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -22,6 +22,12 @@ serve: setup  ## train a champion for $(SPEC) if it has none, then serve it on :
 	@tag=$$($(UV) run compass ensure-champion --spec $(SPEC)) && \
 	HIT_COMPASS_MODEL=$$tag $(UV) run bentoml serve serving.service:HitCompass \
 		--host $(HOST) --port $(PORT)
+
+MLFLOW_PORT ?= 5000
+mlflow-ui: setup  ## the MLflow UI on the state folder: runs, run reports, registry (:$(MLFLOW_PORT))
+	$(UV) run mlflow ui --backend-store-uri \
+		$${MLFLOW_TRACKING_URI:-sqlite:///$(HIT_COMPASS_STATE)/mlflow.db} \
+		--host 127.0.0.1 --port $(MLFLOW_PORT)
 
 test: setup chromium  ## lint and the whole suite
 	$(UV) run ruff check .
