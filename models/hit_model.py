@@ -27,6 +27,7 @@ import lightgbm as lgb
 import numpy as np
 
 from features.build import Columns, FeatureBuilder
+from features.profile import FieldDrift
 from features.schema import ConceptSchema
 from features.spec import DatasetSpec
 from models.fast_predict import CONTRIB, RAW_SCORE, SingleRowPredictor
@@ -124,6 +125,12 @@ class HitModel:
     def spec(self) -> DatasetSpec:
         """The dataset spec the model was trained on (it travels inside the model)."""
         return self.features.spec
+
+    def input_drift(self, columns: Columns) -> list[FieldDrift]:
+        """PSI per input field of ``columns`` (recent concepts) against the training inputs
+        (empty for models saved before profiles were kept)."""
+        profile = self.features.input_profile
+        return profile.drift(columns) if profile is not None else []
 
     @functools.cached_property
     def concept_schema(self) -> ConceptSchema:

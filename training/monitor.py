@@ -8,7 +8,11 @@ report around them stay thin:
   launch could have seen the outcome coming); outcomes with no such answer are unmatched;
 * :func:`live_metrics`: per model version, AUC, log loss, Brier and ECE with bootstrap
   intervals, the reliability table, and the band check: how often concepts called go / refine /
-  stop became hits.
+  stop became hits;
+* :func:`prediction_drift`: PSI of recent answers against the training launches' out-of-fold
+  scores (deciles from the norms the model carries); input drift per field is the model's own
+  (``HitModel.input_drift``, bins frozen at training);
+* :func:`alarms`: which thresholds a summary crossed (the command's exit code).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 
+from features.profile import MIN_ROWS, PSI_ACT, PSI_WATCH, FieldDrift, psi
 from training.evaluate import expected_calibration_error, reliability_table
 
 SCORING_ENDPOINTS = ("score", "batch")  # answers that say how likely a concept is, as sent
@@ -113,3 +118,37 @@ def _wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     centre = (k + z * z / 2) / (n + z * z)
     half = z * np.sqrt(k * (n - k) / n + z * z / 4) / (n + z * z)
     return float(centre - half), float(centre + half)
+
+
+def prediction_drift(
+    norms: dict[str, Any] | None, probabilities: np.ndarray, min_rows: int = MIN_ROWS
+) -> FieldDrift | None:
+    """PSI of recent hit probabilities over the deciles of the training launches' out-of-fold
+    scores (None if the model carries no norms)."""
+    if not norms or "*" not in norms.get("quantiles", {}):
+        return None
+    p = np.asarray(probabilities, dtype=float)
+    if len(p) < min_rows:
+        return FieldDrift("hit_probability", None, len(p), "too few")
+    q = np.asarray(norms["quantiles"]["*"], dtype=float)
+    edges = np.interp(np.linspace(0.1, 0.9, 9), np.linspace(0.0, 1.0, len(q)), q)
+    actual = np.bincount(np.searchsorted(edges, p, side="right"), minlength=10) / len(p)
+    value = psi(np.full(10, 0.1), actual)
+    level = "act" if value >= PSI_ACT else "watch" if value >= PSI_WATCH else "stable"
+    return FieldDrift("hit_probability", value, len(p), level)  # type: ignore[arg-type]
+
+
+def alarms(
+    drift: list[FieldDrift], live: dict[str, Any] | None = None, promised: float | None = None
+) -> list[str]:
+    """What crossed a threshold: a field (or the answers) drifted past PSI 0.25, or the live log
+    loss is worse than training's out-of-time test promised even at its interval's best."""
+    out = [f"{d.field}: PSI {d.psi:.3f} >= {PSI_ACT}" for d in drift if d.level == "act"]
+    if live and promised is not None and live.get("logloss_ci"):
+        low = live["logloss_ci"][0]
+        if low > promised:
+            out.append(
+                f"live log loss {live['logloss']:.4f} (interval from {low:.4f}) above the "
+                f"{promised:.4f} training's test promised"
+            )
+    return out

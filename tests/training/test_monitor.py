@@ -70,3 +70,23 @@ def test_one_class_only_has_no_auc() -> None:
     )
     m = live_metrics(matched)["1"]
     assert m["auc"] is None and m["logloss"] > 0 and m["logloss_ci"] is None
+
+
+def test_prediction_drift_and_alarms() -> None:
+    from features.profile import FieldDrift
+    from training.monitor import alarms, prediction_drift
+
+    rng = np.random.default_rng(1)
+    train = rng.beta(2, 12, 5000)
+    norms = {"quantiles": {"*": np.quantile(train, np.linspace(0, 1, 101)).tolist()}}
+    same = prediction_drift(norms, rng.beta(2, 12, 2000))
+    shifted = prediction_drift(norms, rng.beta(4, 8, 2000))
+    assert same.level == "stable" and shifted.level == "act" and shifted.psi > 0.25
+    assert prediction_drift(norms, train[:10]).level == "too few"
+    assert prediction_drift(None, train) is None
+    assert alarms([same]) == [] and alarms([shifted]) == [
+        f"hit_probability: PSI {shifted.psi:.3f} >= 0.25"
+    ]
+    live = {"logloss": 0.40, "logloss_ci": [0.36, 0.44]}
+    assert alarms([], live, promised=0.30) and not alarms([], live, promised=0.37)
+    assert alarms([FieldDrift("price", None, 3, "too few")]) == []
