@@ -129,3 +129,16 @@ def test_ensure_champion_finds_each_specs_champion(
         registry.champion_version("hit-compass-video_games"),
     )
     assert said == []  # nothing trained: both had a champion
+
+
+def test_ensure_champion_command_prints_only_the_tag(video_games_champion: dict) -> None:
+    """`make serve SPEC=...` serves what the command prints: one store tag on stdout."""
+    from typer.testing import CliRunner
+
+    from compass.cli import app
+    from training import SPECS
+
+    r = CliRunner().invoke(app, ["ensure-champion", "--spec", str(SPECS / "video_games.yaml")])
+    assert r.exit_code == 0, r.output
+    assert r.stdout.strip() == video_games_champion["bento_tag"]
+    assert "serving hit-compass-video_games:" in r.stderr
