@@ -12,19 +12,24 @@ report around them stay thin:
 * :func:`prediction_drift`: PSI of recent answers against the training launches' out-of-fold
   scores (deciles from the norms the model carries); input drift per field is the model's own
   (``HitModel.input_drift``, bins frozen at training);
-* :func:`alarms`: which thresholds a summary crossed (the command's exit code).
+* :func:`alarms`: which thresholds a summary crossed (the command's exit code);
+* :func:`summarise` and :func:`markdown`: all of it for one model version.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 
+from features.columns import from_records
 from features.profile import MIN_ROWS, PSI_ACT, PSI_WATCH, FieldDrift, psi
+from models.hit_model import HitModel
 from training.evaluate import expected_calibration_error, reliability_table
 
 SCORING_ENDPOINTS = ("score", "batch")  # answers that say how likely a concept is, as sent
@@ -152,3 +157,77 @@ def alarms(
                 f"{promised:.4f} training's test promised"
             )
     return out
+
+
+def answers(rows: Iterable[tuple], columns: Sequence[str]) -> pd.DataFrame:
+    """Prediction-log rows -> one row per answer, with its inputs (dict), hit probability and
+    band pulled out of the logged JSON."""
+    frame = pd.DataFrame(list(rows), columns=list(columns))
+    outputs = [json.loads(o) if str(o).startswith("{") else {} for o in frame["outputs"]]
+    frame["inputs"] = [json.loads(i) for i in frame["inputs"]]
+    frame["hit_probability"] = [o.get("hit_probability") for o in outputs]
+    frame["band"] = [o.get("band") for o in outputs]
+    return frame.drop(columns=["outputs"])
+
+
+def summarise(
+    model: HitModel,
+    version: str,
+    said: pd.DataFrame,
+    outcomes: pd.DataFrame,
+    promised_logloss: float | None = None,
+    n_boot: int = 500,
+) -> dict[str, Any]:
+    """Everything the monitor reports for one model version: input and prediction drift of the
+    concepts it scored, live metrics where outcomes came back, and the alarms."""
+    mine = said[said["endpoint"].isin(SCORING_ENDPOINTS) & (said["model_version"] == version)]
+    drift = (
+        model.input_drift(from_records(mine["inputs"].tolist(), model.spec)) if len(mine) else []
+    )
+    answered = prediction_drift(model.norms, mine["hit_probability"].to_numpy(float))
+    fields = [*drift, *([answered] if answered is not None else [])]
+    joined = join_outcomes(said, outcomes) if len(outcomes) else Joined(said.iloc[:0], [])
+    live = live_metrics(joined.matched[joined.matched["model_version"] == version], n_boot)
+    mine_live = live.get(version)
+    return {
+        "model_version": version,
+        "scored": len(mine),
+        "outcomes_matched": len(joined.matched),
+        "outcomes_unmatched": len(joined.unmatched),
+        "drift": [asdict(d) for d in fields],
+        "live": mine_live,
+        "promised_logloss": promised_logloss,
+        "alarms": alarms(fields, mine_live, promised_logloss),
+    }
+
+
+def markdown(summary: dict[str, Any]) -> str:
+    """The summary as a short Markdown report."""
+    lines = [
+        f"# Monitor: model version {summary['model_version']}",
+        "",
+        f"{summary['scored']} concepts scored; {summary['outcomes_matched']} outcomes matched to "
+        f"an answer before launch, {summary['outcomes_unmatched']} unmatched.",
+        "",
+        "| field | PSI | concepts | level |",
+        "|---|---|---|---|",
+    ]
+    for d in summary["drift"]:
+        value = "–" if d["psi"] is None else f"{d['psi']:.3f}"
+        lines.append(f"| {d['field']} | {value} | {d['n']} | {d['level']} |")
+    live = summary["live"]
+    if live:
+        lines += ["", "| metric | live | 95 % interval |", "|---|---|---|"]
+        for name in METRICS:
+            ci = live.get(f"{name}_ci")
+            shown = "–" if live[name] is None else f"{live[name]:.4f}"
+            lines.append(
+                f"| {name} | {shown} | {'–' if not ci else f'{ci[0]:.4f} – {ci[1]:.4f}'} |"
+            )
+        lines += ["", "| band | concepts | became hits | 95 % interval |", "|---|---|---|---|"]
+        for band, b in live["bands"].items():
+            rate = "–" if b["hit_rate"] is None else f"{b['hit_rate']:.3f}"
+            ci = "–" if b["low"] is None else f"{b['low']:.3f} – {b['high']:.3f}"
+            lines.append(f"| {band} | {b['n']} | {rate} | {ci} |")
+    lines += ["", "**Alarms:** " + ("; ".join(summary["alarms"]) or "none")]
+    return "\n".join(lines) + "\n"

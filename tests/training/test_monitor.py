@@ -90,3 +90,45 @@ def test_prediction_drift_and_alarms() -> None:
     live = {"logloss": 0.40, "logloss_ci": [0.36, 0.44]}
     assert alarms([], live, promised=0.30) and not alarms([], live, promised=0.37)
     assert alarms([FieldDrift("price", None, 3, "too few")]) == []
+
+
+def drifted_cohort(scorer, tmp_path, drift, seed):
+    """A future cohort scored by the champion, logged; its outcomes as they come back."""
+    from features.simulator import simulate
+    from scoring.prediction_log import COLUMNS, PredictionLog
+    from training.monitor import answers
+
+    kw = {"drift": drift} if drift is not None else {}
+    cohort = simulate(600, seed, start="2027-01-01", end="2027-04-01", **kw)
+    cohort["launch_date"] = cohort["launch_date"].dt.strftime("%Y-%m-%d")
+    concepts = cohort[scorer.schema.names].to_dict("records")
+    log = PredictionLog(tmp_path / f"log-{seed}.db")
+    log.append("batch", "r1", scorer.version, concepts, scorer.score(concepts))
+    said = answers(next(log.rows()), COLUMNS)
+    log.close()
+    outcomes = cohort.assign(recorded_at="2027-06-01T00:00:00+00:00", label=cohort["hit"])
+    return said, outcomes[["concept_id", "launch_date", "label", "recorded_at"]]
+
+
+def test_summary_of_a_drifted_cohort_names_the_fields(scorer, tmp_path) -> None:
+    from features.simulator import Drift
+    from training.monitor import markdown, summarise
+
+    world = Drift(segment_mix={"gen_z": 6.0, "urban_silver": 6.0}, price_inflation=1.6)
+    said, outcomes = drifted_cohort(scorer, tmp_path, world, 21)
+    summary = summarise(scorer.model, scorer.version, said, outcomes, n_boot=50)
+    assert summary["scored"] == 600 and summary["outcomes_matched"] == 600
+    flagged = {d["field"] for d in summary["drift"] if d["level"] == "act"}
+    assert set(world.drifted_fields()) <= flagged, summary["drift"]
+    assert any(a.startswith("price: PSI") for a in summary["alarms"])
+    assert summary["live"]["n"] == 600 and summary["live"]["auc"] > 0.6
+    report = markdown(summary)
+    assert "| price |" in report and "price: PSI" in report.split("**Alarms:**")[1]
+
+
+def test_summary_of_the_same_world_is_quiet(scorer, tmp_path) -> None:
+    from training.monitor import summarise
+
+    said, outcomes = drifted_cohort(scorer, tmp_path, None, 22)
+    summary = summarise(scorer.model, scorer.version, said, outcomes, n_boot=50)
+    assert summary["alarms"] == [], summary["drift"]
