@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
 from features.build import FeatureBuilder
 from features.columns import from_frame
@@ -219,3 +220,31 @@ def test_columns_the_record_does_not_take_are_refused(
     with pytest.raises(TableError, match=message):
         import_file(path, column, store)
     assert store.count() == 0
+
+
+# ---- the command ------------------------------------------------------------------------------
+def test_compass_outcomes_import(champion: dict, tmp_path: Path) -> None:
+    from compass.cli import app
+
+    log = PredictionLog()  # the state folder's, as the command uses it
+    log.append("score", "r-cli", "1", [{"concept_id": "cli-scored"}], [{"hit_probability": 0.5}])
+    store = OutcomeStore(log)
+    before = store.count()
+    path = tmp_path / "launched.csv"
+    pd.DataFrame(
+        [outcome("cli-scored"), outcome("cli-never", hit=0), outcome("cli-never-2")]
+    ).to_csv(path, index=False)
+    runner = CliRunner()
+    r = runner.invoke(app, ["outcomes", "import", str(path)])
+    assert r.exit_code == 0, r.output
+    assert "3 rows: 3 recorded, 0 already recorded (ignored), 2 id(s) never scored" in r.output
+    assert "cli-never, cli-never-2" in r.output
+    r = runner.invoke(app, ["outcomes", "import", str(path), "--model", "hit-compass"])
+    assert r.exit_code == 0 and "0 recorded, 3 already recorded" in r.output
+    bad = tmp_path / "bad.csv"
+    bad.write_text("concept_id,launch_date,hit\ncli-new,2026-03-01,1\ncli-bad,2026-03-01,7\n")
+    r = runner.invoke(app, ["outcomes", "import", str(bad)])
+    assert r.exit_code == 1
+    assert "row 2: hit" in r.output and "nothing recorded" in r.output
+    assert store.count() == before + 3
+    log.close()
