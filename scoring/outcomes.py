@@ -303,12 +303,14 @@ class OutcomeStore:
         ]
         ids = json.dumps(sorted({o.concept_id for o in outcomes}))
         with self.log.transaction() as db:
-            added = db.executemany(
+            before = db.total_changes  # counts inserted rows only (an ignored one changes none)
+            db.executemany(
                 "INSERT INTO outcomes (spec, concept_id, launch_date, label, raw, recorded_at, "
                 "source, content_hash) VALUES (?,?,?,?,?,?,?,?) "
                 "ON CONFLICT (content_hash) DO NOTHING",
                 rows,
-            ).rowcount
+            )
+            added = db.total_changes - before
             unmatched = db.execute(
                 "SELECT value FROM json_each(?) WHERE NOT EXISTS "
                 "(SELECT 1 FROM predictions WHERE concept_id = value) ORDER BY value",

@@ -179,6 +179,10 @@ def test_import_is_idempotent(column: OutcomeSchema, store: OutcomeStore, tmp_pa
     _, receipt = import_file(parquet, column, store)  # the same outcomes, another format
     assert (receipt.recorded, receipt.duplicates) == (0, 6)
     assert store.count() == 6 and {o.source for o in store.latest()} == {"outcomes.csv"}
+    empty = tmp_path / "empty.csv"
+    empty.write_text("concept_id,launch_date,hit\n")
+    rows, receipt = import_file(empty, column, store)
+    assert (rows, receipt.recorded, receipt.duplicates, receipt.unmatched) == (0, 0, 0, 0)
 
 
 def test_a_file_with_bad_rows_records_nothing(
