@@ -74,11 +74,11 @@ COLUMNS = ["id", "spec", "concept_id", "launch_date", "label", "raw", "recorded_
 class OutcomeError(ValueError):
     """Outcome records that do not validate: one message per bad row, naming row and field."""
 
-    def __init__(self, errors: list[str], rows: int) -> None:
-        self.errors, self.rows = errors, rows
+    def __init__(self, errors: list[str], bad_rows: int, rows: int) -> None:
+        self.errors = errors
         shown = "\n".join(errors[:ERRORS_SHOWN])
         more = f"\n... and {len(errors) - ERRORS_SHOWN} more" if len(errors) > ERRORS_SHOWN else ""
-        super().__init__(f"{len(errors)} of {rows} row(s) invalid:\n{shown}{more}")
+        super().__init__(f"{bad_rows} of {rows} row(s) invalid:\n{shown}{more}")
 
 
 @dataclass(frozen=True)
@@ -168,14 +168,15 @@ class OutcomeSchema:
     def validate(self, rows: Sequence[dict[str, Any]], first_row: int = 1) -> list[Outcome]:
         """Every row validated, or :class:`OutcomeError` listing every bad one (rows numbered
         from ``first_row``; messages name the field, never the value)."""
-        out, errors = [], []
+        out, errors, bad = [], [], 0
         for n, row in enumerate(rows, start=first_row):
             try:
                 out.append(self.outcome(self.model.model_validate(row)))
             except ValidationError as exc:
                 errors += [_message(n, e) for e in exc.errors()]
+                bad += 1
         if errors:
-            raise OutcomeError(errors, len(rows))
+            raise OutcomeError(errors, bad, len(rows))
         return out
 
     def read(self, path: Path) -> list[Outcome]:
