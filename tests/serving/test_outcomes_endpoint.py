@@ -27,7 +27,7 @@ def ids(n: int) -> list[str]:
     return [f"{prefix}-{i}" for i in range(n)]
 
 
-def record(concept_id: str, **changes) -> dict:
+def record(concept_id: str, /, **changes) -> dict:
     out = {"concept_id": concept_id, "launch_date": "2026-10-20", "hit": 1}
     return {k: v for k, v in (out | changes).items() if v is not DROP}
 
