@@ -1,8 +1,9 @@
 """``compass``: the command line for data scientists, on top of every layer.
 
 simulate -> train (gate included) -> promote -> export (into the BentoML model store); batch
-scoring and the prediction log; the benchmarks. Commands are thin: each calls one function of
-the layer below and turns its errors into a message and an exit status.
+scoring, the prediction log and the outcomes of launched concepts; the benchmarks. Commands are
+thin: each calls one function of the layer below and turns its errors into a message and an
+exit status.
 """
 
 from __future__ import annotations
@@ -329,6 +330,50 @@ def log_export(
         raise typer.BadParameter(f"no prediction log at {default_path()} yet")
     n = export(default_path(), out)
     typer.echo(f"{out}: {n} logged predictions")
+
+
+outcomes_app = typer.Typer(
+    no_args_is_help=True, help="What happened to launched concepts (beside the prediction log)."
+)
+app.add_typer(outcomes_app, name="outcomes")
+
+
+@outcomes_app.command("import")
+def outcomes_import(
+    file: Annotated[Path, typer.Argument(help="CSV or Parquet of outcomes.")],
+    model: ModelOpt = "hit-compass",
+) -> None:
+    """Record a file of outcomes, validated with the champion's spec: the id, the actual launch
+    date, and the label and/or the raw outcome its target names (POST /outcomes takes the
+    same). All or nothing: if any row is bad, every bad row is listed (row and field), nothing
+    is recorded and the exit status is 1. Importing the same file again records nothing."""
+    from scoring.outcomes import OutcomeError, OutcomeSchema, OutcomeStore, import_file
+    from scoring.prediction_log import PredictionLog
+    from training import registry
+
+    version = registry.champion_version(model)
+    if version is None:
+        raise typer.BadParameter(f"no champion of {model} yet: run `compass train` first")
+    hit_model, _ = registry.load_version(version, model)
+    schema = OutcomeSchema(hit_model.concept_schema)
+    log = PredictionLog()
+    try:
+        with _user_errors():
+            rows, receipt = import_file(file, schema, OutcomeStore(log))
+    except OutcomeError as exc:
+        typer.echo(f"error: {file}: {exc}", err=True)
+        typer.echo(f"{file}: nothing recorded (fix the rows above and import it again)", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        log.close()
+    typer.echo(
+        f"{file}: {rows} rows: {receipt.recorded} recorded, {receipt.duplicates} already "
+        f"recorded (ignored), {receipt.unmatched} id(s) never scored"
+    )
+    if receipt.unmatched_ids:
+        shown = ", ".join(receipt.unmatched_ids[:10])
+        more = f", ... ({receipt.unmatched - 10} more)" if receipt.unmatched > 10 else ""
+        typer.echo(f"never scored (recorded all the same): {shown}{more}")
 
 
 if __name__ == "__main__":

@@ -137,6 +137,8 @@ class ConceptSchema:
         for key in ("id_field", "pairs", "segment_field", "segments", "levers", "outcome"):
             if mine[key] != theirs[key]:
                 out.append(f"{key} differ")
+        if self.spec.target != other.spec.target:  # POST /outcomes takes what the target names
+            out.append("target differ")
         return out
 
     def _request_model(self) -> type[BaseModel]:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from tqdm.auto import tqdm
 
 from features.schema import ConceptSchema
@@ -34,7 +34,8 @@ class BatchReport:
     request_id: str = ""
 
 
-def _missing(v: Any) -> bool:
+def missing(v: Any) -> bool:
+    """An empty cell (CSV) or a null (Parquet)."""
     return v is None or v == "" or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT
 
 
@@ -56,10 +57,10 @@ def coerce(kind: str, v: Any) -> Any:
     return v if kind != "string" or isinstance(v, str) else str(v)
 
 
-def json_types(schema: ConceptSchema) -> dict[str, str]:
-    """Field -> the JSON type its schema asks for ("integer", "number", "string")."""
+def json_types(model: type[BaseModel]) -> dict[str, str]:
+    """Field -> the JSON type a request model asks for ("integer", "number", "string")."""
     out = {}
-    for name, prop in schema.model.model_json_schema(by_alias=True)["properties"].items():
+    for name, prop in model.model_json_schema(by_alias=True)["properties"].items():
         types = [prop.get("type")] + [a.get("type") for a in prop.get("anyOf", [])]
         out[name] = next((t for t in types if t and t != "null"), "string")
     return out
@@ -70,13 +71,11 @@ def validate(
 ) -> tuple[list[int], list[dict], dict[int, str]]:
     """(positions of valid rows, their concept dicts, {position: error}). Rows are numbered
     from 1 in messages (row 1 = the first data row, CSV line 2)."""
-    types = json_types(schema)
+    types = json_types(schema.model)
     known = [c for c in frame.columns if c in types]
     ok_pos, concepts, errors = [], [], {}
     for pos, values in enumerate(frame[known].itertuples(index=False, name=None), start=start):
-        raw = {
-            k: coerce(types[k], v) for k, v in zip(known, values, strict=True) if not _missing(v)
-        }
+        raw = {k: coerce(types[k], v) for k, v in zip(known, values, strict=True) if not missing(v)}
         try:
             concepts.append(schema.validate(raw))
             ok_pos.append(pos)

@@ -41,6 +41,8 @@ CREATE TABLE IF NOT EXISTS predictions (
     outputs TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS predictions_request ON predictions (request_id);
+-- recorded outcomes look up whether (and when) a concept was scored
+CREATE INDEX IF NOT EXISTS predictions_concept ON predictions (concept_id);
 """
 COLUMNS = [
     "id",
@@ -164,18 +166,31 @@ class PredictionLog:
                 items if items is not None else range(len(inputs)), inputs, outputs, strict=True
             )
         ]
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO predictions (request_id, item, logged_at, endpoint, "
+                "model_version, concept_id, inputs, outputs) VALUES (?,?,?,?,?,?,?,?)",
+                rows,
+            )
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """The log's connection in one write transaction, committed at the end of the block
+        (rolled back if it raises), under the log's lock. The outcome store
+        (``scoring.outcomes``) writes through it: one connection, one lock, one checkpointer."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.executemany(
-                    "INSERT INTO predictions (request_id, item, logged_at, endpoint, "
-                    "model_version, concept_id, inputs, outputs) VALUES (?,?,?,?,?,?,?,?)",
-                    rows,
-                )
+                yield self._db
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """All rows of one read, under the log's lock (never inside another thread's write)."""
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
 
     def rows(self, batch: int = 10_000) -> Iterator[list[tuple]]:
         """All rows in insertion order, ``batch`` at a time."""

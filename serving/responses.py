@@ -196,3 +196,20 @@ class GmvForecast(BaseModel):
         "(split-conformal on the latest training launches)."
     )
     model_version: str = MODEL_VERSION
+
+
+class OutcomeReceipt(BaseModel):
+    model_config = _example(
+        recorded=2, duplicates=1, unmatched=1, unmatched_ids=["serum-2025-q1-07"]
+    )
+
+    recorded: int = Field(description="Outcomes recorded by this request (new rows).")
+    duplicates: int = Field(
+        description="Outcomes identical to one already recorded (same id, launch date, label "
+        "and raw outcome): ignored, so a retried request changes nothing."
+    )
+    unmatched: int = Field(
+        description="Distinct ids in the request that were never scored (their outcomes are "
+        "recorded all the same)."
+    )
+    unmatched_ids: list[str] = Field(description="Those ids, sorted.")

@@ -4,10 +4,11 @@ The champion reaches the service through the BentoML model store: ``compass expo
 MLflow ``champion`` version's native files into the store as ``hit-compass`` (``make serve`` and
 ``bentoml build`` do this first), so a running service never needs the tracking server.
 
-Every endpoint reads ``self.scorer`` once per request (swap it as a whole to change the model)
-and appends what it answered to the prediction log before it returns. Scoring endpoints are
-``async``: a score is well under a millisecond of CPU, less than BentoML's hand-off to its
-thread pool costs, so they run on the event loop.
+Every scoring endpoint reads ``self.scorer`` once per request (swap it as a whole to change the
+model) and appends what it answered to the prediction log before it returns. Scoring endpoints
+are ``async``: a score is well under a millisecond of CPU, less than BentoML's hand-off to its
+thread pool costs, so they run on the event loop. ``POST /outcomes`` records what happened to
+launched concepts in the same database (``scoring.outcomes``), off the event loop.
 
 Endpoints return ready JSON bytes: BentoML would otherwise rebuild the output type's JSON schema
 for every response (measured: half the worker's CPU). The declared return types still document
@@ -25,11 +26,18 @@ from pydantic import Field
 from starlette.responses import Response
 
 from core.settings import settings
+from scoring.outcomes import OutcomeSchema, OutcomeStore
 from scoring.prediction_log import PredictionLog, json_bytes, new_request_id
 from scoring.scorer import BadRequest, Scorer
 from serving.guard import Guard, batch_limit
 from serving.reload import preflight, reload_scorer, same_api, scorer_for
-from serving.responses import GmvForecast, ScoredConcept, TargetResult, WhatIfResult
+from serving.responses import (
+    GmvForecast,
+    OutcomeReceipt,
+    ScoredConcept,
+    TargetResult,
+    WhatIfResult,
+)
 from serving.settings import bentoml_settings
 from serving.web import docs_app, ui_app
 
@@ -49,6 +57,13 @@ Concepts = Annotated[
 ]
 OneConcept = Annotated[Concept, Field(examples=[SCHEMA.example])]  # type: ignore[valid-type]
 Lever = Literal[tuple(SCHEMA.levers)]  # type: ignore[valid-type]
+# the outcome record follows the same spec (a reload to a model with another target is refused)
+OUTCOME = OutcomeSchema(SCHEMA)
+Outcomes = Annotated[
+    list[OUTCOME.model],  # type: ignore[name-defined]
+    batch_limit(MAX_BATCH),
+    Field(min_length=1, max_length=MAX_BATCH, examples=[[OUTCOME.example]]),
+]
 
 
 def _freeze_heap() -> None:
@@ -67,6 +82,7 @@ class HitCompass:
     def __init__(self) -> None:
         self.scorer = scorer_for(self.bento_model)
         self.log = PredictionLog(background_checkpoint=True)
+        self.outcome_store = OutcomeStore(self.log)
         _freeze_heap()
 
     def _answer(
@@ -135,6 +151,16 @@ class HitCompass:
         P10 / P50 / P90, an 80 % interval. 400 if the model's spec has no outcome column."""
         rows = [c.model_dump(mode="json", by_alias=True) for c in concepts]
         return self._answer("forecast", rows, lambda s, rid: s.forecast(rows, rid))  # type: ignore[return-value]
+
+    @bentoml.api(route="/outcomes")
+    def outcomes(self, outcomes: Outcomes) -> OutcomeReceipt:
+        """Record what happened to launched concepts: id, actual launch date and the label
+        and/or raw outcome the spec's target names. All or nothing: a bad item is a 400 naming
+        its position and field, and nothing is recorded. An outcome already recorded is
+        ignored; a corrected one is added (the newest counts, the history stays); ids never
+        scored are recorded and reported as unmatched."""
+        receipt = self.outcome_store.record([OUTCOME.outcome(o) for o in outcomes], "http")
+        return Response(json_bytes(receipt), media_type="application/json")  # type: ignore[return-value]
 
     @bentoml.api(route="/admin/reload")
     def admin_reload(

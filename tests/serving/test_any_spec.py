@@ -130,6 +130,15 @@ def test_its_own_api(board_games_url: tuple[str, dict]) -> None:
     assert all(float(p["value"]).is_integer() for p in years["points"])
     assert post(url, "/whatif", {"concept": example, "lever": "theme"}).status_code == 400
 
+    # its outcomes: its id and its year, the label its target column names
+    done = {"title": example["title"], "year": 2019, "hit": 1}
+    r = post(url, "/outcomes", {"outcomes": [done]})
+    assert r.status_code == 200 and r.json()["unmatched"] == 0, r.text  # scored above
+    r = post(url, "/outcomes", {"outcomes": [done | {"year": "2019-05-01"}]})
+    assert r.status_code == 400 and r.json()["detail"][0]["loc"] == ["outcomes", 0, "year"]
+    r = post(url, "/outcomes", {"outcomes": [done | {"concept_id": "x"}]})
+    assert r.status_code == 400 and r.json()["detail"][0]["loc"] == ["outcomes", 0, "concept_id"]
+
 
 def test_reload_refuses_another_schema(board_games_url: tuple[str, dict], champion: dict) -> None:
     url, result = board_games_url
@@ -149,7 +158,7 @@ def test_fuzz_its_openapi(board_games_url: tuple[str, dict], mode: GenerationMod
     document = httpx.get(f"{url}/docs.json", timeout=10).json()
     # BentoML labels the document OpenAPI 3.0.2, its schemas are pydantic 2's (3.1)
     schema = schemathesis.openapi.from_dict({**document, "openapi": "3.1.0"})
-    for path in ("/score", "/whatif", "/target", "/forecast"):
+    for path in ("/score", "/whatif", "/target", "/forecast", "/outcomes"):
 
         @given(case=schema[path]["POST"].as_strategy(mode))
         @settings(

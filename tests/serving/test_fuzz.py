@@ -17,8 +17,8 @@ from pydantic import TypeAdapter
 from schemathesis import GenerationMode
 
 MIN_CASES = 1000
-EXAMPLES = 110  # per (operation, mode): 5 POST operations x positive/negative -> 1,100 cases
-POST_PATHS = ["/score", "/target", "/whatif", "/forecast", "/admin/reload"]
+EXAMPLES = 110  # per (operation, mode): 6 POST operations x positive/negative -> 1,320 cases
+POST_PATHS = ["/score", "/target", "/whatif", "/forecast", "/outcomes", "/admin/reload"]
 # In process, BentoML's /metrics needs the Prometheus multiprocess set-up of a real server
 # (test_packaging reads it from one); like the other probes it takes no input.
 GET_PATHS = ["/livez", "/readyz", "/healthz"]
@@ -30,15 +30,22 @@ answered: Counter[str] = Counter()  # 200s whose body was validated against its 
 
 
 def answer_types() -> dict[str, TypeAdapter]:
-    """What each scoring endpoint declares it answers (the service sends ready JSON bytes, so
-    this test is what holds them to the declared types)."""
-    from serving.responses import GmvForecast, ScoredConcept, TargetResult, WhatIfResult
+    """What each scoring endpoint (and /outcomes) declares it answers (the service sends ready
+    JSON bytes, so this test is what holds them to the declared types)."""
+    from serving.responses import (
+        GmvForecast,
+        OutcomeReceipt,
+        ScoredConcept,
+        TargetResult,
+        WhatIfResult,
+    )
 
     return {
         "/score": TypeAdapter(list[ScoredConcept]),
         "/target": TypeAdapter(TargetResult),
         "/whatif": TypeAdapter(WhatIfResult),
         "/forecast": TypeAdapter(list[GmvForecast]),
+        "/outcomes": TypeAdapter(OutcomeReceipt),
     }
 
 
