@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -132,3 +134,31 @@ def test_summary_of_the_same_world_is_quiet(scorer, tmp_path) -> None:
     said, outcomes = drifted_cohort(scorer, tmp_path, None, 22)
     summary = summarise(scorer.model, scorer.version, said, outcomes, n_boot=50)
     assert summary["alarms"] == [], summary["drift"]
+
+
+def test_compass_monitor_reports_the_champion(scorer, champion: dict, tmp_path) -> None:
+    """End to end on the session's state: a drifted cohort scored and logged, its outcomes
+    recorded; the command writes its report and its exit status says whether it alarmed."""
+    from typer.testing import CliRunner
+
+    from compass.cli import ALARM_EXIT, app
+    from features.simulator import Drift, simulate
+    from scoring.outcomes import OutcomeSchema, OutcomeStore
+    from scoring.prediction_log import PredictionLog
+
+    world = Drift(price_inflation=1.6)
+    cohort = simulate(600, 23, start="2027-01-01", end="2027-04-01", drift=world)
+    cohort["launch_date"] = cohort["launch_date"].dt.strftime("%Y-%m-%d")
+    concepts = cohort[scorer.schema.names].to_dict("records")
+    log = PredictionLog()
+    log.append("batch", "monitor-test", scorer.version, concepts, scorer.score(concepts))
+    records = cohort[["concept_id", "launch_date", "hit"]].to_dict("records")
+    OutcomeStore(log).record(OutcomeSchema(scorer.schema).validate(records), "test")
+    log.close()
+    r = CliRunner().invoke(app, ["monitor", "-o", str(tmp_path)])
+    summary = json.loads((tmp_path / "monitor.json").read_text())
+    assert r.exit_code == (ALARM_EXIT if summary["alarms"] else 0), r.output
+    assert summary["model_version"] == champion["version"] and summary["scored"] >= 600
+    assert summary["outcomes_matched"] >= 600 and summary["live"]["n"] >= 600
+    assert summary["promised_logloss"] > 0
+    assert "| price |" in (tmp_path / "monitor.md").read_text()
