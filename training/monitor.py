@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 
 from features.columns import from_records
@@ -181,6 +182,10 @@ def summarise(
     """Everything the monitor reports for one model version: input and prediction drift of the
     concepts it scored, live metrics where outcomes came back, and the alarms."""
     mine = said[said["endpoint"].isin(SCORING_ENDPOINTS) & (said["model_version"] == version)]
+    # the log is shared: the same version number of another spec's model, or rows that are no
+    # concepts of this spec, are not this model's answers
+    fits = np.array([_fits(model, i) for i in mine["inputs"]], dtype=bool)
+    skipped, mine = int((~fits).sum()), mine[fits] if len(mine) else mine
     drift = (
         model.input_drift(from_records(mine["inputs"].tolist(), model.spec)) if len(mine) else []
     )
@@ -192,6 +197,7 @@ def summarise(
     return {
         "model_version": version,
         "scored": len(mine),
+        "skipped_other_inputs": skipped,
         "outcomes_matched": len(joined.matched),
         "outcomes_unmatched": len(joined.unmatched),
         "drift": [asdict(d) for d in fields],
@@ -231,3 +237,11 @@ def markdown(summary: dict[str, Any]) -> str:
             lines.append(f"| {band} | {b['n']} | {rate} | {ci} |")
     lines += ["", "**Alarms:** " + ("; ".join(summary["alarms"]) or "none")]
     return "\n".join(lines) + "\n"
+
+
+def _fits(model: HitModel, concept: dict[str, Any]) -> bool:
+    try:
+        model.concept_schema.model.model_validate(concept)
+    except ValidationError:
+        return False
+    return True
