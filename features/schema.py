@@ -66,7 +66,7 @@ class InputField:
             "kind": self.kind,
             "description": self.description,
             "unit": self.unit,
-            **{k: v for k, v in self.bounds.items()},
+            **self.bounds,
             "values": list(self.values) if self.values is not None else None,
             "known": list(self.known[:OPEN_KNOWN_SHOWN]),
             "required": self.required,
@@ -192,7 +192,15 @@ def _fields(spec: DatasetSpec, trained: FeatureBuilder) -> list[InputField]:
     pre_test = set(spec.pre_test_columns())
     counts = {p.trials for p in spec.count_pairs} | {p.successes for p in spec.count_pairs}
     rates = {p.rate: p.rate_scale for p in spec.count_pairs if p.rate}
-    out = [_field(spec.id_column or "concept_id", "id", spec, "Your identifier.")]
+    id_name = spec.id_column or "concept_id"
+    id_info = spec.inputs.get(id_name, InputInfo())
+    id_what = id_info.description or "Your identifier."
+    out = [
+        InputField(
+            id_name, "id", id_what, id_info.unit,
+            required=not id_info.has_default, default=id_info.default,
+        )
+    ]  # fmt: skip
     for col in spec.input_columns():
         info = spec.inputs.get(col, InputInfo())
         bounds: dict[str, float] = {}
@@ -231,11 +239,11 @@ def _fields(spec: DatasetSpec, trained: FeatureBuilder) -> list[InputField]:
         elif col in pre_test:
             default, required = 0, False  # 0 = no test
         out.append(
-            _field(
+            InputField(
                 col,
                 kind,
-                spec,
-                what,
+                info.description or what,
+                info.unit,
                 bounds=bounds,
                 values=values,
                 known=known,
@@ -246,14 +254,6 @@ def _fields(spec: DatasetSpec, trained: FeatureBuilder) -> list[InputField]:
             )
         )
     return out
-
-
-def _field(name: str, kind: Kind, spec: DatasetSpec, what: str, **kw: Any) -> InputField:
-    info = spec.inputs.get(name, InputInfo())
-    if kind == "id":
-        kw.setdefault("required", not info.has_default)
-        kw.setdefault("default", info.default)
-    return InputField(name, kind, info.description or what, info.unit, **kw)
 
 
 def _example(

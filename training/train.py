@@ -365,23 +365,7 @@ def fit_recipe(
         )
         return Recipe(booster, calibrator, cv, cv.oof_logit, report)
     folds = time_folds(days, config.cv_folds)
-    choice = choose_blend(
-        x,
-        y,
-        days,
-        folds,
-        names,
-        categorical,
-        spec,
-        params,
-        config.max_rounds,
-        config.early_stopping_rounds,
-        bc.lgbm_half_lives,
-        bc.linear_half_lives,
-        tuple(bc.c_grid),
-        bc.w_grid,
-        bc.min_frequency,
-    )
+    choice = _choose_blend(x, y, days, folds, names, categorical, spec, params, config)
     honest = choice.lgbm
     cv = CVResult(honest.oof_logit, honest.best_iterations, honest.fold_logloss)
     calibrator, report = blend_calibrator(choice.oof_logit, y, folds)
@@ -459,15 +443,37 @@ def choose_blend_model(
     latest_fold_callbacks: list[Any] | None = None,
 ) -> BlendChoice:
     """:func:`choose_blend` on the prepared training period with the config's folds and grids."""
-    fb, bc = prep.fb, config.blend
+    fb = prep.fb
+    folds = time_folds(prep.days, config.cv_folds)
+    names, categorical = fb.feature_names, fb.categorical_features
+    return _choose_blend(
+        prep.x, prep.y, prep.days, folds, names, categorical, fb.spec, params, config,
+        latest_fold_callbacks,
+    )  # fmt: skip
+
+
+def _choose_blend(
+    x: np.ndarray,
+    y: np.ndarray,
+    days: np.ndarray,
+    folds: list[tuple[np.ndarray, np.ndarray]],
+    names: list[str],
+    categorical: list[str],
+    spec: DatasetSpec,
+    params: dict[str, Any],
+    config: TrainingConfig,
+    latest_fold_callbacks: list[Any] | None = None,
+) -> BlendChoice:
+    """:func:`choose_blend` with the config's rounds and grids (the one place they are read)."""
+    bc = config.blend
     return choose_blend(
-        prep.x,
-        prep.y,
-        prep.days,
-        time_folds(prep.days, config.cv_folds),
-        fb.feature_names,
-        fb.categorical_features,
-        fb.spec,
+        x,
+        y,
+        days,
+        folds,
+        names,
+        categorical,
+        spec,
         params,
         config.max_rounds,
         config.early_stopping_rounds,
