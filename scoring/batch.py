@@ -147,6 +147,7 @@ def score_frame(
                         scored,
                         pos,
                         scorer.schema.id_field,
+                        scorer.model_name,
                     )
                 for p, s in zip(pos, scored, strict=True):
                     results[p] = flatten(s) | _forecast_columns(s.get("forecast"))

@@ -1,7 +1,8 @@
 """The prediction log: every scored concept (HTTP or batch), appended to SQLite in WAL mode.
 
-One row per concept and endpoint: request id, UTC time, endpoint, model version, concept id,
-inputs and outputs (JSON). ``append`` commits before it returns, and the service calls it before
+One row per concept and endpoint: request id, UTC time, endpoint, registered model and its
+version (version numbers alone collide: each spec's model counts its own), concept id, inputs
+and outputs (JSON). ``append`` commits before it returns, and the service calls it before
 it answers, so a request that got a 200 is in the log. In WAL mode a committed transaction is in
 the WAL file; with ``synchronous=NORMAL`` it survives the process being killed (``kill -9``), and
 ``HIT_COMPASS_LOG_SYNC=FULL`` makes it survive power loss too (an fsync per commit).
@@ -44,6 +45,8 @@ CREATE INDEX IF NOT EXISTS predictions_request ON predictions (request_id);
 -- recorded outcomes look up whether (and when) a concept was scored
 CREATE INDEX IF NOT EXISTS predictions_concept ON predictions (concept_id);
 """
+# added after the first logs were written: older rows keep NULL (model not recorded)
+_ADDED_COLUMNS = {"model": "TEXT"}
 COLUMNS = [
     "id",
     "request_id",
@@ -51,6 +54,7 @@ COLUMNS = [
     "logged_at",
     "endpoint",
     "model_version",
+    "model",
     "concept_id",
     "inputs",
     "outputs",
@@ -91,6 +95,7 @@ class PredictionLog:
         self._db.execute(f"PRAGMA synchronous={sync}")
         self._db.execute("PRAGMA busy_timeout=10000")  # batch runs and servers may share it
         self._db.executescript(_SCHEMA)
+        self._add_columns()
         self._stop = threading.Event()
         self._checkpointer: threading.Thread | None = None
         if background_checkpoint:
@@ -99,6 +104,16 @@ class PredictionLog:
                 target=self._checkpoint_loop, name="prediction-log-checkpoint", daemon=True
             )
             self._checkpointer.start()
+
+    def _add_columns(self) -> None:
+        """Bring a log written by an older release up to date. Two processes may open the
+        same old log at once: the ALTER runs in a write transaction that re-reads the columns,
+        so only one adds each."""
+        with self.transaction() as db:
+            have = {row[1] for row in db.execute("PRAGMA table_info(predictions)")}
+            for name, kind in _ADDED_COLUMNS.items():
+                if name not in have:
+                    db.execute(f"ALTER TABLE predictions ADD COLUMN {name} {kind}")
 
     def _checkpoint_loop(self) -> None:
         # Its own connection: sqlite3 releases the GIL while it copies, and a PASSIVE checkpoint
@@ -130,12 +145,21 @@ class PredictionLog:
         outputs: Sequence[Any],
         items: Sequence[int] | None = None,
         id_field: str = "concept_id",
+        model: str | None = None,
     ) -> None:
         """Log one row per (input, output) pair in one committed transaction; ``items`` numbers
         them (default 0, 1, ...; batch scoring passes the input row numbers); ``id_field`` is
-        the input holding the concept's identifier (the spec's id column)."""
+        the input holding the concept's identifier (the spec's id column); ``model`` the
+        registered model that answered."""
         self.append_json(
-            endpoint, request_id, model_version, inputs, map(json_bytes, outputs), items, id_field
+            endpoint,
+            request_id,
+            model_version,
+            inputs,
+            map(json_bytes, outputs),
+            items,
+            id_field,
+            model,
         )
 
     def append_json(
@@ -147,6 +171,7 @@ class PredictionLog:
         outputs: Iterable[bytes],
         items: Sequence[int] | None = None,
         id_field: str = "concept_id",
+        model: str | None = None,
     ) -> None:
         """:meth:`append` for outputs already serialised to JSON (the service sends the same
         bytes to the client)."""
@@ -158,6 +183,7 @@ class PredictionLog:
                 now,
                 endpoint,
                 model_version,
+                model,
                 str(inp.get(id_field, "")),
                 json_bytes(inp).decode(),
                 out.decode(),
@@ -169,7 +195,7 @@ class PredictionLog:
         with self.transaction() as db:
             db.executemany(
                 "INSERT INTO predictions (request_id, item, logged_at, endpoint, "
-                "model_version, concept_id, inputs, outputs) VALUES (?,?,?,?,?,?,?,?)",
+                "model_version, model, concept_id, inputs, outputs) VALUES (?,?,?,?,?,?,?,?,?)",
                 rows,
             )
 

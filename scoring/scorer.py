@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from features.columns import from_records
 from features.schema import ConceptSchema, Lever
 from models.hit_model import HitModel
+from scoring.store import model_name_for
 
 TOP_DRIVERS = 5
 # band thresholds as percentiles of the category's past launches (serving.responses documents them)
@@ -33,6 +34,7 @@ class Scorer:
         self.model = model
         self.version = version
         self.spec = spec = model.spec
+        self.model_name = model_name_for(spec.name)  # the registered model the version is of
         self.schema: ConceptSchema = model.concept_schema
         self.pre_test_columns = spec.pre_test_columns()
         sources = model.feature_sources  # in the matrix's column order

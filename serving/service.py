@@ -97,7 +97,13 @@ class HitCompass:
             raise bentoml.exceptions.InvalidArgument(str(exc)) from None
         items = [json_bytes(o) for o in (out if isinstance(out, list) else [out])]
         self.log.append_json(
-            endpoint, request_id, scorer.version, inputs, items, id_field=scorer.schema.id_field
+            endpoint,
+            request_id,
+            scorer.version,
+            inputs,
+            items,
+            id_field=scorer.schema.id_field,
+            model=scorer.model_name,
         )
         body = b"[" + b",".join(items) + b"]" if isinstance(out, list) else items[0]
         return Response(body, media_type="application/json")

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from procs import kill_tree
 
-from scoring.prediction_log import PredictionLog, default_path, export
+from scoring.prediction_log import COLUMNS, PredictionLog, default_path, export
 
 
 def _logged(db: Path, request_id: str) -> list[tuple]:
@@ -131,3 +131,35 @@ def test_background_checkpoint_copies_the_wal_off_the_request_path(tmp_path: Pat
     assert main_file.stat().st_size > before, "the WAL was never copied into the database"
     log.close()
     assert not log._checkpointer.is_alive()
+
+
+def test_a_log_from_before_the_model_column_is_brought_up_to_date(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    with sqlite3.connect(db) as con:  # the table as releases before the model column wrote it
+        con.execute(
+            "CREATE TABLE predictions (id INTEGER PRIMARY KEY, request_id TEXT NOT NULL, "
+            "item INTEGER NOT NULL, logged_at TEXT NOT NULL, endpoint TEXT NOT NULL, "
+            "model_version TEXT NOT NULL, concept_id TEXT, inputs TEXT NOT NULL, "
+            "outputs TEXT NOT NULL)"
+        )
+        con.execute(
+            "INSERT INTO predictions (request_id, item, logged_at, endpoint, model_version, "
+            "concept_id, inputs, outputs) VALUES ('old', 0, '2026-01-01T00:00:00+00:00', "
+            "'score', '3', 'a', '{}', '{}')"
+        )
+    logs = [PredictionLog(db), PredictionLog(db)]  # two processes opening it at once
+    logs[0].append("score", "new", "3", [{"concept_id": "b"}], [{}], model="hit-compass-x")
+    rows = [r for chunk in logs[1].rows() for r in chunk]
+    for log in logs:
+        log.close()
+    model = COLUMNS.index("model")
+    assert [(r[1], r[model]) for r in rows] == [("old", None), ("new", "hit-compass-x")]
+
+
+def test_each_answer_names_the_registered_model(client, concept: dict) -> None:
+    rid = client.post("/score", json={"concepts": [concept]}).json()[0]["request_id"]
+    with sqlite3.connect(default_path()) as con:
+        (model,) = con.execute(
+            "SELECT model FROM predictions WHERE request_id = ?", (rid,)
+        ).fetchone()
+    assert model == "hit-compass"
