@@ -83,12 +83,26 @@ def train(
     ] = None,
     gate: Annotated[bool, typer.Option(help="Run the promotion gate after registering.")] = True,
     force: Annotated[bool, typer.Option(help="Promote even if the gate says no.")] = False,
+    with_outcomes: Annotated[
+        bool,
+        typer.Option(
+            help="Add the scored concepts whose outcomes were recorded (inputs as submitted, "
+            "label from the outcome) to the launch history."
+        ),
+    ] = False,
 ) -> None:
     """Train, evaluate out of time, log to MLflow, register, and run the promotion gate."""
     from training.pipeline import run_training
 
     with _user_errors():
-        result = run_training(data=data, spec_path=spec, params_path=params, gate=gate, force=force)
+        result = run_training(
+            data=data,
+            spec_path=spec,
+            params_path=params,
+            gate=gate,
+            force=force,
+            with_outcomes=with_outcomes,
+        )
     _echo_json({k: v for k, v in result.items() if k != "train_result"})
 
 

@@ -57,10 +57,19 @@ def check_columns(frame: pd.DataFrame, spec: DatasetSpec) -> None:
         )
 
 
+OUTCOME_LABEL = "_outcome_label"  # a scored concept's label, as its recorded outcome gave it
+
+
 def load_launches(
-    spec: DatasetSpec, data: Path | None = None, spec_dir: Path | None = None
+    spec: DatasetSpec,
+    data: Path | None = None,
+    spec_dir: Path | None = None,
+    scored: pd.DataFrame | None = None,
 ) -> LoadedData:
-    """Read, validate and label a launch history."""
+    """Read, validate and label a launch history. ``scored``: concepts scored before their
+    launch whose outcomes came back (``training.outcome_history``): their inputs as submitted,
+    the actual launch date in the date column and the label in :data:`OUTCOME_LABEL`; they join
+    the history, except those the history already holds (same id)."""
     encoding = None
     if data is None and spec.source == "simulator":
         raw = simulate(DEFAULT_SIM_ROWS, DEFAULT_SIM_SEED)
@@ -69,6 +78,10 @@ def load_launches(
         raw, encoding = read(path, encoding=spec.encoding)  # type: ignore[arg-type]
     check_columns(raw, spec)
     report: dict[str, int | str] = {"rows_read": len(raw)}
+    if scored is not None:
+        raw, report["scored_with_outcomes"], report["scored_already_in_history"] = _with_scored(
+            raw, scored, spec
+        )
     if encoding is not None:
         report["encoding"] = encoding
     # leakage columns stay in the frame for evaluation only: the spec validator guarantees
@@ -115,6 +128,10 @@ def load_launches(
         target = pd.to_numeric(df[rule.column], errors="coerce")  # type: ignore[union-attr]
         ops = {">=": target.ge, ">": target.gt, "<=": target.le, "<": target.lt}
         target = ops[rule.op](rule.value).where(target.notna())  # type: ignore[union-attr]
+    if OUTCOME_LABEL in df:  # the recorded label counts (a rule target's raw value may be absent)
+        given = pd.to_numeric(df[OUTCOME_LABEL], errors="coerce")
+        target = target.where(given.isna(), given)
+        df = df.drop(columns=OUTCOME_LABEL)
     report["missing_target"] = int(target.isna().sum())
     df = df[target.notna()].copy()
     df["label"] = target[target.notna()].astype(int)
@@ -126,6 +143,20 @@ def load_launches(
     report["rows_used"] = len(df)
     report["hits"] = int(df["label"].sum())
     return LoadedData(df, report)
+
+
+def _with_scored(
+    raw: pd.DataFrame, scored: pd.DataFrame, spec: DatasetSpec
+) -> tuple[pd.DataFrame, int, int]:
+    """The history with the scored concepts appended; (frame, appended, already there)."""
+    if spec.id_column:
+        known = scored[spec.id_column].astype(str).isin(set(raw[spec.id_column].astype(str)))
+        scored, dropped = scored[~known], int(known.sum())
+    else:  # nothing names a launch: every scored concept is a launch of its own
+        dropped = 0
+    if scored.empty:
+        return raw, 0, dropped
+    return pd.concat([raw, scored], ignore_index=True), len(scored), dropped
 
 
 def _pair_columns(spec: DatasetSpec) -> list[str]:

@@ -11,10 +11,13 @@ from typing import Any
 
 from core.settings import state_dir
 from features.simulator import simulate
-from features.spec import load_spec
-from scoring import store
+import pandas as pd
+
+from features.spec import DatasetSpec, load_spec
+from scoring import prediction_log, store
 from training import DEFAULT_SPEC, registry
 from training.dataset import DEFAULT_SIM_ROWS, DEFAULT_SIM_SEED, load_launches
+from training.outcome_history import scored_launches
 from training.promote import promote
 from training.report import write_run_report
 from training.train import load_config, train_model
@@ -27,10 +30,16 @@ def run_training(
     params_path: Path | None = None,
     gate: bool = True,
     force: bool = False,
+    with_outcomes: bool = False,
 ) -> dict[str, Any]:
+    """``with_outcomes``: the history gains the scored concepts whose outcomes came back
+    (``training.outcome_history``); the out-of-time test is the newest launches, so the gate
+    judges challenger and champion on the newest outcomes."""
     config = load_config()
     spec = load_spec(spec_path)
-    loaded = load_launches(spec, data, spec_dir=spec_path.parent)
+    model_name = store.model_name_for(spec.name)  # one registered model per launch history
+    scored = _scored_launches(spec, model_name) if with_outcomes else None
+    loaded = load_launches(spec, data, spec_dir=spec_path.parent, scored=scored)
     params: dict[str, Any] = {}
     if params_path is not None:
         payload = json.loads(params_path.read_text())
@@ -41,7 +50,6 @@ def run_training(
         if tuned is not None:
             (params, config), params_path = tuned, tuned_params_path()
     result = train_model(loaded.frame, spec, params, config)
-    model_name = store.model_name_for(spec.name)  # one registered model per launch history
     with tempfile.TemporaryDirectory() as tmp:
         # baselines, bootstrap CI, plots and the Markdown model report, in the same run
         report = write_run_report(result, spec, Path(tmp) / "report")
@@ -53,7 +61,10 @@ def run_training(
             result.params,
             result.test_metrics,
             extra_artifacts={"report": report.folder},
-            tags={"params_source": str(params_path or "config.yaml")},
+            tags={
+                "params_source": str(params_path or "config.yaml"),
+                "scored_with_outcomes": str(loaded.report.get("scored_with_outcomes", 0)),
+            },
             model_name=model_name,
             extra_metrics=report.metrics,
         )
@@ -72,6 +83,19 @@ def run_training(
         "promotion": decision,
         "train_result": result,
     }
+
+
+def _scored_launches(spec: DatasetSpec, model_name: str) -> pd.DataFrame:
+    if not prediction_log.default_path().is_file():
+        raise FileNotFoundError(
+            f"--with-outcomes: no prediction log at {prediction_log.default_path()}: nothing "
+            "was scored here yet"
+        )
+    log = prediction_log.PredictionLog()
+    try:
+        return scored_launches(spec, model_name, log)
+    finally:
+        log.close()
 
 
 def ensure_champion(
