@@ -362,6 +362,9 @@ def write_plots(summary: dict[str, Any], out: Path) -> dict[str, dict[str, str |
         "drift": _plot_drift(drifted, out) if drifted else "too few concepts scored in any field",
         "bands": _plot_bands(bands, out) if bands else "no outcomes matched yet",
     }
+    for name, r in made.items():
+        if not isinstance(r, Path):  # a plot from an earlier run would look like this one's
+            (out / f"{name}.png").unlink(missing_ok=True)
     return {
         name: {"file": r.name, "why": None} if isinstance(r, Path) else {"file": None, "why": r}
         for name, r in made.items()

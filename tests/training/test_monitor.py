@@ -214,6 +214,7 @@ def test_nothing_to_plot_says_so(tmp_path) -> None:
         "alarms": [],
         "drift": [{"field": "price", "psi": None, "n": 3, "level": "too few"}],
     }
+    (tmp_path / "drift.png").write_bytes(b"an earlier run's")
     summary["plots"] = write_plots(summary, tmp_path)
     assert all(p["file"] is None and p["why"] for p in summary["plots"].values())
     assert list(tmp_path.iterdir()) == []
