@@ -405,41 +405,19 @@ def monitor(
 ) -> None:
     """Is the compass right? For one model version: input drift (PSI per field against its
     training data) and prediction drift of the concepts it scored, and, where outcomes came
-    back, live AUC / log loss / Brier / ECE with intervals and the go / refine / stop hit rates,
-    next to the log loss its out-of-time test promised. Writes OUT/monitor.md and
-    OUT/monitor.json; exit status 3 when a threshold is crossed."""
-    import pandas as pd
+    back, live AUC / log loss / Brier / ECE with intervals (overall and per launch quarter) and
+    the go / refine / stop hit rates, next to its out-of-time test metrics. Writes
+    OUT/monitor.md, OUT/monitor.json and plots, logs them as a run of the MLflow experiment
+    hit-compass-monitoring, and leaves the summary for GET /monitor; exit status 3 when a
+    threshold is crossed."""
+    from training.monitor import NothingToMonitor, markdown, run_monitor
 
-    from scoring.outcomes import OutcomeStore
-    from scoring.prediction_log import COLUMNS, PredictionLog, default_path
-    from training import evaluate, registry
-    from training.dataset import to_columns
-    from training.monitor import answers, markdown, summarise
-
-    version = version or registry.champion_version(model)
-    if version is None:
-        raise typer.BadParameter(f"no champion of {model} yet: run `compass train` first")
-    if not default_path().is_file():
-        raise typer.BadParameter(f"no prediction log at {default_path()} yet: nothing scored")
-    hit_model, test = registry.load_version(version, model)
-    promised = evaluate.score(
-        test["label"].to_numpy(), hit_model.predict_proba(to_columns(test, hit_model.spec))
-    )["logloss"]
-    log = PredictionLog()
     try:
-        said = answers([r for chunk in log.rows() for r in chunk], COLUMNS)
-        outcomes = pd.DataFrame(
-            [o._asdict() for o in OutcomeStore(log).latest(hit_model.spec.name)],
-            columns=["concept_id", "launch_date", "label", "recorded_at"],
-        )
-    finally:
-        log.close()
-    summary = summarise(hit_model, version, said, outcomes, promised)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "monitor.json").write_text(json.dumps(summary, indent=2) + "\n")
-    (out / "monitor.md").write_text(markdown(summary))
+        summary = run_monitor(model, version, out)
+    except NothingToMonitor as exc:
+        raise typer.BadParameter(str(exc)) from None
     typer.echo(markdown(summary))
-    typer.echo(f"{out}/monitor.md and monitor.json written")
+    typer.echo(f"{summary['paths']['report']} written; MLflow run {summary['mlflow_run_id']}")
     if summary["alarms"]:
         raise typer.Exit(ALARM_EXIT)
 

@@ -7,8 +7,8 @@ when they start (the service at import, a command when it runs), never per reque
 Each field's description names its variable; defaults in brackets:
 
 * ``HIT_COMPASS_STATE`` -> ``state_dir`` [./state]: the MLflow DB and artifacts, the BentoML
-  store (the Makefile puts ``BENTOML_HOME`` there), the prediction log, the Optuna study and the
-  tuned params.
+  store (the Makefile puts ``BENTOML_HOME`` there), the prediction log, the Optuna study, the
+  tuned params and each registered model's latest monitor summary (``monitor/<model>.json``).
 * ``MLFLOW_TRACKING_URI`` -> ``tracking_uri`` [SQLite in the state folder]: runs and registry.
 * ``HIT_COMPASS_SHARED_DATA`` -> ``shared_data`` [none]: the folder holding a spec's data file
   when the clone does not sit beside ``shared/``.
@@ -120,3 +120,9 @@ def state_dir() -> Path:
     path = settings().state_dir
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def monitor_summary_path(model_name: str) -> Path:
+    """Where ``compass monitor`` leaves a registered model's latest summary and the service reads
+    it (``GET /monitor``): ``<state folder>/monitor/<model name>.json``."""
+    return settings().state_dir / "monitor" / f"{model_name}.json"

@@ -8,7 +8,9 @@ Every scoring endpoint reads ``self.scorer`` once per request (swap it as a whol
 model) and appends what it answered to the prediction log before it returns. Scoring endpoints
 are ``async``: a score is well under a millisecond of CPU, less than BentoML's hand-off to its
 thread pool costs, so they run on the event loop. ``POST /outcomes`` records what happened to
-launched concepts in the same database (``scoring.outcomes``), off the event loop.
+launched concepts in the same database (``scoring.outcomes``), off the event loop. ``GET
+/monitor`` (``serving.web``) answers the served model's latest ``compass monitor`` summary,
+behind the API key like every non-probe route.
 
 Endpoints return ready JSON bytes: BentoML would otherwise rebuild the output type's JSON schema
 for every response (measured: half the worker's CPU). The declared return types still document
@@ -25,10 +27,11 @@ import bentoml
 from pydantic import Field
 from starlette.responses import Response
 
-from core.settings import settings
+from core.settings import monitor_summary_path, settings
 from scoring.outcomes import OutcomeSchema, OutcomeStore
 from scoring.prediction_log import PredictionLog, json_bytes, new_request_id
 from scoring.scorer import BadRequest, Scorer
+from scoring.store import model_name_for
 from serving.guard import Guard, batch_limit
 from serving.reload import preflight, reload_scorer, same_api, scorer_for
 from serving.responses import (
@@ -39,7 +42,7 @@ from serving.responses import (
     WhatIfResult,
 )
 from serving.settings import bentoml_settings
-from serving.web import docs_app, ui_app
+from serving.web import docs_app, monitor_app, ui_app
 
 MAX_BATCH = settings().max_batch
 BENTO_MODEL = bentoml.models.BentoModel(settings().model_tag)
@@ -64,6 +67,8 @@ Outcomes = Annotated[
     batch_limit(MAX_BATCH),
     Field(min_length=1, max_length=MAX_BATCH, examples=[[OUTCOME.example]]),
 ]
+# the served registered model (as Scorer.model_name): GET /monitor answers its summary
+MODEL_NAME = model_name_for(SCHEMA.spec.name)
 
 
 def _freeze_heap() -> None:
@@ -73,6 +78,7 @@ def _freeze_heap() -> None:
     gc.freeze()
 
 
+@bentoml.asgi_app(monitor_app(MODEL_NAME, monitor_summary_path(MODEL_NAME)), path="/")
 @bentoml.asgi_app(ui_app(SCHEMA.describe()), path="/ui")
 @bentoml.asgi_app(docs_app(), path="/docs")
 @bentoml.service(**bentoml_settings())  # serving/settings.py: host, switches, timeout

@@ -13,25 +13,41 @@ report around them stay thin:
   scores (deciles from the norms the model carries); input drift per field is the model's own
   (``HitModel.input_drift``, bins frozen at training);
 * :func:`alarms`: which thresholds a summary crossed (the command's exit code);
-* :func:`summarise` and :func:`markdown`: all of it for one model version.
+* :func:`summarise` and :func:`markdown`: all of it for one model version;
+* :func:`run_monitor`: the job (``compass monitor``, the loop benchmark): reads the log and the
+  outcomes, writes the report with its plots, logs a monitoring run to MLflow and leaves the
+  summary where the service finds it (``GET /monitor``).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-from pydantic import ValidationError
-from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
+import matplotlib
 
-from features.columns import from_records
-from features.profile import MIN_ROWS, PSI_ACT, PSI_WATCH, FieldDrift, psi
-from models.hit_model import HitModel
-from training.evaluate import expected_calibration_error, reliability_table
+matplotlib.use("Agg")  # files only: the monitor runs headless, on a schedule
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from pydantic import ValidationError  # noqa: E402
+from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score  # noqa: E402
+
+from core.settings import monitor_summary_path  # noqa: E402
+from features.columns import from_records  # noqa: E402
+from features.profile import MIN_ROWS, PSI_ACT, PSI_WATCH, FieldDrift, psi  # noqa: E402
+from models.hit_model import HitModel  # noqa: E402
+from scoring.outcomes import OutcomeStore  # noqa: E402
+from scoring.prediction_log import COLUMNS, PredictionLog, default_path  # noqa: E402
+from scoring.store import model_name_for  # noqa: E402
+from training import evaluate, registry  # noqa: E402
+from training.dataset import to_columns  # noqa: E402
+from training.evaluate import expected_calibration_error, reliability_table  # noqa: E402
 
 SCORING_ENDPOINTS = ("score", "batch")  # answers that say how likely a concept is, as sent
 BANDS = ("go", "refine", "stop")
@@ -68,18 +84,41 @@ def live_metrics(
     matched: pd.DataFrame, n_boot: int = 500, seed: int = 0
 ) -> dict[str, dict[str, Any]]:
     """Per model version: how right the answers were (95 % bootstrap intervals)."""
-    out = {}
-    for version, rows in matched.groupby("model_version", sort=True):
-        y = rows["label"].to_numpy(int)
-        p = np.clip(rows["hit_probability"].to_numpy(float), 1e-6, 1 - 1e-6)
-        out[str(version)] = {
-            "n": len(y),
-            "hit_rate": float(y.mean()),
-            "mean_predicted": float(p.mean()),
-            **_with_intervals(y, p, n_boot, seed),
-            "reliability": reliability_table(y, p),
-            "bands": band_check(rows["band"].to_numpy(object), y),
-        }
+    return {
+        str(version): _live(rows, n_boot, seed)
+        for version, rows in matched.groupby("model_version", sort=True)
+    }
+
+
+def live_by_period(
+    matched: pd.DataFrame, n_boot: int = 500, seed: int = 0, yearly: bool = False
+) -> dict[str, dict[str, Any]]:
+    """The same per launch period: the calendar quarter of the actual launch (``2027Q1``), or
+    the year for a spec whose dates are years (every launch would fall in Q1)."""
+    if matched.empty:
+        return {}
+    launch = pd.to_datetime(matched["launch_at"], utc=True)
+    period = launch.dt.year.astype(str)
+    if not yearly:
+        period = period + "Q" + launch.dt.quarter.astype(str)
+    return {
+        str(key): _live(rows, n_boot, seed, reliability=False)
+        for key, rows in matched.groupby(period.to_numpy(), sort=True)
+    }
+
+
+def _live(rows: pd.DataFrame, n_boot: int, seed: int, reliability: bool = True) -> dict[str, Any]:
+    y = rows["label"].to_numpy(int)
+    p = np.clip(rows["hit_probability"].to_numpy(float), 1e-6, 1 - 1e-6)
+    out = {
+        "n": len(y),
+        "hit_rate": float(y.mean()),
+        "mean_predicted": float(p.mean()),
+        **_with_intervals(y, p, n_boot, seed),
+    }
+    if reliability:  # ten bins per quarter would be noise
+        out["reliability"] = reliability_table(y, p)
+    out["bands"] = band_check(rows["band"].to_numpy(object), y)
     return out
 
 
@@ -176,44 +215,75 @@ def summarise(
     version: str,
     said: pd.DataFrame,
     outcomes: pd.DataFrame,
-    promised_logloss: float | None = None,
+    trained: dict[str, float] | None = None,
     n_boot: int = 500,
+    model_name: str | None = None,
 ) -> dict[str, Any]:
-    """Everything the monitor reports for one model version: input and prediction drift of the
-    concepts it scored, live metrics where outcomes came back, and the alarms."""
-    mine = said[said["endpoint"].isin(SCORING_ENDPOINTS) & (said["model_version"] == version)]
-    # the log is shared: the same version number of another spec's model, or rows that are no
-    # concepts of this spec, are not this model's answers
-    fits = np.array([_fits(model, i) for i in mine["inputs"]], dtype=bool)
-    skipped, mine = int((~fits).sum()), mine[fits] if len(mine) else mine
+    """Everything the monitor reports for one version of one registered model (``model_name``,
+    default the model's spec's): input and prediction drift of the concepts it scored, live
+    metrics (overall and per launch period) where outcomes came back, next to ``trained`` (its
+    out-of-time test metrics), and the alarms."""
+    name = model_name or model_name_for(model.spec.name)
+    ours, other_models, unfit = _answers_of(model, name, said)
+    mine = ours[ours["model_version"] == version]
     drift = (
         model.input_drift(from_records(mine["inputs"].tolist(), model.spec)) if len(mine) else []
     )
     answered = prediction_drift(model.norms, mine["hit_probability"].to_numpy(float))
     fields = [*drift, *([answered] if answered is not None else [])]
-    joined = join_outcomes(said, outcomes) if len(outcomes) else Joined(said.iloc[:0], [])
-    live = live_metrics(joined.matched[joined.matched["model_version"] == version], n_boot)
-    mine_live = live.get(version)
+    # only this model's answers: a concept id scored by another spec's model is not a match
+    joined = join_outcomes(ours, outcomes) if len(outcomes) else Joined(ours.iloc[:0], [])
+    matched = joined.matched[joined.matched["model_version"] == version]
+    mine_live = live_metrics(matched, n_boot).get(version)
+    trained = {k: trained[k] for k in METRICS if k in trained} if trained else None
+    promised = trained.get("logloss") if trained else None
     return {
+        "model_name": name,
         "model_version": version,
         "scored": len(mine),
-        "skipped_other_inputs": skipped,
+        "skipped_other_models": int((other_models == version).sum()),
+        "skipped_other_inputs": int((unfit == version).sum()),
         "outcomes_matched": len(joined.matched),
         "outcomes_unmatched": len(joined.unmatched),
         "drift": [asdict(d) for d in fields],
         "live": mine_live,
-        "promised_logloss": promised_logloss,
-        "alarms": alarms(fields, mine_live, promised_logloss),
+        "periods": live_by_period(matched, n_boot, yearly=model.spec.date_is_year),
+        "trained": trained,
+        "promised_logloss": promised,
+        "alarms": alarms(fields, mine_live, promised),
     }
 
 
+def _answers_of(
+    model: HitModel, name: str, said: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+    """This registered model's scoring answers (every version); the versions of the answers
+    another model gave, and of the unnamed rows (logs from before the ``model`` column) that
+    are no concepts of its spec."""
+    scored = said[said["endpoint"].isin(SCORING_ENDPOINTS)]
+    named = scored["model"] if "model" in scored else pd.Series(None, index=scored.index)
+    unnamed = named.isna().to_numpy()
+    ours = unnamed | (named == name).to_numpy()
+    # an unnamed row may be another spec's model or a test row: it counts if it fits the spec
+    fits = np.array(
+        [not u or _fits(model, i) for u, i in zip(unnamed, scored["inputs"], strict=True)],
+        dtype=bool,
+    )
+    versions = scored["model_version"]
+    return scored[ours & fits], versions[~ours], versions[ours & ~fits]
+
+
 def markdown(summary: dict[str, Any]) -> str:
-    """The summary as a short Markdown report."""
+    """The summary as a short Markdown report (plots linked when :func:`write_plots` made
+    them)."""
+    who = f"{summary.get('model_name', 'model')} version {summary['model_version']}"
     lines = [
-        f"# Monitor: model version {summary['model_version']}",
+        f"# Monitor: {who}",
         "",
         f"{summary['scored']} concepts scored; {summary['outcomes_matched']} outcomes matched to "
         f"an answer before launch, {summary['outcomes_unmatched']} unmatched.",
+        "",
+        "## Drift",
         "",
         "| field | PSI | concepts | level |",
         "|---|---|---|---|",
@@ -221,22 +291,201 @@ def markdown(summary: dict[str, Any]) -> str:
     for d in summary["drift"]:
         value = "–" if d["psi"] is None else f"{d['psi']:.3f}"
         lines.append(f"| {d['field']} | {value} | {d['n']} | {d['level']} |")
-    live = summary["live"]
-    if live:
-        lines += ["", "| metric | live | 95 % interval |", "|---|---|---|"]
+    live, trained = summary["live"], summary.get("trained") or {}
+    lines += ["", "## Live accuracy"]
+    if not live:
+        lines += ["", "No outcomes matched to this version's answers yet."]
+    if live or trained:
+        lines += ["", "| metric | live | 95 % interval | training's test |", "|---|---|---|---|"]
         for name in METRICS:
-            ci = live.get(f"{name}_ci")
-            shown = "–" if live[name] is None else f"{live[name]:.4f}"
+            value = live.get(name) if live else None
+            ci = live.get(f"{name}_ci") if live else None
             lines.append(
-                f"| {name} | {shown} | {'–' if not ci else f'{ci[0]:.4f} – {ci[1]:.4f}'} |"
+                f"| {name} | {_num(value)} | {'–' if not ci else f'{ci[0]:.4f} – {ci[1]:.4f}'} "
+                f"| {_num(trained.get(name))} |"
             )
+    if live:
         lines += ["", "| band | concepts | became hits | 95 % interval |", "|---|---|---|---|"]
         for band, b in live["bands"].items():
             rate = "–" if b["hit_rate"] is None else f"{b['hit_rate']:.3f}"
             ci = "–" if b["low"] is None else f"{b['low']:.3f} – {b['high']:.3f}"
             lines.append(f"| {band} | {b['n']} | {rate} | {ci} |")
-    lines += ["", "**Alarms:** " + ("; ".join(summary["alarms"]) or "none")]
+    if summary.get("periods"):
+        lines += [
+            "",
+            "### Per launch period",
+            "",
+            "| period | concepts | hit rate | mean predicted | auc | logloss | brier | ece |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for period, m in summary["periods"].items():
+            cells = [_with_ci(m[k], m[f"{k}_ci"]) for k in METRICS]
+            lines.append(
+                f"| {period} | {m['n']} | {m['hit_rate']:.3f} | {m['mean_predicted']:.3f} | "
+                + " | ".join(cells)
+                + " |"
+            )
+    if "plots" in summary:
+        lines += ["", "## Plots", ""]
+        for name, plot in summary["plots"].items():
+            title = PLOTS[name]
+            shown = f"![{title}]({plot['file']})" if plot["file"] else f"*{title}: {plot['why']}.*"
+            lines += [shown, ""]
+    if "plots" not in summary:
+        lines.append("")
+    lines.append("**Alarms:** " + ("; ".join(summary["alarms"]) or "none"))
     return "\n".join(lines) + "\n"
+
+
+def _num(x: float | None) -> str:
+    return "–" if x is None else f"{x:.4f}"
+
+
+def _with_ci(x: float | None, ci: list[float] | None) -> str:
+    return _num(x) if not ci else f"{x:.3f} ({ci[0]:.3f} – {ci[1]:.3f})"
+
+
+PLOTS = {
+    "reliability": "Reliability diagram (live)",
+    "drift": "Drift per field (PSI)",
+    "bands": "Band hit rates",
+}
+
+
+def write_plots(summary: dict[str, Any], out: Path) -> dict[str, dict[str, str | None]]:
+    """The report's PNGs in ``out``: per plot its file name, or why there is none."""
+    live = summary["live"]
+    drifted = [d for d in summary["drift"] if d["psi"] is not None]
+    bands = {k: b for k, b in (live or {}).get("bands", {}).items() if b["n"]}
+    made = {
+        "reliability": _plot_reliability(live, out) if live else "no outcomes matched yet",
+        "drift": _plot_drift(drifted, out) if drifted else "too few concepts scored in any field",
+        "bands": _plot_bands(bands, out) if bands else "no outcomes matched yet",
+    }
+    for name, r in made.items():
+        if not isinstance(r, Path):  # a plot from an earlier run would look like this one's
+            (out / f"{name}.png").unlink(missing_ok=True)
+    return {
+        name: {"file": r.name, "why": None} if isinstance(r, Path) else {"file": None, "why": r}
+        for name, r in made.items()
+    }
+
+
+def _plot_reliability(live: dict[str, Any], out: Path) -> Path:
+    pred = [r["mean_predicted"] for r in live["reliability"]]
+    obs = [r["observed_rate"] for r in live["reliability"]]
+    top = max(*pred, *obs) * 1.05
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot([0, top], [0, top], "k:", lw=0.8, label="perfect")
+    ax.plot(pred, obs, "o-", label=f"live ({live['n']} outcomes, equal-count bins)")
+    ax.set(
+        xlabel="mean predicted P(hit)",
+        ylabel="observed hit rate",
+        title=f"Reliability (live), ECE {live['ece']:.3f}",
+    )
+    ax.legend(loc="upper left", fontsize=8)
+    return _save(fig, out / "reliability.png")
+
+
+def _plot_drift(drift: list[dict[str, Any]], out: Path) -> Path:
+    colour = {"stable": "tab:green", "watch": "tab:orange", "act": "tab:red"}
+    fig, ax = plt.subplots(figsize=(7, 0.35 * len(drift) + 1.5))
+    ax.barh(
+        [d["field"] for d in drift],
+        [d["psi"] for d in drift],
+        color=[colour.get(d["level"], "grey") for d in drift],
+    )
+    ax.axvline(PSI_WATCH, color="tab:orange", ls="--", lw=1, label=f"watch {PSI_WATCH}")
+    ax.axvline(PSI_ACT, color="tab:red", ls="--", lw=1, label=f"act {PSI_ACT}")
+    ax.invert_yaxis()
+    ax.set(xlabel="population stability index", title="Drift against the training data")
+    ax.legend(loc="lower right", fontsize=8)
+    return _save(fig, out / "drift.png")
+
+
+def _plot_bands(bands: dict[str, dict[str, Any]], out: Path) -> Path:
+    names = list(bands)
+    rate = np.array([bands[b]["hit_rate"] for b in names])
+    err = np.array(
+        [[r - bands[b]["low"], bands[b]["high"] - r] for b, r in zip(names, rate, strict=True)]
+    ).T
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.bar([f"{b}\n(n={bands[b]['n']})" for b in names], rate, yerr=err, capsize=6)
+    ax.set(ylabel="became hits (95 % Wilson interval)", title="Band hit rates (live)")
+    return _save(fig, out / "bands.png")
+
+
+def _save(fig: Any, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+class NothingToMonitor(LookupError):
+    """No champion (or version) to monitor, or no prediction log yet."""
+
+
+def run_monitor(
+    model_name: str, version: str | None, out: Path, n_boot: int = 500
+) -> dict[str, Any]:
+    """Monitor one version (default: the champion) of a registered model: the summary
+    (:func:`summarise`) with ``mlflow_run_id``, ``plots`` and ``paths`` added. Writes
+    ``out``/monitor.md, monitor.json and the plots, logs them to a run of MLflow's
+    ``hit-compass-monitoring`` experiment, and copies the summary to the state folder for
+    ``GET /monitor``. Raises :class:`NothingToMonitor`."""
+    version = version or registry.champion_version(model_name)
+    if version is None:
+        raise NothingToMonitor(f"no champion of {model_name} yet: run `compass train` first")
+    if not default_path().is_file():
+        raise NothingToMonitor(f"no prediction log at {default_path()} yet: nothing scored")
+    model, test = registry.load_version(version, model_name)
+    trained = evaluate.score(
+        test["label"].to_numpy(), model.predict_proba(to_columns(test, model.spec))
+    )
+    log = PredictionLog()
+    try:
+        said = answers([r for chunk in log.rows() for r in chunk], COLUMNS)
+        outcomes = pd.DataFrame(
+            [o._asdict() for o in OutcomeStore(log).latest(model.spec.name)],
+            columns=["concept_id", "launch_date", "label", "recorded_at"],
+        )
+    finally:
+        log.close()
+    summary = summarise(model, version, said, outcomes, trained, n_boot, model_name)
+    out.mkdir(parents=True, exist_ok=True)
+    latest = monitor_summary_path(model_name)
+    with registry.monitoring_run(model_name, version) as run_id:
+        summary["mlflow_run_id"] = run_id
+        summary["plots"] = write_plots(summary, out)
+        files = [out / "monitor.md", out / "monitor.json"] + [
+            out / p["file"] for p in summary["plots"].values() if p["file"]
+        ]
+        summary["paths"] = {"report": str(files[0]), "json": str(files[1]), "latest": str(latest)}
+        files[1].write_text(json.dumps(summary, indent=2) + "\n")
+        files[0].write_text(markdown(summary))
+        registry.log_monitoring(monitoring_metrics(summary), files)
+    # the service may read it at any moment: never a half-written file
+    latest.parent.mkdir(parents=True, exist_ok=True)
+    partial = latest.with_suffix(".json.partial")
+    partial.write_text(json.dumps(summary, indent=2) + "\n")
+    os.replace(partial, latest)
+    return summary
+
+
+def monitoring_metrics(summary: dict[str, Any]) -> dict[str, float]:
+    """The summary's headline numbers, flat, for MLflow (metrics without a value left out)."""
+    live, trained = summary["live"] or {}, summary["trained"] or {}
+    psis = [d["psi"] for d in summary["drift"] if d["psi"] is not None]
+    out = {
+        **{f"live_{k}": live.get(k) for k in METRICS},
+        **{f"test_{k}": trained.get(k) for k in METRICS},
+        "max_psi": max(psis) if psis else None,
+        "alarms": len(summary["alarms"]),
+        "n_matched": live.get("n", 0),
+        "scored": summary["scored"],
+    }
+    return {k: float(v) for k, v in out.items() if v is not None}
 
 
 def _fits(model: HitModel, concept: dict[str, Any]) -> bool:

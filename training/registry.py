@@ -8,9 +8,11 @@ the gate, the export or the service would pick up.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import tempfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ MODEL_NAME = store.MODEL_NAME
 CHAMPION = "champion"
 COMPLETE_TAG = "hit_compass.complete"
 EXPERIMENT = "hit-compass"
+MONITORING_EXPERIMENT = "hit-compass-monitoring"  # compass monitor's runs, apart from training's
 
 
 class NoChampion(LookupError):
@@ -123,6 +126,23 @@ def log_and_register(
         client.set_model_version_tag(model_name, version.version, "run_id", run.info.run_id)
         client.set_model_version_tag(model_name, version.version, COMPLETE_TAG, "true")
     return str(version.version)
+
+
+@contextlib.contextmanager
+def monitoring_run(model_name: str, version: str) -> Iterator[str]:
+    """A run in :data:`MONITORING_EXPERIMENT`, tagged with the registered model and version it
+    watched; yields its id (the report names it before it is logged)."""
+    configure(MONITORING_EXPERIMENT)
+    tags = {"model_name": model_name, "model_version": version}
+    with mlflow.start_run(run_name=f"{model_name} v{version}", tags=tags) as run:
+        yield run.info.run_id
+
+
+def log_monitoring(metrics: dict[str, float], files: Sequence[Path]) -> None:
+    """Metrics and report files of the active monitoring run (:func:`monitoring_run`)."""
+    mlflow.log_metrics(metrics)
+    for path in files:
+        mlflow.log_artifact(str(path))
 
 
 def champion_version(model_name: str = MODEL_NAME) -> str | None:

@@ -140,30 +140,180 @@ def test_summary_of_the_same_world_is_quiet(scorer, tmp_path) -> None:
     assert summary["scored"] == 600 and summary["skipped_other_inputs"] == 1
 
 
-def test_compass_monitor_reports_the_champion(scorer, champion: dict, tmp_path) -> None:
-    """End to end on the session's state: a drifted cohort scored and logged, its outcomes
-    recorded; the command writes its report and its exit status says whether it alarmed."""
-    from typer.testing import CliRunner
+def test_only_the_named_model_answers_count(scorer, tmp_path) -> None:
+    """The log is shared by registered models whose version numbers collide: another model's
+    answers of the same version are neither scored concepts nor joined with outcomes, even
+    when they fit the spec and came last before launch."""
+    from scoring.prediction_log import COLUMNS, PredictionLog
+    from training.monitor import answers, summarise
 
-    from compass.cli import ALARM_EXIT, app
-    from features.simulator import Drift, simulate
+    said, outcomes = drifted_cohort(scorer, tmp_path, None, 25)
+    concepts = said["inputs"].tolist()
+    sure = [{"hit_probability": 0.99, "band": "go"}] * len(concepts)
+    log = PredictionLog(tmp_path / "named.db")
+    log.append(
+        "batch", "ours", scorer.version, concepts, scorer.score(concepts), model="hit-compass"
+    )
+    log.append("batch", "theirs", scorer.version, concepts, sure, model="hit-compass-other")
+    named = answers(next(log.rows()), COLUMNS)
+    log.close()
+    summary = summarise(scorer.model, scorer.version, named, outcomes, n_boot=20)
+    assert summary["model_name"] == "hit-compass"
+    assert summary["scored"] == 600 and summary["skipped_other_models"] == 600
+    assert summary["live"]["n"] == 600 and summary["live"]["mean_predicted"] < 0.5
+    unnamed = summarise(scorer.model, scorer.version, said, outcomes, n_boot=20)
+    assert unnamed["live"]["logloss"] == pytest.approx(summary["live"]["logloss"])
+    # monitoring the other model sees only its own answers
+    other = summarise(
+        scorer.model, scorer.version, named, outcomes, n_boot=20, model_name="hit-compass-other"
+    )
+    assert other["scored"] == 600 and other["live"]["mean_predicted"] == pytest.approx(0.99)
+
+
+def test_per_period_and_training_metrics_in_the_report(scorer, tmp_path) -> None:
+    from features.simulator import simulate
+    from scoring.prediction_log import COLUMNS, PredictionLog
+    from training.monitor import answers, markdown, summarise
+
+    cohort = simulate(400, 26, start="2027-01-01", end="2027-07-01")
+    cohort["launch_date"] = cohort["launch_date"].dt.strftime("%Y-%m-%d")
+    concepts = cohort[scorer.schema.names].to_dict("records")
+    log = PredictionLog(tmp_path / "periods.db")
+    log.append("batch", "r", scorer.version, concepts, scorer.score(concepts))
+    said = answers(next(log.rows()), COLUMNS)
+    log.close()
+    outcomes = cohort.assign(recorded_at="2027-09-01T00:00:00+00:00", label=cohort["hit"])
+    outcomes = outcomes[["concept_id", "launch_date", "label", "recorded_at"]]
+    trained = {"auc": 0.8, "logloss": 0.41, "brier": 0.12, "ece": 0.01, "pr_auc": 0.5}
+    summary = summarise(scorer.model, scorer.version, said, outcomes, trained, n_boot=20)
+    q2 = cohort["launch_date"] >= "2027-04-01"
+    periods = summary["periods"]
+    assert list(periods) == ["2027Q1", "2027Q2"]
+    assert (periods["2027Q1"]["n"], periods["2027Q2"]["n"]) == ((~q2).sum(), q2.sum())
+    assert periods["2027Q2"]["hit_rate"] == pytest.approx(cohort.loc[q2, "hit"].mean())
+    assert periods["2027Q1"]["auc_ci"] and "reliability" not in periods["2027Q1"]
+    assert summary["trained"] == {k: trained[k] for k in ("auc", "logloss", "brier", "ece")}
+    assert summary["promised_logloss"] == 0.41
+    report = markdown(summary)
+    assert "| 2027Q2 | " in report and "| training's test |" in report
+    assert "| logloss |" in report and "| 0.4100 |" in report
+
+
+def test_nothing_to_plot_says_so(tmp_path) -> None:
+    from training.monitor import markdown, write_plots
+
+    summary = {
+        "model_name": "hit-compass",
+        "model_version": "1",
+        "scored": 3,
+        "outcomes_matched": 0,
+        "outcomes_unmatched": 0,
+        "live": None,
+        "trained": None,
+        "periods": {},
+        "alarms": [],
+        "drift": [{"field": "price", "psi": None, "n": 3, "level": "too few"}],
+    }
+    (tmp_path / "drift.png").write_bytes(b"an earlier run's")
+    summary["plots"] = write_plots(summary, tmp_path)
+    assert all(p["file"] is None and p["why"] for p in summary["plots"].values())
+    assert list(tmp_path.iterdir()) == []
+    report = markdown(summary)
+    assert "Reliability diagram (live): no outcomes matched yet" in report and "![" not in report
+
+
+def log_cohort(scorer, seed: int, world, end: str = "2027-04-01"):
+    """A cohort scored by the champion into the session's prediction log (as the service logs
+    it: named), its outcomes recorded in the session's outcome store."""
+    from features.simulator import simulate
     from scoring.outcomes import OutcomeSchema, OutcomeStore
     from scoring.prediction_log import PredictionLog
 
-    world = Drift(price_inflation=1.6)
-    cohort = simulate(600, 23, start="2027-01-01", end="2027-04-01", drift=world)
+    kw = {"drift": world} if world is not None else {}
+    cohort = simulate(600, seed, start="2027-01-01", end=end, **kw)
     cohort["launch_date"] = cohort["launch_date"].dt.strftime("%Y-%m-%d")
     concepts = cohort[scorer.schema.names].to_dict("records")
     log = PredictionLog()
-    log.append("batch", "monitor-test", scorer.version, concepts, scorer.score(concepts))
+    log.append(
+        "batch",
+        f"monitor-{seed}",
+        scorer.version,
+        concepts,
+        scorer.score(concepts),
+        model=scorer.model_name,
+    )
     records = cohort[["concept_id", "launch_date", "hit"]].to_dict("records")
     OutcomeStore(log).record(OutcomeSchema(scorer.schema).validate(records), "test")
     log.close()
+    return cohort, concepts
+
+
+def test_run_monitor_writes_the_report_logs_a_run_and_leaves_the_summary(
+    scorer, champion: dict, tmp_path
+) -> None:
+    from mlflow import MlflowClient
+
+    from core.settings import monitor_summary_path, settings
+    from scoring.prediction_log import PredictionLog
+    from training.monitor import run_monitor
+
+    cohort, concepts = log_cohort(scorer, 27, None, end="2027-07-01")
+    # another registered model's answers of the same version, given last before launch
+    log = PredictionLog()
+    sure = [{"hit_probability": 0.99, "band": "go"}] * len(concepts)
+    log.append("batch", "other-model", scorer.version, concepts, sure, model="hit-compass-x")
+    log.close()
+    summary = run_monitor("hit-compass", None, tmp_path / "report", n_boot=20)
+    out = tmp_path / "report"
+    assert summary["model_version"] == champion["version"]
+    assert {p.name for p in out.iterdir()} == {
+        "monitor.md",
+        "monitor.json",
+        "reliability.png",
+        "drift.png",
+        "bands.png",
+    }
+    assert json.loads((out / "monitor.json").read_text()) == summary
+    report = (out / "monitor.md").read_text()
+    assert "![Reliability diagram (live)](reliability.png)" in report and "| 2027Q2 |" in report
+    # only this cohort launches in Q2: its concepts, with this model's answers, not the other's
+    q2 = cohort[cohort["launch_date"] >= "2027-04-01"]
+    assert summary["periods"]["2027Q2"]["n"] == len(q2)
+    assert summary["periods"]["2027Q2"]["mean_predicted"] < 0.5
+    assert summary["skipped_other_models"] >= 600
+    assert set(summary["trained"]) == {"auc", "logloss", "brier", "ece"}
+    run = MlflowClient(settings().mlflow_uri).get_run(summary["mlflow_run_id"])
+    assert run.data.tags["model_name"] == "hit-compass"
+    assert run.data.tags["model_version"] == champion["version"]
+    experiment = MlflowClient(settings().mlflow_uri).get_experiment(run.info.experiment_id)
+    assert experiment.name == "hit-compass-monitoring"
+    metrics = run.data.metrics
+    assert metrics["n_matched"] == summary["live"]["n"] >= 600
+    assert metrics["live_logloss"] == pytest.approx(summary["live"]["logloss"])
+    assert metrics["alarms"] == len(summary["alarms"]) and "max_psi" in metrics
+    logged = {a.path for a in MlflowClient(settings().mlflow_uri).list_artifacts(run.info.run_id)}
+    assert logged == {p.name for p in out.iterdir()}
+    latest = monitor_summary_path("hit-compass")
+    assert summary["paths"]["latest"] == str(latest)
+    assert json.loads(latest.read_text()) == summary
+
+
+def test_compass_monitor_reports_the_champion(scorer, champion: dict, tmp_path) -> None:
+    """End to end on the session's state: a drifted cohort scored and logged, its outcomes
+    recorded; the command writes its report and exits 3: prices moved past the act level."""
+    from typer.testing import CliRunner
+
+    from compass.cli import ALARM_EXIT, app
+    from features.simulator import Drift
+
+    # strong enough to show through the other tests' cohorts of the same version in the log
+    log_cohort(scorer, 23, Drift(price_inflation=3.0))
     r = CliRunner().invoke(app, ["monitor", "-o", str(tmp_path)])
-    assert r.exit_code in (0, ALARM_EXIT), (r.output, r.exception)
+    assert r.exit_code == ALARM_EXIT, (r.output, r.exception)
     summary = json.loads((tmp_path / "monitor.json").read_text())
-    assert r.exit_code == (ALARM_EXIT if summary["alarms"] else 0), r.output
+    assert any(a.startswith("price: PSI") for a in summary["alarms"]), summary["alarms"]
     assert summary["model_version"] == champion["version"] and summary["scored"] >= 600
     assert summary["outcomes_matched"] >= 600 and summary["live"]["n"] >= 600
-    assert summary["promised_logloss"] > 0
+    assert summary["promised_logloss"] == summary["trained"]["logloss"] > 0
     assert "| price |" in (tmp_path / "monitor.md").read_text()
+    assert summary["mlflow_run_id"] in r.output
