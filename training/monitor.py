@@ -21,9 +21,10 @@ report around them stay thin:
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -224,7 +225,7 @@ def summarise(
     metrics (overall and per launch period) where outcomes came back, next to ``trained`` (its
     out-of-time test metrics), and the alarms."""
     name = model_name or model_name_for(model.spec.name)
-    ours, other_models, unfit = _answers_of(model, name, said)
+    ours, other_models, unfit = answers_of(name, said, functools.partial(_fits, model))
     mine = ours[ours["model_version"] == version]
     drift = (
         model.input_drift(from_records(mine["inputs"].tolist(), model.spec)) if len(mine) else []
@@ -254,19 +255,19 @@ def summarise(
     }
 
 
-def _answers_of(
-    model: HitModel, name: str, said: pd.DataFrame
+def answers_of(
+    name: str, said: pd.DataFrame, fits: Callable[[dict[str, Any]], bool]
 ) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
-    """This registered model's scoring answers (every version); the versions of the answers
+    """Registered model ``name``'s scoring answers (every version); the versions of the answers
     another model gave, and of the unnamed rows (logs from before the ``model`` column) that
-    are no concepts of its spec."""
+    are no concepts of its spec (``fits`` says which are)."""
     scored = said[said["endpoint"].isin(SCORING_ENDPOINTS)]
     named = scored["model"] if "model" in scored else pd.Series(None, index=scored.index)
     unnamed = named.isna().to_numpy()
     ours = unnamed | (named == name).to_numpy()
     # an unnamed row may be another spec's model or a test row: it counts if it fits the spec
     fits = np.array(
-        [not u or _fits(model, i) for u, i in zip(unnamed, scored["inputs"], strict=True)],
+        [not u or fits(i) for u, i in zip(unnamed, scored["inputs"], strict=True)],
         dtype=bool,
     )
     versions = scored["model_version"]

@@ -15,7 +15,7 @@ from features.spec import DatasetSpec
 from scoring.outcomes import OutcomeStore
 from scoring.prediction_log import COLUMNS, PredictionLog
 from training.dataset import OUTCOME_LABEL
-from training.monitor import answers, join_outcomes
+from training.monitor import answers, answers_of, join_outcomes
 
 
 def scored_launches(spec: DatasetSpec, model_name: str, log: PredictionLog) -> pd.DataFrame:
@@ -23,16 +23,14 @@ def scored_launches(spec: DatasetSpec, model_name: str, log: PredictionLog) -> p
     said = answers([r for chunk in log.rows() for r in chunk], COLUMNS)
     inputs = set(spec.input_columns())
     # rows logged before the log named the model count when they hold this spec's inputs
-    ours = (said["model"] == model_name) | (
-        said["model"].isna() & said["inputs"].map(lambda i: inputs <= i.keys())
-    )
+    ours, _, _ = answers_of(model_name, said, lambda concept: inputs <= concept.keys())
     outcomes = pd.DataFrame(
         [o._asdict() for o in OutcomeStore(log).latest(spec.name)],
         columns=["concept_id", "launch_date", "label", "raw", "recorded_at"],
     )
-    if outcomes.empty or not ours.any():
+    if outcomes.empty or ours.empty:
         return pd.DataFrame(columns=[*inputs, spec.date_column, OUTCOME_LABEL])
-    matched = join_outcomes(said[ours], outcomes).matched
+    matched = join_outcomes(ours, outcomes).matched
     latest = outcomes.set_index("concept_id")  # one row per concept: the outcome that counts
     rows = [
         {

@@ -9,10 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from core.settings import state_dir
-from features.simulator import simulate
 import pandas as pd
 
+from core.settings import state_dir
+from features.simulator import simulate
 from features.spec import DatasetSpec, load_spec
 from scoring import prediction_log, store
 from training import DEFAULT_SPEC, registry
