@@ -21,7 +21,7 @@ from core.settings import settings
 from training import DEFAULT_SPEC
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
-bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks (quality, serving).")
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: quality, serving, the loop.")
 app.add_typer(bench_app, name="bench")
 
 SpecOpt = Annotated[Path, typer.Option("--spec", help="Dataset spec (YAML).")]
@@ -219,6 +219,29 @@ def bench_serve(
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     typer.echo(bench.summary(result, soak))
+    typer.echo(f"{out} written")
+
+
+@bench_app.command("loop")
+def bench_loop(
+    out: Annotated[Path, typer.Option("-o", "--out", help="JSON file to write.")] = Path(
+        "loop.json"
+    ),
+    scale: Annotated[
+        str, typer.Option(help="full (the README's numbers) or small (minutes: mechanics only).")
+    ] = "full",
+) -> None:
+    """The outcomes loop on the simulator, through the real commands and a real `bentoml
+    serve`: train -> serve -> score cohort 1 -> record its outcomes -> monitor -> retrain with
+    outcomes -> gate -> reload -> score cohort 2; without and with a drifted world -> JSON."""
+    from benchmarks import loop
+
+    if scale not in loop.SCALES:
+        raise typer.BadParameter(f"--scale must be one of {', '.join(loop.SCALES)}")
+    result = loop.run(scale, say=lambda m: typer.echo(m, err=True))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    typer.echo(loop.markdown(result))
     typer.echo(f"{out} written")
 
 
