@@ -56,4 +56,4 @@ soak: setup wrk  ## 60 s, 32 connections: zero errors, RSS growth < 10 % (opt-in
 	$(UV) run pytest -m soak -s tests/benchmarks/test_soak.py
 
 requirements.txt: uv.lock  ## what `bentoml build` installs: the lock's export (test_build checks)
-	$(UV) export --frozen --no-dev --no-hashes --no-emit-project -o requirements.txt
+	$(UV) export --frozen --no-default-groups --no-hashes --no-emit-project -o requirements.txt

@@ -131,7 +131,7 @@ def test_requirements_txt_matches_the_lock() -> None:
             *uv,
             "export",
             "--frozen",
-            "--no-dev",
+            "--no-default-groups",  # no dev tools, no pyspark: the service needs neither
             "--no-hashes",
             "--no-emit-project",
             "--quiet",
@@ -150,6 +150,7 @@ def test_requirements_txt_matches_the_lock() -> None:
 
     current = (REPO / "requirements.txt").read_text()
     assert pins(done.stdout) == pins(current), "run `make requirements.txt`"
+    assert not [p for p in pins(current) if p.startswith(("pyspark", "py4j"))]
 
 
 def _runs(cmd: list[str]) -> bool:
