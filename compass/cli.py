@@ -71,7 +71,8 @@ def simulate(
 
     frame = run(n, seed)
     out.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_parquet(out, index=False)
+    # microsecond timestamps: Spark (`compass score --engine spark`) refuses pandas' nanoseconds
+    frame.to_parquet(out, index=False, coerce_timestamps="us")
     typer.echo(f"{out}: {len(frame)} launches, hit rate {frame['hit'].mean():.3f}")
 
 

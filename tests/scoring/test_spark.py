@@ -46,7 +46,9 @@ def test_spark_scores_like_compass_score(
     spark, scorer, champion: dict, model_dir: Path, concepts: Path, tmp_path: Path
 ) -> None:
     dst = tmp_path / "scored"
-    report = score_parquet(spark, str(concepts / "all.parquet"), str(dst), model_dir, "1")
+    report = score_parquet(
+        spark, str(concepts / "all.parquet"), str(dst), model_dir, champion["version"]
+    )
     assert (report.rows, report.scored) == (240, 237)
     one_process, _ = score_frame(
         pd.read_parquet(concepts / "all.parquet"), scorer, progress=False, request_id="same"
@@ -70,6 +72,7 @@ def test_compass_score_on_spark(
 
     dst = tmp_path / "scored"
     args = ["score", str(concepts / "parts"), "-o", str(dst), "--engine", "spark"]
+    args += ["--version", champion["version"]]  # the scorer's, whatever the alias says by now
     r = CliRunner().invoke(app, args)
     assert r.exit_code == 1, r.output
     assert "237 of 240 concepts scored" in r.output and "3 invalid row(s)" in r.output
@@ -97,6 +100,19 @@ def test_spark_user_errors(spark, champion: dict, concepts: Path, tmp_path: Path
     for path, message in ((no_price, "no column 'price'"), (nanos, "microseconds")):
         r = runner.invoke(app, ["score", str(path), "-o", str(tmp_path / "y"), "--engine", "spark"])
         assert r.exit_code == 1 and message in r.output, r.output
+
+
+def test_compass_simulate_writes_what_spark_reads(spark, tmp_path: Path) -> None:
+    from compass.cli import app
+
+    path = tmp_path / "launches.parquet"
+    r = CliRunner().invoke(app, ["simulate", "--n", "50", "-o", str(path)])
+    assert r.exit_code == 0, r.output
+    launches = spark.read.parquet(str(path))
+    assert launches.count() == 50 and launches.schema["launch_date"].dataType.typeName() in (
+        "timestamp",
+        "timestamp_ntz",
+    )
 
 
 def test_the_service_never_imports_pyspark() -> None:

@@ -109,14 +109,14 @@ def test_bento_carries_the_champion_and_serves_offline(
 
 
 def assert_ships_the_service_and_nothing_else(tag: str) -> None:
-    """The Bento carries what the service imports, and no benchmark, training or CLI code."""
+    """The Bento carries what the service imports, and no benchmark, training, CLI or Spark code."""
     import bentoml
 
     src = Path(bentoml.bentos.get(tag).path) / "src"
     shipped = sorted(p.relative_to(src).as_posix() for p in src.rglob("*.py"))
     assert "serving/service.py" in shipped and "scoring/scorer.py" in shipped, shipped
     extra = [p for p in shipped if p.startswith(("benchmarks/", "training/", "compass/"))]
-    extra += [p for p in shipped if "bench" in p]
+    extra += [p for p in shipped if "bench" in p or p == "scoring/spark.py"]
     assert not extra, extra
 
 
