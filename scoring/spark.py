@@ -56,8 +56,8 @@ def score_parquet(
     ``model_dir`` (registered version ``version``) into the Parquet folder ``dst``
     (overwritten)."""
     scorer = Scorer(HitModel.load(model_dir), version)
-    if Path(dst).resolve() == Path(src).resolve():
-        raise TableError(f"{dst}: the output would overwrite the input; choose another folder")
+    if Path(src).resolve().is_relative_to(Path(dst).resolve()):
+        raise TableError(f"{dst}: writing it would delete the input {src}; choose another folder")
     frame = _read(spark, src)
     check_columns(frame.columns, scorer, src)
     answers = answer_columns(scorer)

@@ -97,9 +97,15 @@ def test_spark_user_errors(spark, champion: dict, concepts: Path, tmp_path: Path
     pd.read_parquet(src).drop(columns="price").to_parquet(no_price, coerce_timestamps="us")
     nanos = tmp_path / "nanos.parquet"
     pd.read_parquet(src).astype({"launch_date": "datetime64[ns]"}).to_parquet(nanos)
-    for path, message in ((no_price, "no column 'price'"), (nanos, "microseconds")):
-        r = runner.invoke(app, ["score", str(path), "-o", str(tmp_path / "y"), "--engine", "spark"])
+    cases = [
+        (no_price, tmp_path / "y", "no column 'price'"),
+        (nanos, tmp_path / "y", "microseconds"),
+        (no_price, tmp_path, "would delete the input"),  # the output folder holds the input
+    ]
+    for path, dst, message in cases:
+        r = runner.invoke(app, ["score", str(path), "-o", str(dst), "--engine", "spark"])
         assert r.exit_code == 1 and message in r.output, r.output
+    assert no_price.exists()
 
 
 def test_compass_simulate_writes_what_spark_reads(spark, tmp_path: Path) -> None:
