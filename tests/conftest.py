@@ -171,6 +171,23 @@ def scorer(champion: dict):
 
 
 @pytest.fixture(scope="session")
+def spark():
+    """One local Spark session for every test that needs one: starting Spark costs seconds."""
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("hit-compass-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.default.parallelism", "2")
+        .getOrCreate()
+    )
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
 def test_concepts(champion: dict) -> list[dict]:
     """Out-of-time test launches as API concept dicts (dates as ISO strings)."""
     fields = champion["train_result"].model.concept_schema.names
