@@ -229,15 +229,17 @@ def server_log(proc: subprocess.Popen) -> str:
 
 @contextlib.contextmanager
 def serving(
-    env: dict[str, str] | None = None, stop: Callable[[subprocess.Popen], None] = stop_tree
+    env: dict[str, str] | None = None,
+    stop: Callable[[subprocess.Popen], None] = stop_tree,
+    ready_timeout: float = 120,
 ) -> Iterator[tuple[str, subprocess.Popen]]:
     """A real `bentoml serve` on a free port, ready: (url, process); stopped (whole group) on
-    leaving (``stop``: how)."""
+    leaving (``stop``: how; ``ready_timeout``: seconds it may take to start)."""
     port = free_port()
     proc = start_bentoml(port, env)
     try:
         url = f"http://127.0.0.1:{port}"
-        wait_ready(url, proc)
+        wait_ready(url, proc, ready_timeout)
         yield url, proc
     finally:
         stop(proc)
