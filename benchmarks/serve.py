@@ -2,7 +2,8 @@
 
 Starts, each on a free 127.0.0.1 port:
 
-* the Hit Compass service (``bentoml serve serving.service:HitCompass``) with the champion;
+* the Hit Compass service (``bentoml serve serving.service:HitCompass``) with the champion, on
+  one worker (``score1_*``), then on two (``score1_rps_c16_workers2``, ``HIT_COMPASS_WORKERS``);
 * :class:`NoopService`, a BentoML service defined here whose endpoint takes the same body and
   returns a constant: the floor of BentoML's own HTTP path on this machine; and
   :class:`NoopSameSettingsService`, the same on Hit Compass's BentoML settings (like for like);
@@ -76,6 +77,8 @@ end
 
 # Gives back the OpenTelemetry spans BentoML builds for every request (off by default)
 TRACING_ON = {"HIT_COMPASS_TRACING": "1"}
+ONE_WORKER = {"HIT_COMPASS_WORKERS": "1"}  # the headline numbers, whatever the caller's setting
+TWO_WORKERS = {"HIT_COMPASS_WORKERS": "2"}
 
 
 # ---- the floor: a BentoML service that does nothing ------------------------------------------
@@ -503,6 +506,7 @@ def summary(result: dict[str, Any], soak: bool = False) -> str:
         ("score1_p99_ms", "ms, 1 concept, 1 connection"),
         ("score1_rps_c16", "req/s, 1 concept, 16 connections"),
         ("score1_rps_c16_tracing", "req/s, the same with HIT_COMPASS_TRACING=1"),
+        ("score1_rps_c16_workers2", "req/s, the same with HIT_COMPASS_WORKERS=2"),
         ("noop_rps_c16", "req/s, BentoML endpoint returning a constant"),
         ("noop_same_settings_rps_c16", "req/s, the same no-op on Hit Compass's BentoML settings"),
         ("mlflow_rps_c16", "req/s, `mlflow models serve`, same model"),
@@ -559,7 +563,7 @@ def run(duration_s: float = 10.0, progress: bool = True) -> dict[str, Any]:
     one = concepts[0]
     body1 = score_body([one])
     body1000 = score_body(concepts)
-    steps = tqdm(total=9, desc="bench serve", disable=not progress)
+    steps = tqdm(total=10, desc="bench serve", disable=not progress)
     res: dict[str, Any] = {"model_tag": tag, "model_version": version}
 
     res["in_process_score1_us"], res["in_process_path"] = in_process_us(scorer, one)
@@ -570,7 +574,7 @@ def run(duration_s: float = 10.0, progress: bool = True) -> dict[str, Any]:
     warm = min(3.0, duration_s)
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
         work = Path(tmp)
-        env = served_env(tag, work)
+        env = served_env(tag, work) | ONE_WORKER
         with running_hit_compass(env, work) as srv:
             url = srv.url + "/score"
             answered(srv, url, body1, 16, warm, work)  # warm-up: imports, caches, JIT of nothing
@@ -589,6 +593,9 @@ def run(duration_s: float = 10.0, progress: bool = True) -> dict[str, Any]:
         # the same service with the OpenTelemetry spans back on: what they cost
         with running_hit_compass(env | TRACING_ON, work) as srv:
             traced = warmed_c16(srv, "/score", body1)
+            steps.update()
+        with running_hit_compass(env | TWO_WORKERS, work) as srv:
+            workers2 = warmed_c16(srv, "/score", body1)
             steps.update()
         with running_noop("NoopService", env, work) as srv:
             noop = warmed_c16(srv, "/score", body1)
@@ -610,6 +617,7 @@ def run(duration_s: float = 10.0, progress: bool = True) -> dict[str, Any]:
         score1_rps_c16=c16["rps"],
         score1_c16_p99_ms=c16["p99_ms"],
         score1_rps_c16_tracing=traced["rps"],
+        score1_rps_c16_workers2=workers2["rps"],
         noop_rps_c16=noop["rps"],
         noop_same_settings_rps_c16=noop_same["rps"],
         mlflow_rps_c16=mlf["rps"],
@@ -617,6 +625,7 @@ def run(duration_s: float = 10.0, progress: bool = True) -> dict[str, Any]:
             "score1_c1": c1["errors"],
             "score1_c16": c16["errors"],
             "score1_c16_tracing": traced["errors"],
+            "score1_c16_workers2": workers2["errors"],
             "noop_c16": noop["errors"],
             "noop_same_settings_c16": noop_same["errors"],
             "mlflow_c16": mlf["errors"],
@@ -685,7 +694,7 @@ def soak(duration_s: float = 60.0, connections: int = 32, warmup_s: float = 10.0
     concepts = random_concepts(64)
     with tempfile.TemporaryDirectory(prefix="bench-soak-") as tmp:
         work = Path(tmp)
-        env = served_env(tag, work)
+        env = served_env(tag, work) | ONE_WORKER
         with running_hit_compass(env, work) as srv:
             url = srv.url + "/score"
             body = score_body(concepts[:1])

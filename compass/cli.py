@@ -277,14 +277,23 @@ def export(
     ] = None,
     model: ModelOpt = "hit-compass",
 ) -> None:
-    """Copy a registered version into the BentoML model store as 'hit-compass', then ask a
-    running service to load it (POST /admin/reload; nothing happens if none is running)."""
+    """Copy a registered version into the BentoML model store as 'hit-compass', publish it for
+    every service worker and replica sharing the state, then ask the running service to load it
+    now (POST /admin/reload; nothing happens if none is running)."""
+    from scoring.prediction_log import PredictionLog
+    from scoring.served import ServedModels
     from serving.reload import notify
 
     tag = _export(version, model)
     typer.echo(tag)
     url = settings().service_url if reload_url is None else reload_url
     if url:
+        log = PredictionLog()
+        try:
+            ServedModels(log).publish(model, tag)
+        finally:
+            log.close()
+        typer.echo(f"published {tag} for every service worker sharing {log.path}")
         typer.echo(notify(url, tag))
 
 

@@ -14,6 +14,8 @@ Each field's description names its variable; defaults in brackets:
   when the clone does not sit beside ``shared/``.
 * ``HIT_COMPASS_MODEL`` -> ``model_tag`` [hit-compass:latest]: the store tag the service loads.
 * ``HIT_COMPASS_HOST`` -> ``host`` [127.0.0.1]: the service's bind address.
+* ``HIT_COMPASS_WORKERS`` -> ``workers`` [1]: the service's worker processes; every one serves
+  the published model (``scoring.served``).
 * ``HIT_COMPASS_API_KEY`` -> ``api_key`` [none: open]: the key every scoring and admin route
   then needs.
 * ``HIT_COMPASS_MAX_BODY_BYTES`` -> ``max_body_bytes`` [8 MiB]: larger request bodies get 413.
@@ -54,6 +56,7 @@ class Settings(BaseModel):
     shared_data: Path | None = Field(None, description="HIT_COMPASS_SHARED_DATA")
     model_tag: str = Field("hit-compass:latest", description="HIT_COMPASS_MODEL")
     host: str = Field("127.0.0.1", description="HIT_COMPASS_HOST")
+    workers: int = Field(1, gt=0, description="HIT_COMPASS_WORKERS")
     api_key: str | None = Field(None, description="HIT_COMPASS_API_KEY")
     max_body_bytes: int = Field(8 * 1024 * 1024, gt=0, description="HIT_COMPASS_MAX_BODY_BYTES")
     max_batch: int = Field(10_000, gt=0, description="HIT_COMPASS_MAX_BATCH")

@@ -23,6 +23,7 @@ from typing import Any
 
 from pydantic_core import to_json
 
+from core.locks import setting_up
 from core.settings import settings
 from features.tables import write_table
 
@@ -91,11 +92,12 @@ class PredictionLog:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         sync = settings().log_sync
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={sync}")
-        self._db.execute("PRAGMA busy_timeout=10000")  # batch runs and servers may share it
-        self._db.executescript(_SCHEMA)
-        self._add_columns()
+        with setting_up(self.path, "the prediction log"):  # commands started together
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={sync}")
+            self._db.execute("PRAGMA busy_timeout=10000")  # batch runs and servers may share it
+            self._db.executescript(_SCHEMA)
+            self._add_columns()
         self._stop = threading.Event()
         self._checkpointer: threading.Thread | None = None
         if background_checkpoint:

@@ -12,6 +12,12 @@ launched concepts in the same database (``scoring.outcomes``), off the event loo
 /monitor`` (``serving.web``) answers the served model's latest ``compass monitor`` summary,
 behind the API key like every non-probe route.
 
+With several workers (``HIT_COMPASS_WORKERS``), ``/admin/reload`` loads the model in the worker
+that took the call and publishes its tag (``scoring.served``); every other worker, and every
+replica sharing the prediction log's database, follows within about a second
+(``serving.reload.Follower``). ``/readyz`` and every answer's ``model_version`` say which version
+answered.
+
 Endpoints return ready JSON bytes: BentoML would otherwise rebuild the output type's JSON schema
 for every response (measured: half the worker's CPU). The declared return types still document
 the answers in OpenAPI, and the tests validate real answers against them.
@@ -20,6 +26,7 @@ the answers in OpenAPI, and the tests validate real answers against them.
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
@@ -31,9 +38,11 @@ from core.settings import monitor_summary_path, settings
 from scoring.outcomes import OutcomeSchema, OutcomeStore
 from scoring.prediction_log import PredictionLog, json_bytes, new_request_id
 from scoring.scorer import BadRequest, Scorer
+from scoring.served import ServedModels
 from scoring.store import model_name_for
 from serving.guard import Guard, batch_limit
-from serving.reload import preflight, reload_scorer, same_api, scorer_for
+from serving.ready import ReadyAnswer
+from serving.reload import Follower, preflight, reload_scorer, same_api, scorer_for
 from serving.responses import (
     GmvForecast,
     OutcomeReceipt,
@@ -87,9 +96,30 @@ class HitCompass:
 
     def __init__(self) -> None:
         self.scorer = scorer_for(self.bento_model)
+        self.served_tag = str(self.bento_model.tag)
         self.log = PredictionLog(background_checkpoint=True)
         self.outcome_store = OutcomeStore(self.log)
+        self.served = ServedModels(self.log)
+        self.follower = Follower(
+            self, self.served, MODEL_NAME, build=same_api(SCHEMA), on_swap=_freeze_heap
+        )
+        self.follower.adopt(self.bento_model.info.creation_time)
+        self.follower.start()
         _freeze_heap()
+
+    @bentoml.on_shutdown
+    def stop_following(self) -> None:
+        self.follower.stop()
+
+    def serving_now(self) -> dict[str, Any]:
+        """What this worker serves (``/readyz``'s answer)."""
+        scorer = self.scorer
+        return {
+            "model": scorer.model_name,
+            "model_version": scorer.version,
+            "model_tag": self.served_tag,
+            "worker_pid": os.getpid(),
+        }
 
     def _answer(
         self, endpoint: str, inputs: list[dict], run: Callable[[Scorer, str], Any]
@@ -187,12 +217,15 @@ class HitCompass:
         ] = None,
     ) -> dict[str, str]:
         """Load a model from the BentoML store and swap it in; requests in flight finish on the
-        old one. 409 (the old model keeps serving) if it does not load, or if its input schema
-        differs from the one this service started with (that needs a restart)."""
+        old one. Then publish it: every other worker and replica follows within about a second.
+        409 (the old model keeps serving, nothing is published) if it does not load, or if its
+        input schema differs from the one this service started with (that needs a restart)."""
         answer = reload_scorer(self, tag or NEWEST_EXPORT, build=same_api(SCHEMA))
         _freeze_heap()  # the new model lives as long as the process too
+        self.served.publish(MODEL_NAME, answer["model_tag"])
         return answer
 
 
 # API key (HIT_COMPASS_API_KEY) and body limit (HIT_COMPASS_MAX_BODY_BYTES) before any route
 HitCompass.add_asgi_middleware(Guard)
+HitCompass.add_asgi_middleware(ReadyAnswer, describe=lambda service: service.serving_now())

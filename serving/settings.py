@@ -2,7 +2,8 @@
 
 Shared with the benchmark's no-op service (``benchmarks/serve.py``), so the floor the service is
 measured against runs on the same framework path. The switches come from ``core.settings``
-(``HIT_COMPASS_HOST``, ``HIT_COMPASS_ACCESS_LOG``, ``HIT_COMPASS_TRACING``). OpenTelemetry spans
+(``HIT_COMPASS_HOST``, ``HIT_COMPASS_WORKERS``, ``HIT_COMPASS_ACCESS_LOG``,
+``HIT_COMPASS_TRACING``). OpenTelemetry spans
 are off by default: BentoML builds them for every request but samples none unless tracing is
 configured, and they cost a fifth to a third of /score's throughput (``compass bench serve``
 measures it); switch them on together with BentoML's tracing settings (exporter, sample rate).
@@ -28,5 +29,5 @@ def bentoml_settings() -> dict[str, Any]:
         "traffic": {"timeout": 60},
         "logging": {"access": {"enabled": current.access_log}},
         **({} if current.tracing else {"tracing": {"excluded_urls": [".*"]}}),
-        "workers": 1,
+        "workers": current.workers,
     }

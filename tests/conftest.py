@@ -251,15 +251,17 @@ def server_log(proc: subprocess.Popen) -> str:
 
 @contextlib.contextmanager
 def serving(
-    env: dict[str, str] | None = None, stop: Callable[[subprocess.Popen], None] = stop_tree
+    env: dict[str, str] | None = None,
+    stop: Callable[[subprocess.Popen], None] = stop_tree,
+    ready_timeout: float = 120,
 ) -> Iterator[tuple[str, subprocess.Popen]]:
     """A real `bentoml serve` on a free port, ready: (url, process); stopped (whole group) on
-    leaving (``stop``: how)."""
+    leaving (``stop``: how; ``ready_timeout``: seconds it may take to start)."""
     for attempt in range(3):  # a port free when chosen may be taken before the server binds it
         port = free_port()
         url, proc = f"http://127.0.0.1:{port}", start_bentoml(port, env)
         try:
-            wait_ready(url, proc)
+            wait_ready(url, proc, ready_timeout)
             break
         except PortTaken:
             stop(proc)

@@ -48,6 +48,11 @@ def promote(
     version: str, gate: Promotion, force: bool = False, model_name: str = registry.MODEL_NAME
 ) -> dict[str, Any]:
     """Run the gate for a registered version against the current champion and record it."""
+    with registry.gate_turn(model_name):
+        return _promote(version, gate, force, model_name)
+
+
+def _promote(version: str, gate: Promotion, force: bool, model_name: str) -> dict[str, Any]:
     challenger, test = registry.load_version(version, model_name)
     current = registry.champion_version(model_name)
     champion = None

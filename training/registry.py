@@ -23,6 +23,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
+from core.locks import one_at_a_time, setting_up, sqlite_path
 from core.settings import REPO_ROOT, settings, state_dir
 from features.spec import DatasetSpec
 from models.hit_model import HitModel
@@ -46,15 +47,48 @@ def tracking_uri() -> str:
 
 
 def configure(experiment: str = EXPERIMENT) -> MlflowClient:
-    """Point MLflow at the tracking store and make sure the experiment exists."""
+    """Point MLflow at the tracking store and make sure the experiment exists.
+
+    The first time in a process, on a SQLite store, under the store's setup lock: commands
+    started together on a fresh state folder would otherwise all run MLflow's migration of the
+    new database, or create the same experiment, at once."""
     uri = tracking_uri()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    client = MlflowClient(uri, uri)
-    if client.get_experiment_by_name(experiment) is None:
-        client.create_experiment(experiment, artifact_location=(state_dir() / "artifacts").as_uri())
+    if (uri, experiment) in _set_up:
+        client = MlflowClient(uri, uri)
+    else:
+        with _one_setup(uri, "the MLflow tracking store"):
+            client = MlflowClient(uri, uri)
+            if client.get_experiment_by_name(experiment) is None:
+                location = (state_dir() / "artifacts").as_uri()
+                client.create_experiment(experiment, artifact_location=location)
+        _set_up.add((uri, experiment))
     mlflow.set_experiment(experiment)
     return client
+
+
+_set_up: set[tuple[str, str]] = set()  # (tracking URI, experiment) this process set up
+
+
+def _one_setup(uri: str, what: str) -> contextlib.AbstractContextManager[None]:
+    path = sqlite_path(uri)
+    return contextlib.nullcontext() if path is None else setting_up(path, what)
+
+
+@contextlib.contextmanager
+def gate_turn(model_name: str) -> Iterator[None]:
+    """One promotion gate at a time per registered model on a SQLite store, so versions
+    trained together are each judged against the champion the one before left."""
+    path = sqlite_path(tracking_uri())
+    if path is None:
+        yield
+        return
+    lock = path.with_name(f"{path.name}.gate-{model_name}.lock")
+    with one_at_a_time(
+        lock, f"waiting for the promotion gate of {model_name} (another command is in it)"
+    ):
+        yield
 
 
 def fingerprint(frame: pd.DataFrame) -> str:

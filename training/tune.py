@@ -33,6 +33,7 @@ import pandas as pd
 from optuna_integration import LightGBMPruningCallback
 from tqdm.auto import tqdm
 
+from core.locks import setting_up
 from core.settings import state_dir
 from features.spec import DatasetSpec
 from training import registry
@@ -108,7 +109,9 @@ def study_storage(path: Path | None = None) -> optuna.storages.RDBStorage:
     """SQLite study storage in the state folder; the heartbeat marks trials of a killed
     process as failed when the study is resumed."""
     path = path or state_dir() / "optuna.db"
-    with warnings.catch_warnings():  # the heartbeat is "experimental" in Optuna 5
+    # creating the storage migrates a new database: one command at a time
+    with setting_up(path, "the Optuna study storage"), warnings.catch_warnings():
+        # the heartbeat is "experimental" in Optuna 5
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         return optuna.storages.RDBStorage(
             f"sqlite:///{path}", heartbeat_interval=10, grace_period=30

@@ -16,8 +16,12 @@ def test_scores_the_example(client, concept: dict, champion: dict) -> None:
     assert out["model_version"] == champion["version"]
 
 
-def test_readyz(client) -> None:
-    assert client.get("/readyz").status_code == 200
+def test_readyz_says_which_model_answers(client, champion: dict) -> None:
+    r = client.get("/readyz")
+    assert r.status_code == 200
+    answer = r.json()
+    assert answer["model_version"] == champion["version"] and answer["model"] == "hit-compass"
+    assert answer["model_tag"] == champion["bento_tag"] and answer["worker_pid"] > 0
 
 
 def _with(concept: dict, **changes) -> dict:

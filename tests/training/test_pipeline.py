@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import mlflow
@@ -142,3 +145,55 @@ def test_ensure_champion_command_prints_only_the_tag(video_games_champion: dict)
     assert r.exit_code == 0, r.output
     assert r.stdout.strip() == video_games_champion["bento_tag"]
     assert "serving hit-compass-video_games:" in r.stderr
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_trains_started_together_on_a_fresh_state_folder(tmp_path: Path) -> None:
+    """Three `compass train` at once on a fresh state folder (once, one died inside MLflow's
+    migration of the new database): all succeed, each version registered once, and the gate
+    judged them one at a time (one first champion, the others against it)."""
+    from features.simulator import simulate
+
+    launches = tmp_path / "launches.parquet"  # small: the bookkeeping is tested, not skill
+    simulate(2500, 3).to_parquet(launches, index=False)
+    params = tmp_path / "fast.json"
+    fixed_blend = {"C": 1.0, "lgbm_half_life": None, "linear_half_life": None}
+    fast = {"learning_rate": 0.3, "num_leaves": 7, "num_threads": 1}
+    params.write_text(json.dumps({"params": fast, "blend": fixed_blend}))
+    state = tmp_path / "state"
+    uri = f"sqlite:///{state / 'mlflow.db'}"
+    env = os.environ | {
+        "HIT_COMPASS_STATE": str(state),
+        "MLFLOW_TRACKING_URI": uri,
+        "BENTOML_HOME": str(tmp_path / "bentoml"),
+    }
+    cmd = [sys.executable, "-m", "compass.cli", "train", "--data", str(launches)]
+    procs = [
+        subprocess.Popen(
+            [*cmd, "--params", str(params)],
+            cwd=Path(__file__).resolve().parents[2],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outputs = [p.communicate(timeout=900) for p in procs]
+    for p, (_, err) in zip(procs, outputs, strict=True):
+        assert p.returncode == 0, err[-3000:]
+    waited = sum("another command is" in err for _, err in outputs)
+
+    client = MlflowClient(uri, uri)
+    versions = client.search_model_versions(f"name = '{registry.MODEL_NAME}'")
+    assert sorted(int(v.version) for v in versions) == [1, 2, 3]
+    assert len({v.run_id for v in versions}) == 3  # each run registered once
+    printed = sorted(json.loads(out[out.index("{") :])["version"] for out, _ in outputs)
+    assert printed == ["1", "2", "3"]
+    decisions = [json.loads(v.tags["promotion"]) for v in versions]
+    firsts = [d for d in decisions if d["previous_champion"] is None]
+    assert len(firsts) == 1 and firsts[0]["promoted"], decisions
+    champion = client.get_model_version_by_alias(registry.MODEL_NAME, registry.CHAMPION)
+    assert champion.version in {v.version for v in versions}
+    print(f"{waited} of 3 commands waited for another's setup")
