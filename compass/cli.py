@@ -47,12 +47,15 @@ def _user_errors() -> Iterator[None]:
     import yaml
     from pydantic import ValidationError
 
+    from core.settings import SettingsError
     from features.tables import TableError
+    from scoring.prediction_log import LogError
     from training.dataset import SpecError
 
+    errors = (TableError, SpecError, FileNotFoundError, ValidationError, yaml.YAMLError)
     try:
         yield
-    except (TableError, SpecError, FileNotFoundError, ValidationError, yaml.YAMLError) as exc:
+    except (*errors, SettingsError, LogError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
 
@@ -336,8 +339,8 @@ def score(
         raise typer.BadParameter(f"no champion of {model} yet: run `compass train` first")
     hit_model, _ = registry.load_version(version, model)
     scorer = Scorer(hit_model, version)
-    plog = PredictionLog() if log else None
     with _user_errors():
+        plog = PredictionLog() if log else None
         report = score_file(concepts, out, scorer, plog)
     typer.echo(
         f"{out}: {report.scored} of {report.rows} concepts scored with model version "
@@ -350,7 +353,10 @@ def score(
         raise typer.Exit(1)
 
 
-log_app = typer.Typer(no_args_is_help=True, help="The prediction log (SQLite, state folder).")
+log_app = typer.Typer(
+    no_args_is_help=True,
+    help="The prediction log (SQLite in the state folder, or HIT_COMPASS_DB_URL's PostgreSQL).",
+)
 app.add_typer(log_app, name="log")
 
 
@@ -361,11 +367,12 @@ def log_export(
     ),
 ) -> None:
     """Write every logged prediction (HTTP and batch) to a Parquet or CSV file."""
-    from scoring.prediction_log import default_path, export
+    from scoring.prediction_log import default_location, exists, export, shown
 
-    if not default_path().is_file():
-        raise typer.BadParameter(f"no prediction log at {default_path()} yet")
-    n = export(default_path(), out)
+    with _user_errors():
+        if not exists():
+            raise typer.BadParameter(f"no prediction log at {shown(default_location())} yet")
+        n = export(default_location(), out)
     typer.echo(f"{out}: {n} logged predictions")
 
 
@@ -393,7 +400,8 @@ def outcomes_import(
         raise typer.BadParameter(f"no champion of {model} yet: run `compass train` first")
     hit_model, _ = registry.load_version(version, model)
     schema = OutcomeSchema(hit_model.concept_schema)
-    log = PredictionLog()
+    with _user_errors():
+        log = PredictionLog()
     try:
         with _user_errors():
             rows, receipt = import_file(file, schema, OutcomeStore(log))

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from features.simulator import simulate
 from scoring.batch import score_file, validate
+from scoring.prediction_log import COLUMNS
 
 
 # ---- batch scoring ----------------------------------------------------------------------------
@@ -53,8 +54,9 @@ def test_batch_scores_like_the_api(scorer, concepts_csv: Path, tmp_path: Path) -
         assert out.loc[pos, "hit_probability"] == api["hit_probability"]
         assert out.loc[pos, "driver_1_field"] == api["drivers"]["top"][0]["field"]
     assert {"gmv_90d_p10", "gmv_90d_p50", "gmv_90d_p90", "band", "warnings"} <= set(out.columns)
-    logged = next(log.rows())[0]
-    assert logged[4] == "batch" and json.loads(logged[8])["request_id"] == report.request_id
+    logged = dict(zip(COLUMNS, next(log.rows())[0], strict=True))
+    assert logged["endpoint"] == "batch"
+    assert json.loads(logged["outputs"])["request_id"] == report.request_id
 
 
 def test_compass_score_and_log_export(champion: dict, concepts_csv: Path, tmp_path: Path) -> None:
@@ -97,4 +99,5 @@ def test_compass_score_another_spec(video_games_champion: dict, tmp_path: Path) 
     log = PredictionLog()
     logged = [row for chunk in log.rows() for row in chunk]
     log.close()
-    assert any(row[6] == example["Name"] for row in logged)  # the log's concept_id: the Name
+    concept_id = COLUMNS.index("concept_id")
+    assert any(row[concept_id] == example["Name"] for row in logged)  # the spec's id: the Name
