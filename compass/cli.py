@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -119,21 +120,34 @@ def tune(
     timeout: Annotated[
         float | None, typer.Option("--timeout", min=1, help="Budget in seconds (this run).")
     ] = None,
-    resume: Annotated[
-        bool, typer.Option("--resume", help="Continue the study in state/optuna.db.")
-    ] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue (or join) the study.")] = False,
     study: Annotated[
         str | None, typer.Option("--study", help="Study name (default: <spec>-blend).")
     ] = None,
     report_test: Annotated[
         bool, typer.Option(help="Then train once with the best params and report the test.")
     ] = True,
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            help="Study storage shared by workers and machines: postgresql://user:pw@host/db "
+            "(default: state/optuna.db, SQLite, one worker)."
+        ),
+    ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Worker processes on this machine, each with the --trials/--timeout budget."
+        ),
+    ] = 1,
 ) -> None:
     """Optuna TPE over LightGBM and the blend's linear part (C, half-lives), selected on
     out-of-time CV; best params -> state/best_params.json (used by `compass train`). Without
-    --resume an existing study of that name starts over."""
+    --resume an existing study of that name starts over; with --resume and the same --storage,
+    a command on another machine joins the study."""
     from features.spec import load_spec
     from training.dataset import load_launches
+    from training.tune import TuneError, study_storage
     from training.tune import tune as run
 
     if trials is None and timeout is None:
@@ -141,15 +155,21 @@ def tune(
     with _user_errors():
         dataset = load_spec(spec)
         loaded = load_launches(dataset, data, spec_dir=spec.parent)
-    result = run(
-        loaded.frame,
-        dataset,
-        n_trials=trials,
-        timeout=timeout,
-        resume=resume,
-        study_name=study,
-        report_test=report_test,
-    )
+    try:
+        result = run(
+            loaded.frame,
+            dataset,
+            n_trials=trials,
+            timeout=timeout,
+            resume=resume,
+            study_name=study,
+            storage=study_storage(storage) if storage else None,
+            report_test=report_test,
+            workers=workers,
+        )
+    except TuneError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     _echo_json(
         {
             "study": result.study.study_name,
@@ -161,6 +181,7 @@ def tune(
             "test_with_best_params": result.test,
             "written": str(result.params_path),
         }
+        | ({"workers": [asdict(w) for w in result.workers]} if result.workers else {})
     )
 
 
