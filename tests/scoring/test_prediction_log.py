@@ -256,3 +256,29 @@ def test_each_answer_names_the_registered_model(client, concept: dict) -> None:
             "SELECT model FROM predictions WHERE request_id = ?", (rid,)
         ).fetchone()
     assert model == "hit-compass"
+
+
+def test_the_commands_follow_hit_compass_db_url(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`compass log export` reads the PostgreSQL log HIT_COMPASS_DB_URL names; a database it
+    cannot reach is a one-line error naming the setting, not a traceback."""
+    from typer.testing import CliRunner
+
+    from compass.cli import app
+
+    monkeypatch.setenv("HIT_COMPASS_DB_URL", pg_url)
+    out = tmp_path / "log.parquet"
+    r = CliRunner().invoke(app, ["log", "export", "-o", str(out)])
+    assert r.exit_code == 2 and "no prediction log at" in r.output  # nothing logged yet
+    log = PredictionLog()  # the setting's database, not the state folder's file
+    log.append("score", "r-pg", "4", [{"concept_id": "pg"}], [{"hit_probability": 0.25}])
+    log.close()
+    r = CliRunner().invoke(app, ["log", "export", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    frame = pd.read_parquet(out)
+    assert frame["request_id"].tolist() == ["r-pg"] and frame["hit_probability"].tolist() == [0.25]
+    monkeypatch.setenv("HIT_COMPASS_DB_URL", pg_url.rsplit(":", 1)[0] + ":1/nowhere")
+    r = CliRunner().invoke(app, ["log", "export", "-o", str(out)])
+    assert r.exit_code == 1 and "HIT_COMPASS_DB_URL: cannot open the prediction log" in r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit)
