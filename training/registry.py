@@ -46,13 +46,17 @@ def tracking_uri() -> str:
 
 
 def configure(experiment: str = EXPERIMENT) -> MlflowClient:
-    """Point MLflow at the tracking store and make sure the experiment exists."""
+    """Point MLflow at the tracking store and make sure the experiment exists. Its artifacts go
+    to the state folder, or, with a tracking server, where the server keeps them (uploaded
+    through it with ``--serve-artifacts``): a client's own disk is no place for a team's."""
     uri = tracking_uri()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     client = MlflowClient(uri, uri)
     if client.get_experiment_by_name(experiment) is None:
-        client.create_experiment(experiment, artifact_location=(state_dir() / "artifacts").as_uri())
+        served = uri.startswith(("http://", "https://"))
+        local = None if served else (state_dir() / "artifacts").as_uri()
+        client.create_experiment(experiment, artifact_location=local)
     mlflow.set_experiment(experiment)
     return client
 
