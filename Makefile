@@ -9,7 +9,7 @@ PORT ?= 3000
 # loopback only; another interface only on purpose: `make serve HOST=0.0.0.0`
 HOST ?= 127.0.0.1
 
-.PHONY: setup serve test lint chromium postgresql wrk bench-serve soak mlflow-ui mlflow-server
+.PHONY: setup serve test lint chromium java postgresql wrk bench-serve soak mlflow-ui mlflow-server
 
 setup:  ## uv (via pip if missing) and the locked environment
 	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -42,7 +42,7 @@ mlflow-server: setup  ## MLflow tracking server on PostgreSQL (MLFLOW_DB) + arti
 		--artifacts-destination $(MLFLOW_ARTIFACTS) --serve-artifacts \
 		--host $(MLFLOW_HOST) --port $(MLFLOW_PORT) --workers $(MLFLOW_WORKERS)
 
-test: setup chromium postgresql  ## lint and the whole suite
+test: setup chromium java postgresql  ## lint and the whole suite
 	$(UV) run ruff check .
 	$(UV) run pytest
 
@@ -63,6 +63,14 @@ postgresql:  ## Debian's postgresql for the shared-state tests, if missing
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; \
 	}
 
+# PySpark 4 (`compass score --engine spark` and its tests) runs on Java 17 or 21: Debian's default
+java:  ## a Java runtime for Spark, if missing
+	@command -v java >/dev/null 2>&1 || { \
+		echo "installing a Java runtime (apt-get)"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq default-jre-headless >/dev/null; \
+	}
+
 wrk:  ## Debian's wrk, the load generator of `compass bench serve`
 	@command -v wrk >/dev/null 2>&1 || { \
 		echo "installing wrk (apt-get)"; \
@@ -77,4 +85,4 @@ soak: setup wrk  ## 60 s, 32 connections: zero errors, RSS growth < 10 % (opt-in
 	$(UV) run pytest -m soak -s tests/benchmarks/test_soak.py
 
 requirements.txt: uv.lock  ## what `bentoml build` installs: the lock's export (test_build checks)
-	$(UV) export --frozen --no-dev --no-hashes --no-emit-project -o requirements.txt
+	$(UV) export --frozen --no-default-groups --no-hashes --no-emit-project -o requirements.txt

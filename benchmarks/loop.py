@@ -290,6 +290,12 @@ def run(scale_name: str = "full", say: Callable[[str], None] = print) -> dict[st
         "train_auc_within_live_ci": [
             _within(r["test_metrics"]["auc"], r["monitor"]["live"]["auc_ci"]) for r in runs
         ],
+        "live_logloss": [r["monitor"]["live"]["logloss"] for r in runs],
+        "train_logloss": [r["test_metrics"]["logloss"] for r in runs],
+        # log loss also moves with a period's hit rate, not only with how right the model is
+        "train_logloss_within_live_ci": [
+            _within(r["test_metrics"]["logloss"], r["monitor"]["live"]["logloss_ci"]) for r in runs
+        ],
         "runs": runs,
     }
     c2 = drifted["cohort2"]
@@ -331,6 +337,12 @@ def markdown(result: dict[str, Any]) -> str:
         + "; ".join(
             f"{a:.4f} [{ci[0]:.4f}, {ci[1]:.4f}] vs {t:.4f}"
             for a, ci, t in zip(nd["live_auc"], nd["live_auc_ci"], nd["train_auc"], strict=True)
+        )
+        + " |",
+        "| no drift: live log loss vs training's test | "
+        + "; ".join(
+            f"{a:.4f} vs {t:.4f}"
+            for a, t in zip(nd["live_logloss"], nd["train_logloss"], strict=True)
         )
         + " |",
         f"| drift: drifted fields | {', '.join(d['drifted_fields'])} |",

@@ -13,6 +13,7 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import asdict
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -74,7 +75,8 @@ def simulate(
 
     frame = run(n, seed)
     out.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_parquet(out, index=False)
+    # microsecond timestamps: Spark (`compass score --engine spark`) refuses pandas' nanoseconds
+    frame.to_parquet(out, index=False, coerce_timestamps="us")
     typer.echo(f"{out}: {len(frame)} launches, hit rate {frame['hit'].mean():.3f}")
 
 
@@ -336,17 +338,45 @@ def ensure_champion(spec: SpecOpt = DEFAULT_SPEC) -> None:
     typer.echo(tag)
 
 
+class Engine(StrEnum):
+    process = "process"
+    spark = "spark"
+
+
 @app.command()
 def score(
-    concepts: Annotated[Path, typer.Argument(help="CSV or Parquet of concepts (API fields).")],
-    out: Annotated[Path, typer.Option("-o", "--out", help="CSV or Parquet to write.")] = Path(
-        "scored.csv"
-    ),
+    concepts: Annotated[
+        str,
+        typer.Argument(
+            help="CSV or Parquet of concepts (API fields); --engine spark: a Parquet file or "
+            "folder, any path or URI Spark reads."
+        ),
+    ],
+    out: Annotated[
+        str,
+        typer.Option(
+            "-o", "--out", help="CSV or Parquet to write; --engine spark: a Parquet folder."
+        ),
+    ] = "scored.csv",
     version: Annotated[
         str | None, typer.Option(help="Registered version (default: champion).")
     ] = None,
-    log: Annotated[bool, typer.Option(help="Append every scored row to the log.")] = True,
+    log: Annotated[
+        bool | None,
+        typer.Option(
+            "--log/--no-log",
+            help="Append every scored row to the log (default: yes; --engine spark: never).",
+        ),
+    ] = None,
     model: ModelOpt = "hit-compass",
+    engine: Annotated[
+        Engine,
+        typer.Option(help="process: this one Python process; spark: a Spark job (PySpark)."),
+    ] = Engine.process,
+    spark_master: Annotated[
+        str | None,
+        typer.Option(help="--engine spark: e.g. local[2] (default: spark-submit's, or local[*])."),
+    ] = None,
 ) -> None:
     """Score a file of concepts like POST /score, flattened to columns; every input row is kept
     (invalid rows get an `error` naming row and column, and exit status 1)."""
@@ -355,23 +385,42 @@ def score(
     from scoring.scorer import Scorer
     from training import registry
 
+    if engine is Engine.spark and log:
+        # executors cannot reach the local SQLite log (scoring/spark.py, README)
+        raise typer.BadParameter("--engine spark writes no prediction log", param_hint="--log")
+    if engine is not Engine.spark and spark_master:
+        raise typer.BadParameter("only with --engine spark", param_hint="--spark-master")
     version = version or registry.champion_version(model)
     if version is None:
         raise typer.BadParameter(f"no champion of {model} yet: run `compass train` first")
-    hit_model, _ = registry.load_version(version, model)
-    scorer = Scorer(hit_model, version)
-    with _user_errors():
-        plog = PredictionLog() if log else None
-        report = score_file(concepts, out, scorer, plog)
+    if engine is Engine.spark:
+        report = _score_on_spark(concepts, out, version, model, spark_master)
+    else:
+        hit_model, _ = registry.load_version(version, model)
+        with _user_errors():
+            plog = PredictionLog() if log is not False else None
+            report = score_file(Path(concepts), Path(out), Scorer(hit_model, version), plog)
     typer.echo(
         f"{out}: {report.scored} of {report.rows} concepts scored with model version "
-        f"{scorer.version} (request id {report.request_id})"
+        f"{version} (request id {report.request_id})"
     )
     for msg in report.errors[:20]:
         typer.echo(msg, err=True)
-    if report.errors:
-        typer.echo(f"{len(report.errors)} invalid row(s): see the error column", err=True)
+    if report.invalid:
+        typer.echo(f"{report.invalid} invalid row(s): see the error column", err=True)
         raise typer.Exit(1)
+
+
+def _score_on_spark(src: str, dst: str, version: str, model: str, master: str | None):
+    """The registered version's native files, shipped to a Spark job (scoring/spark.py)."""
+    import tempfile
+
+    from scoring import spark as bulk
+    from training import registry
+
+    with tempfile.TemporaryDirectory() as tmp, _user_errors():
+        model_dir, _ = registry.download_version(version, Path(tmp), model)
+        return bulk.score_parquet(bulk.session(master), src, dst, model_dir, version)
 
 
 log_app = typer.Typer(

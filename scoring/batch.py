@@ -10,7 +10,7 @@ the prediction log.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,8 +30,12 @@ from scoring.scorer import TOP_DRIVERS, Scorer
 class BatchReport:
     rows: int = 0
     scored: int = 0
-    errors: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # the messages (Spark: the first 20 only)
     request_id: str = ""
+
+    @property
+    def invalid(self) -> int:
+        return self.rows - self.scored
 
 
 def missing(v: Any) -> bool:
@@ -67,10 +71,14 @@ def json_types(model: type[BaseModel]) -> dict[str, str]:
 
 
 def validate(
-    frame: pd.DataFrame, schema: ConceptSchema, start: int = 0
+    frame: pd.DataFrame,
+    schema: ConceptSchema,
+    start: int = 0,
+    names: Sequence[str] | None = None,
 ) -> tuple[list[int], list[dict], dict[int, str]]:
-    """(positions of valid rows, their concept dicts, {position: error}). Rows are numbered
-    from 1 in messages (row 1 = the first data row, CSV line 2)."""
+    """(positions of valid rows, their concept dicts, {position: error}). Messages name a row
+    by ``names`` (one per row of ``frame``), else by its number from 1 (row 1 = the first data
+    row, CSV line 2)."""
     types = json_types(schema.model)
     known = [c for c in frame.columns if c in types]
     ok_pos, concepts, errors = [], [], {}
@@ -81,7 +89,8 @@ def validate(
             ok_pos.append(pos)
         except ValidationError as exc:
             parts = [f"{'.'.join(map(str, e['loc'])) or 'row'}: {e['msg']}" for e in exc.errors()]
-            errors[pos] = f"row {pos + 1}: " + "; ".join(parts)
+            name = names[pos - start] if names is not None else f"row {pos + 1}"
+            errors[pos] = f"{name}: " + "; ".join(parts)
     return ok_pos, concepts, errors
 
 
@@ -111,6 +120,25 @@ def flatten(scored: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def answer_columns(scorer: Scorer) -> dict[str, type]:
+    """The columns :func:`score_frame` adds, in order, with their type (float or str), for
+    engines that declare an output schema before scoring (Spark): :func:`flatten` of an answer
+    whose every value has its type."""
+    top = [{"field": "", "log_odds": 0.0}] * TOP_DRIVERS
+    typed = {
+        **dict.fromkeys(("hit_probability", "pre_test_probability", "category_percentile"), 0.0),
+        "category_norms": dict.fromkeys(("hit_rate", "go_at", "stop_below"), 0.0),
+        "drivers": {"base_value": 0.0, "model_log_odds": 0.0, "top": top, "other_fields": 0.0},
+        **dict.fromkeys(("band", "model_version", "request_id"), ""),
+        "warnings": [],
+    }
+    out = flatten(typed)
+    if scorer.model.forecast is not None:
+        quantiles = dict.fromkeys(("p10", "p50", "p90"), 0.0)
+        out |= _forecast_columns({"outcome": scorer.model.forecast.outcome, **quantiles})
+    return {name: type(value) for name, value in out.items()} | {"error": str}
+
+
 def _chunks(frame: pd.DataFrame, size: int) -> Iterator[tuple[int, pd.DataFrame]]:
     for start in range(0, len(frame), size):
         yield start, frame.iloc[start : start + size]
@@ -122,14 +150,18 @@ def score_frame(
     log: PredictionLog | None = None,
     chunk_size: int = 1000,
     progress: bool = True,
+    request_id: str | None = None,
+    names: Sequence[str] | None = None,
 ) -> tuple[pd.DataFrame, BatchReport]:
-    """Score every valid row; return the input columns + flattened answers + ``error``."""
-    report = BatchReport(rows=len(frame), request_id=new_request_id())
+    """Score every valid row; return the input columns + flattened answers + ``error``.
+    ``request_id``: the batch's (default: a new one); ``names``: see :func:`validate`."""
+    report = BatchReport(rows=len(frame), request_id=request_id or new_request_id())
     results: list[dict[str, Any] | None] = [None] * len(frame)
     error_col: list[str | None] = [None] * len(frame)
     with tqdm(total=len(frame), unit="concept", desc="scoring", disable=not progress) as bar:
         for start, chunk in _chunks(frame, chunk_size):
-            pos, concepts, errors = validate(chunk, scorer.schema, start)
+            chunk_names = None if names is None else names[start : start + len(chunk)]
+            pos, concepts, errors = validate(chunk, scorer.schema, start, chunk_names)
             for p, msg in errors.items():
                 error_col[p] = msg
             report.errors += list(errors.values())
@@ -176,12 +208,17 @@ def score_file(
     progress: bool = True,
 ) -> BatchReport:
     frame = read_table(src, as_text=True)
+    check_columns(frame.columns, scorer, src)
+    out, report = score_frame(frame, scorer, log, chunk_size, progress)
+    write_table(out, dst)
+    return report
+
+
+def check_columns(columns: Sequence[str], scorer: Scorer, src: Path | str) -> None:
+    """TableError naming the required columns a file lacks."""
     required = [f.name for f in scorer.schema.fields if f.required]
-    if missing := [c for c in required if c not in frame.columns]:
+    if missing := [c for c in required if c not in columns]:
         raise TableError(
             f"{src}: no column {', '.join(map(repr, missing))} (model {scorer.version} of spec "
             f"{scorer.spec.name!r} needs {', '.join(required)})"
         )
-    out, report = score_frame(frame, scorer, log, chunk_size, progress)
-    write_table(out, dst)
-    return report

@@ -203,6 +203,23 @@ def scorer(champion: dict):
 
 
 @pytest.fixture(scope="session")
+def spark():
+    """One local Spark session for every test that needs one: starting Spark costs seconds."""
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("hit-compass-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.default.parallelism", "2")
+        .getOrCreate()
+    )
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
 def test_concepts(champion: dict) -> list[dict]:
     """Out-of-time test launches as API concept dicts (dates as ISO strings)."""
     fields = champion["train_result"].model.concept_schema.names
@@ -230,9 +247,14 @@ def wait_ready(url: str, proc: subprocess.Popen | None = None, timeout: float = 
         except httpx.HTTPError:
             pass
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(server_log(proc)[-3000:])
+            log = server_log(proc)
+            raise (PortTaken if "Address already in use" in log else RuntimeError)(log[-3000:])
         time.sleep(0.3)
     raise TimeoutError(f"{url} not ready after {timeout} s")
+
+
+class PortTaken(RuntimeError):
+    """The server's free port was taken before it could bind it (other servers starting)."""
 
 
 def start_bentoml(port: int, env: dict[str, str] | None = None) -> subprocess.Popen:
@@ -265,11 +287,20 @@ def serving(
 ) -> Iterator[tuple[str, subprocess.Popen]]:
     """A real `bentoml serve` on a free port, ready: (url, process); stopped (whole group) on
     leaving (``stop``: how)."""
-    port = free_port()
-    proc = start_bentoml(port, env)
+    for attempt in range(3):  # a port free when chosen may be taken before the server binds it
+        port = free_port()
+        url, proc = f"http://127.0.0.1:{port}", start_bentoml(port, env)
+        try:
+            wait_ready(url, proc)
+            break
+        except PortTaken:
+            stop(proc)
+            if attempt == 2:
+                raise
+        except BaseException:
+            stop(proc)
+            raise
     try:
-        url = f"http://127.0.0.1:{port}"
-        wait_ready(url, proc)
         yield url, proc
     finally:
         stop(proc)

@@ -55,7 +55,7 @@ def test_batch_scores_like_the_api(scorer, concepts_csv: Path, tmp_path: Path) -
         assert out.loc[pos, "driver_1_field"] == api["drivers"]["top"][0]["field"]
     assert {"gmv_90d_p10", "gmv_90d_p50", "gmv_90d_p90", "band", "warnings"} <= set(out.columns)
     logged = dict(zip(COLUMNS, next(log.rows())[0], strict=True))
-    assert logged["endpoint"] == "batch"
+    assert logged["endpoint"] == "batch" and logged["model"] == "hit-compass"
     assert json.loads(logged["outputs"])["request_id"] == report.request_id
 
 
@@ -99,5 +99,6 @@ def test_compass_score_another_spec(video_games_champion: dict, tmp_path: Path) 
     log = PredictionLog()
     logged = [row for chunk in log.rows() for row in chunk]
     log.close()
-    concept_id = COLUMNS.index("concept_id")
-    assert any(row[concept_id] == example["Name"] for row in logged)  # the spec's id: the Name
+    concept_id, model_name = COLUMNS.index("concept_id"), COLUMNS.index("model")
+    # the log's concept_id: the Name; its model: the video games one
+    assert any(r[concept_id] == example["Name"] and r[model_name] == model for r in logged)

@@ -109,14 +109,14 @@ def test_bento_carries_the_champion_and_serves_offline(
 
 
 def assert_ships_the_service_and_nothing_else(tag: str) -> None:
-    """The Bento carries what the service imports, and no benchmark, training or CLI code."""
+    """The Bento carries what the service imports, and no benchmark, training, CLI or Spark code."""
     import bentoml
 
     src = Path(bentoml.bentos.get(tag).path) / "src"
     shipped = sorted(p.relative_to(src).as_posix() for p in src.rglob("*.py"))
     assert "serving/service.py" in shipped and "scoring/scorer.py" in shipped, shipped
     extra = [p for p in shipped if p.startswith(("benchmarks/", "training/", "compass/"))]
-    extra += [p for p in shipped if "bench" in p]
+    extra += [p for p in shipped if "bench" in p or p == "scoring/spark.py"]
     assert not extra, extra
 
 
@@ -131,7 +131,7 @@ def test_requirements_txt_matches_the_lock() -> None:
             *uv,
             "export",
             "--frozen",
-            "--no-dev",
+            "--no-default-groups",  # no dev tools, no pyspark: the service needs neither
             "--no-hashes",
             "--no-emit-project",
             "--quiet",
@@ -150,6 +150,7 @@ def test_requirements_txt_matches_the_lock() -> None:
 
     current = (REPO / "requirements.txt").read_text()
     assert pins(done.stdout) == pins(current), "run `make requirements.txt`"
+    assert not [p for p in pins(current) if p.startswith(("pyspark", "py4j"))]
 
 
 def _runs(cmd: list[str]) -> bool:
