@@ -9,7 +9,7 @@ PORT ?= 3000
 # loopback only; another interface only on purpose: `make serve HOST=0.0.0.0`
 HOST ?= 127.0.0.1
 
-.PHONY: setup serve test lint chromium java wrk bench-serve soak mlflow-ui
+.PHONY: setup serve test lint chromium java postgresql wrk bench-serve soak mlflow-ui mlflow-server
 
 setup:  ## uv (via pip if missing) and the locked environment
 	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -29,7 +29,20 @@ mlflow-ui: setup  ## the MLflow UI on the state folder: runs, run reports, regis
 		$${MLFLOW_TRACKING_URI:-sqlite:///$(HIT_COMPASS_STATE)/mlflow.db} \
 		--host 127.0.0.1 --port $(MLFLOW_PORT)
 
-test: setup chromium java  ## lint and the whole suite
+# the team's tracking server: runs and registry in PostgreSQL, artifacts uploaded through the
+# server into a folder on its machine; `make mlflow-server MLFLOW_DB=postgresql://u:p@host/mlflow`
+MLFLOW_DB ?=
+MLFLOW_ARTIFACTS ?= $(HIT_COMPASS_STATE)/mlflow-artifacts
+MLFLOW_HOST ?= 127.0.0.1
+MLFLOW_WORKERS ?= 2
+mlflow-server: setup  ## MLflow tracking server on PostgreSQL (MLFLOW_DB) + artifact folder
+	@[ -n "$(MLFLOW_DB)" ] || { echo "set MLFLOW_DB=postgresql://user:password@host:5432/database"; exit 2; }
+	$(UV) run mlflow server \
+		--backend-store-uri $(subst postgresql://,postgresql+psycopg://,$(MLFLOW_DB)) \
+		--artifacts-destination $(MLFLOW_ARTIFACTS) --serve-artifacts \
+		--host $(MLFLOW_HOST) --port $(MLFLOW_PORT) --workers $(MLFLOW_WORKERS)
+
+test: setup chromium java postgresql  ## lint and the whole suite
 	$(UV) run ruff check .
 	$(UV) run pytest
 
@@ -41,6 +54,14 @@ chromium:  ## Debian's chromium for the /ui browser test, if missing
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; \
 	} || echo "chromium could not be installed: the browser test will skip"
+
+# the PostgreSQL tests start their own server from Debian's binaries (tests/postgres.py)
+postgresql:  ## Debian's postgresql for the shared-state tests, if missing
+	@command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { \
+		echo "installing postgresql (apt-get)"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; \
+	}
 
 # PySpark 4 (`compass score --engine spark` and its tests) runs on Java 17 or 21: Debian's default
 java:  ## a Java runtime for Spark, if missing

@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 from collections.abc import Iterator
+from dataclasses import asdict
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -48,12 +49,15 @@ def _user_errors() -> Iterator[None]:
     import yaml
     from pydantic import ValidationError
 
+    from core.settings import SettingsError
     from features.tables import TableError
+    from scoring.prediction_log import LogError
     from training.dataset import SpecError
 
+    errors = (TableError, SpecError, FileNotFoundError, ValidationError, yaml.YAMLError)
     try:
         yield
-    except (TableError, SpecError, FileNotFoundError, ValidationError, yaml.YAMLError) as exc:
+    except (*errors, SettingsError, LogError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
 
@@ -118,21 +122,34 @@ def tune(
     timeout: Annotated[
         float | None, typer.Option("--timeout", min=1, help="Budget in seconds (this run).")
     ] = None,
-    resume: Annotated[
-        bool, typer.Option("--resume", help="Continue the study in state/optuna.db.")
-    ] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue (or join) the study.")] = False,
     study: Annotated[
         str | None, typer.Option("--study", help="Study name (default: <spec>-blend).")
     ] = None,
     report_test: Annotated[
         bool, typer.Option(help="Then train once with the best params and report the test.")
     ] = True,
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            help="Study storage shared by workers and machines: postgresql://user:pw@host/db "
+            "(default: state/optuna.db, SQLite, one worker)."
+        ),
+    ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Worker processes on this machine, each with the --trials/--timeout budget."
+        ),
+    ] = 1,
 ) -> None:
     """Optuna TPE over LightGBM and the blend's linear part (C, half-lives), selected on
     out-of-time CV; best params -> state/best_params.json (used by `compass train`). Without
-    --resume an existing study of that name starts over."""
+    --resume an existing study of that name starts over; with --resume and the same --storage,
+    a command on another machine joins the study."""
     from features.spec import load_spec
     from training.dataset import load_launches
+    from training.tune import TuneError, study_storage
     from training.tune import tune as run
 
     if trials is None and timeout is None:
@@ -140,15 +157,21 @@ def tune(
     with _user_errors():
         dataset = load_spec(spec)
         loaded = load_launches(dataset, data, spec_dir=spec.parent)
-    result = run(
-        loaded.frame,
-        dataset,
-        n_trials=trials,
-        timeout=timeout,
-        resume=resume,
-        study_name=study,
-        report_test=report_test,
-    )
+    try:
+        result = run(
+            loaded.frame,
+            dataset,
+            n_trials=trials,
+            timeout=timeout,
+            resume=resume,
+            study_name=study,
+            storage=study_storage(storage) if storage else None,
+            report_test=report_test,
+            workers=workers,
+        )
+    except TuneError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     _echo_json(
         {
             "study": result.study.study_name,
@@ -160,6 +183,7 @@ def tune(
             "test_with_best_params": result.test,
             "written": str(result.params_path),
         }
+        | ({"workers": [asdict(w) for w in result.workers]} if result.workers else {})
     )
 
 
@@ -382,8 +406,8 @@ def score(
         report = _score_on_spark(concepts, out, version, model, spark_master)
     else:
         hit_model, _ = registry.load_version(version, model)
-        plog = PredictionLog() if log is not False else None
         with _user_errors():
+            plog = PredictionLog() if log is not False else None
             report = score_file(Path(concepts), Path(out), Scorer(hit_model, version), plog)
     typer.echo(
         f"{out}: {report.scored} of {report.rows} concepts scored with model version "
@@ -408,7 +432,10 @@ def _score_on_spark(src: str, dst: str, version: str, model: str, master: str | 
         return bulk.score_parquet(bulk.session(master), src, dst, model_dir, version)
 
 
-log_app = typer.Typer(no_args_is_help=True, help="The prediction log (SQLite, state folder).")
+log_app = typer.Typer(
+    no_args_is_help=True,
+    help="The prediction log (SQLite in the state folder, or HIT_COMPASS_DB_URL's PostgreSQL).",
+)
 app.add_typer(log_app, name="log")
 
 
@@ -419,11 +446,12 @@ def log_export(
     ),
 ) -> None:
     """Write every logged prediction (HTTP and batch) to a Parquet or CSV file."""
-    from scoring.prediction_log import default_path, export
+    from scoring.prediction_log import default_location, exists, export, shown
 
-    if not default_path().is_file():
-        raise typer.BadParameter(f"no prediction log at {default_path()} yet")
-    n = export(default_path(), out)
+    with _user_errors():
+        if not exists():
+            raise typer.BadParameter(f"no prediction log at {shown(default_location())} yet")
+        n = export(default_location(), out)
     typer.echo(f"{out}: {n} logged predictions")
 
 
@@ -451,7 +479,8 @@ def outcomes_import(
         raise typer.BadParameter(f"no champion of {model} yet: run `compass train` first")
     hit_model, _ = registry.load_version(version, model)
     schema = OutcomeSchema(hit_model.concept_schema)
-    log = PredictionLog()
+    with _user_errors():
+        log = PredictionLog()
     try:
         with _user_errors():
             rows, receipt = import_file(file, schema, OutcomeStore(log))

@@ -20,8 +20,11 @@ Each field's description names its variable; defaults in brackets:
   then needs.
 * ``HIT_COMPASS_MAX_BODY_BYTES`` -> ``max_body_bytes`` [8 MiB]: larger request bodies get 413.
 * ``HIT_COMPASS_MAX_BATCH`` -> ``max_batch`` [10,000]: more concepts in one request get 413.
-* ``HIT_COMPASS_LOG_SYNC`` -> ``log_sync`` [NORMAL]: FULL makes the prediction log survive power
-  loss too (an fsync per request).
+* ``HIT_COMPASS_DB_URL`` -> ``db_url`` [none: SQLite in the state folder]: a
+  ``postgresql://user:password@host:port/database`` URL; the prediction log and the outcomes
+  then live in that PostgreSQL database, shared by every replica and machine pointed at it.
+* ``HIT_COMPASS_LOG_SYNC`` -> ``log_sync`` [NORMAL]: FULL makes a SQLite prediction log survive
+  power loss too (an fsync per request).
 * ``HIT_COMPASS_ACCESS_LOG`` -> ``access_log`` [on]: BentoML's access line per request.
 * ``HIT_COMPASS_TRACING`` -> ``tracing`` [off]: OpenTelemetry spans (a fifth to a third of
   /score's throughput; ``compass bench serve`` measures it).
@@ -60,6 +63,7 @@ class Settings(BaseModel):
     api_key: str | None = Field(None, description="HIT_COMPASS_API_KEY")
     max_body_bytes: int = Field(8 * 1024 * 1024, gt=0, description="HIT_COMPASS_MAX_BODY_BYTES")
     max_batch: int = Field(10_000, gt=0, description="HIT_COMPASS_MAX_BATCH")
+    db_url: str | None = Field(None, description="HIT_COMPASS_DB_URL")
     log_sync: Literal["NORMAL", "FULL"] = Field("NORMAL", description="HIT_COMPASS_LOG_SYNC")
     access_log: bool = Field(True, description="HIT_COMPASS_ACCESS_LOG")
     tracing: bool = Field(False, description="HIT_COMPASS_TRACING")
@@ -106,6 +110,9 @@ def _parse(var: str, annotation: object, raw: str) -> object:
         return value
     if annotation == Path or annotation == Path | None:
         return Path(raw).resolve()
+    if var == "HIT_COMPASS_DB_URL" and not raw.startswith(("postgresql://", "postgres://")):
+        # SQLite needs no URL (the state folder holds it): anything else is a mistake
+        raise SettingsError(f"{var} must be a postgresql:// URL, not {raw.split('://')[0]!r}")
     if var == "HIT_COMPASS_LOG_SYNC":
         if raw.upper() not in ("NORMAL", "FULL"):
             raise SettingsError(f"{var} must be NORMAL or FULL, not {raw!r}")

@@ -7,8 +7,8 @@ it from (both are kept when both are given, and must agree); the spec's continuo
 from the served model's spec, so POST /outcomes and ``compass outcomes import`` accept exactly
 the same records and name the row and field of every error.
 
-:class:`OutcomeStore` keeps them in the prediction log's SQLite database (same connection, same
-lock, same checkpointer). Rows are only ever added:
+:class:`OutcomeStore` keeps them in the prediction log's database, SQLite or PostgreSQL (same
+connection, same lock). Rows are only ever added:
 
 * a corrected outcome is a new row; the newest row of a concept counts
   (:meth:`OutcomeStore.latest`) and the history stays (:meth:`OutcomeStore.history`);
@@ -52,11 +52,12 @@ from scoring.prediction_log import PredictionLog
 
 LABEL = "hit"  # the label's field when the spec's target is a rule (it names no label column)
 ERRORS_SHOWN = 20
+IDS_PER_LOOKUP = 500  # concept ids per IN (...) list: far under either database's limit
 OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
 
 _TABLES = [
     """CREATE TABLE IF NOT EXISTS outcomes (
-        id INTEGER PRIMARY KEY,
+        id {auto_id},
         spec TEXT NOT NULL,
         concept_id TEXT NOT NULL,
         launch_date TEXT NOT NULL,
@@ -281,9 +282,7 @@ class OutcomeStore:
 
     def __init__(self, log: PredictionLog) -> None:
         self.log = log
-        with log.transaction() as db:
-            for statement in _TABLES:
-                db.execute(statement)
+        log.create_tables(_TABLES)
 
     def record(self, outcomes: Sequence[Outcome], source: str) -> Receipt:
         """Add the outcomes not recorded yet, in one transaction; ``source``: ``http`` or the
@@ -302,22 +301,27 @@ class OutcomeStore:
             )
             for o in outcomes
         ]
-        ids = json.dumps(sorted({o.concept_id for o in outcomes}))
+        ids = sorted({o.concept_id for o in outcomes})
         with self.log.transaction() as db:
-            before = db.total_changes  # counts inserted rows only (an ignored one changes none)
-            db.executemany(
+            added = db.executemany(
                 "INSERT INTO outcomes (spec, concept_id, launch_date, label, raw, recorded_at, "
                 "source, content_hash) VALUES (?,?,?,?,?,?,?,?) "
                 "ON CONFLICT (content_hash) DO NOTHING",
                 rows,
             )
-            added = db.total_changes - before
-            unmatched = db.execute(
-                "SELECT value FROM json_each(?) WHERE NOT EXISTS "
-                "(SELECT 1 FROM predictions WHERE concept_id = value) ORDER BY value",
-                (ids,),
-            ).fetchall()
-        return Receipt(added, len(rows) - added, len(unmatched), [u for (u,) in unmatched])
+            scored: set[str] = set()
+            for i in range(0, len(ids), IDS_PER_LOOKUP):
+                chunk = ids[i : i + IDS_PER_LOOKUP]
+                scored.update(
+                    c
+                    for (c,) in db.execute(
+                        "SELECT DISTINCT concept_id FROM predictions WHERE concept_id IN "
+                        f"({','.join('?' * len(chunk))})",
+                        chunk,
+                    )
+                )
+        unmatched = [i for i in ids if i not in scored]
+        return Receipt(added, len(rows) - added, len(unmatched), unmatched)
 
     def latest(self, spec: str | None = None) -> list[StoredOutcome]:
         """The outcome that counts per concept (its newest row), in id order."""

@@ -22,6 +22,7 @@ os.environ.setdefault("MLFLOW_SKIP_PIP_REQUIREMENTS_CHECK", "true")
 os.environ["TQDM_DISABLE"] = "1"
 
 import httpx  # noqa: E402
+import postgres  # noqa: E402
 import pytest  # noqa: E402
 from procs import kill_tree, stop_tree  # noqa: E402
 
@@ -42,6 +43,37 @@ def video_games_spec() -> Path:
             pytest.fail(reason)
         pytest.skip(reason)
     return VIDEO_GAMES_SPEC
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[postgres.PostgresServer]:
+    """One real PostgreSQL server for the session (tests/postgres.py): a skip where Debian's
+    postgresql package is missing, a failure in CI, where `make test` installs it."""
+    bindir = postgres.binaries()
+    if bindir is None:
+        reason = "PostgreSQL not installed (`make postgresql` installs Debian's package)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    with postgres.running(bindir) as server:
+        yield server
+
+
+@pytest.fixture()
+def pg_url(postgres_server: postgres.PostgresServer) -> Iterator[str]:
+    """A fresh database of its own for one test: its postgresql:// URL."""
+    url = postgres_server.database()
+    yield url
+    postgres_server.drop(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def log_location(request: pytest.FixtureRequest, tmp_path: Path) -> str | Path:
+    """Where a test's prediction log lives, once per backend: a SQLite file, then a fresh
+    PostgreSQL database."""
+    if request.param == "sqlite":
+        return tmp_path / "predictions.db"
+    return request.getfixturevalue("pg_url")
 
 
 @pytest.fixture(scope="session")
@@ -276,7 +308,7 @@ def serving(
         stop(proc)
 
 
-def _kill(proc: subprocess.Popen) -> None:
+def kill_server(proc: subprocess.Popen) -> None:
     kill_tree(proc)
     proc.wait(timeout=30)
 
@@ -284,7 +316,7 @@ def _kill(proc: subprocess.Popen) -> None:
 @pytest.fixture()
 def real_server(champion: dict) -> Iterator[tuple[str, subprocess.Popen]]:
     """A real `bentoml serve` on a free port, ready; killed (whole group) at teardown."""
-    with serving(stop=_kill) as served:
+    with serving(stop=kill_server) as served:
         yield served
 
 

@@ -44,7 +44,7 @@ from features.columns import from_records  # noqa: E402
 from features.profile import MIN_ROWS, PSI_ACT, PSI_WATCH, FieldDrift, psi  # noqa: E402
 from models.hit_model import HitModel  # noqa: E402
 from scoring.outcomes import OutcomeStore  # noqa: E402
-from scoring.prediction_log import COLUMNS, PredictionLog, default_path  # noqa: E402
+from scoring.prediction_log import COLUMNS, PredictionLog, default_location, exists, shown  # noqa: E402
 from scoring.store import model_name_for  # noqa: E402
 from training import evaluate, registry  # noqa: E402
 from training.dataset import to_columns  # noqa: E402
@@ -438,8 +438,9 @@ def run_monitor(
     version = version or registry.champion_version(model_name)
     if version is None:
         raise NothingToMonitor(f"no champion of {model_name} yet: run `compass train` first")
-    if not default_path().is_file():
-        raise NothingToMonitor(f"no prediction log at {default_path()} yet: nothing scored")
+    if not exists():
+        where = shown(default_location())
+        raise NothingToMonitor(f"no prediction log at {where} yet: nothing scored")
     model, test = registry.load_version(version, model_name)
     trained = evaluate.score(
         test["label"].to_numpy(), model.predict_proba(to_columns(test, model.spec))

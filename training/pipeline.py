@@ -86,10 +86,10 @@ def run_training(
 
 
 def _scored_launches(spec: DatasetSpec, model_name: str) -> pd.DataFrame:
-    if not prediction_log.default_path().is_file():
+    if not prediction_log.exists():
+        where = prediction_log.shown(prediction_log.default_location())
         raise FileNotFoundError(
-            f"--with-outcomes: no prediction log at {prediction_log.default_path()}: nothing "
-            "was scored here yet"
+            f"--with-outcomes: no prediction log at {where}: nothing was scored here yet"
         )
     log = prediction_log.PredictionLog()
     try:

@@ -47,7 +47,9 @@ def tracking_uri() -> str:
 
 
 def configure(experiment: str = EXPERIMENT) -> MlflowClient:
-    """Point MLflow at the tracking store and make sure the experiment exists.
+    """Point MLflow at the tracking store and make sure the experiment exists. Its artifacts go
+    to the state folder, or, with a tracking server, where the server keeps them (uploaded
+    through it with ``--serve-artifacts``): a client's own disk is no place for a team's.
 
     The first time in a process, on a SQLite store, under the store's setup lock: commands
     started together on a fresh state folder would otherwise all run MLflow's migration of the
@@ -61,8 +63,9 @@ def configure(experiment: str = EXPERIMENT) -> MlflowClient:
         with _one_setup(uri, "the MLflow tracking store"):
             client = MlflowClient(uri, uri)
             if client.get_experiment_by_name(experiment) is None:
-                location = (state_dir() / "artifacts").as_uri()
-                client.create_experiment(experiment, artifact_location=location)
+                served = uri.startswith(("http://", "https://"))
+                local = None if served else (state_dir() / "artifacts").as_uri()
+                client.create_experiment(experiment, artifact_location=local)
         _set_up.add((uri, experiment))
     mlflow.set_experiment(experiment)
     return client

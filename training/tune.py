@@ -9,8 +9,13 @@ as in training).
   LightGBM's mean fold log loss (``training.train.cross_validate``).
 * Early stopping picks the number of trees in every fold; ``LightGBMPruningCallback`` watches the
   latest (largest) fold, which runs first, so hopeless trials stop early.
-* The study lives in SQLite in the state folder (``optuna.db``); ``resume=True`` continues it,
-  trials left RUNNING by a killed process are failed by the heartbeat and not counted.
+* The study lives in SQLite in the state folder (``optuna.db``), or in any database Optuna's
+  RDB storage takes (``postgresql://...``); ``resume=True`` continues it, trials left RUNNING by
+  a killed process are failed by the heartbeat and not counted.
+* Parallel workers (``workers=N``: N processes, each an Optuna worker on the study with its own
+  budget) need a database server: Optuna's documentation advises against SQLite for parallel
+  optimisation (its writers lock the whole file), so they are refused there. A process on
+  another machine joins the same study with ``resume=True`` and the same storage and name.
 * Every trial is a nested MLflow run under one parent run per invocation (Optuna 5 deprecates
   ``MLflowCallback``, so trials are logged here).
 * The best params go to ``state/best_params.json`` (``{"params", "blend", "value", "study",
@@ -19,7 +24,11 @@ as in training).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import multiprocessing
+import os
+import queue
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,12 +39,14 @@ import mlflow
 import numpy as np
 import optuna
 import pandas as pd
+import sqlalchemy
 from optuna_integration import LightGBMPruningCallback
 from tqdm.auto import tqdm
 
 from core.locks import setting_up
 from core.settings import state_dir
 from features.spec import DatasetSpec
+from scoring.prediction_log import shown
 from training import registry
 from training.baselines import model_summary
 from training.blend import logloss
@@ -53,6 +64,12 @@ from training.train import (
 
 # the blend's search dimensions, named apart from LightGBM's params in a trial
 BLEND_PREFIX = "blend."
+# local workers' sampler seeds lie this far apart, so no two propose the same first trials
+WORKER_SEED_STRIDE = 1000
+
+
+class TuneError(ValueError):
+    """A tuning request that cannot run as given; the message names the option."""
 
 
 def tuned_params_path() -> Path:
@@ -105,26 +122,44 @@ def tuned_config(config: TrainingConfig, blend: dict[str, Any] | None) -> Traini
     return config.model_copy(update={"blend": fixed})
 
 
-def study_storage(path: Path | None = None) -> optuna.storages.RDBStorage:
-    """SQLite study storage in the state folder; the heartbeat marks trials of a killed
-    process as failed when the study is resumed."""
-    path = path or state_dir() / "optuna.db"
-    # creating the storage migrates a new database: one command at a time
-    with setting_up(path, "the Optuna study storage"), warnings.catch_warnings():
-        # the heartbeat is "experimental" in Optuna 5
+def study_storage(where: str | Path | None = None) -> optuna.storages.RDBStorage:
+    """The study's storage: a SQLite file (default ``state/optuna.db``) or a database URL
+    (``postgresql://user:password@host/db``, opened with the psycopg driver). The heartbeat marks
+    trials of a killed process as failed when the study is resumed."""
+    path: Path | None = None
+    if where is None or isinstance(where, Path):
+        path = where or state_dir() / "optuna.db"
+        url = f"sqlite:///{path}"
+    elif where.startswith(("postgresql://", "sqlite:///")):
+        # SQLAlchemy's plain postgresql:// means psycopg2, which is not installed
+        url = where.replace("postgresql://", "postgresql+psycopg://", 1)
+        if where.startswith("sqlite:///"):
+            path = Path(where.removeprefix("sqlite:///"))
+    else:
+        scheme = where.split("://")[0]
+        raise TuneError(f"--storage must be postgresql://... (or sqlite:///FILE), not {scheme!r}")
+    # creating a SQLite storage migrates a new database: one command at a time (a server
+    # database takes concurrent first connections itself)
+    first_setup = setting_up(path, "the Optuna study storage") if path else contextlib.nullcontext()
+    with first_setup, warnings.catch_warnings():  # the heartbeat is "experimental" in Optuna 5
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.storages.RDBStorage(
-            f"sqlite:///{path}", heartbeat_interval=10, grace_period=30
-        )
+        try:
+            return optuna.storages.RDBStorage(url, heartbeat_interval=10, grace_period=30)
+        except sqlalchemy.exc.OperationalError as exc:
+            reason = str(exc.orig).strip().splitlines()[0]
+            raise TuneError(f"--storage: cannot open {shown(str(where))}: {reason}") from None
 
 
 def open_study(
-    name: str, storage: optuna.storages.BaseStorage, resume: bool, seed: int = 7
+    name: str, storage: optuna.storages.BaseStorage, resume: bool, seed: int = 7, worker: int = 0
 ) -> optuna.Study:
     """Create a fresh study (replacing one of the same name) or, with ``resume``, continue it.
 
-    The sampler is seeded with the number of finished trials, so a resumed study does not
-    replay the proposals it already evaluated."""
+    The sampler is seeded with the number of finished trials (and the local ``worker``'s
+    number), so a resumed study does not replay the proposals it already evaluated and parallel
+    workers do not duplicate each other's. ``constant_liar``: a worker's sampler counts the
+    trials other workers are running as bad, rather than proposing the same region again (no
+    effect with one worker)."""
     existing = {s.study_name for s in optuna.get_all_study_summaries(storage)}
     if name in existing and not resume:
         optuna.delete_study(study_name=name, storage=storage)
@@ -135,7 +170,11 @@ def open_study(
         study_name=name,
         storage=storage,
         direction="minimize",
-        sampler=optuna.samplers.TPESampler(seed=seed + n_done, n_startup_trials=8),
+        sampler=optuna.samplers.TPESampler(
+            seed=seed + n_done + WORKER_SEED_STRIDE * worker,
+            n_startup_trials=8,
+            constant_liar=True,
+        ),
         pruner=optuna.pruners.PercentilePruner(75.0, n_startup_trials=5, n_warmup_steps=150),
         load_if_exists=True,
     )
@@ -179,19 +218,35 @@ def _cross_validate(
     return logloss(prep.y[m], choice.oof_logit[m]), attrs
 
 
-def _mlflow_trial_logger(enabled: bool) -> Callable[..., None]:
+def _mlflow_trial_logger(parent_run_id: str | None) -> Callable[..., None]:
+    """Each trial as a nested run of the invocation's run (None: not logged); worker processes
+    nest theirs under the same run by its id."""
+
     def log(
         trial: optuna.Trial, params: dict[str, Any], value: float | None, n_rounds: int = 0
     ) -> None:
-        if not enabled:
+        if parent_run_id is None:
             return
-        with mlflow.start_run(run_name=f"trial-{trial.number}", nested=True):
+        with mlflow.start_run(
+            run_name=f"trial-{trial.number}", nested=True, parent_run_id=parent_run_id
+        ):
             mlflow.log_params({k: v for k, v in params.items() if not isinstance(v, list)})
             mlflow.set_tags({"optuna_trial": trial.number, "pruned": value is None})
             if value is not None:
                 mlflow.log_metrics({"cv_logloss": value, "n_rounds": n_rounds})
 
     return log
+
+
+@dataclass(frozen=True)
+class WorkerReport:
+    """What one worker process did and, once every worker was done, the best trial it read."""
+
+    worker: int
+    pid: int
+    trials: int  # trials this worker ran
+    best_trial: int
+    best_params: dict[str, Any]
 
 
 @dataclass
@@ -204,6 +259,7 @@ class TuneResult:
     n_trials_this_run: int
     params_path: Path
     test: dict[str, Any] = field(default_factory=dict)  # with report_test: metrics + auc_ci
+    workers: list[WorkerReport] = field(default_factory=list)  # with workers > 1
 
 
 def tune(
@@ -218,42 +274,46 @@ def tune(
     config: TrainingConfig | None = None,
     log_to_mlflow: bool = True,
     report_test: bool = False,
+    workers: int = 1,
 ) -> TuneResult:
-    """Run (or continue) the study and write the best params where ``compass train`` reads them."""
+    """Run (or continue) the study and write the best params where ``compass train`` reads them.
+
+    ``workers`` > 1: that many processes, each running ``n_trials`` / ``timeout`` of its own on
+    the study (a database server's storage only, see the module doc)."""
     if n_trials is None and timeout is None:
         raise ValueError("give a budget: n_trials and/or timeout")
     config = config or load_config()
-    prep = prepare(frame, spec)
     # the objectives differ (see the module doc): a study is one of them
     name = study_name or f"{spec.name}-{'blend' if config.blend.enabled else 'lightgbm'}"
     storage = storage or study_storage()
+    if workers > 1 and storage.url.startswith("sqlite"):
+        raise TuneError(
+            f"--workers {workers} needs --storage on a database server (postgresql://...): "
+            "Optuna's documentation advises against parallel workers on SQLite, whose writers "
+            "lock the whole file"
+        )
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = open_study(name, storage, resume)
     before = len(study.trials)
-    bar = tqdm(total=n_trials, desc=f"tune {name}", unit="trial")
-
-    def progress(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        bar.update(1)
-        done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-        if done:
-            bar.set_postfix(best=f"{study.best_value:.4f}")
-
-    objective = make_objective(prep, config, _mlflow_trial_logger(log_to_mlflow))
     parent = None
     if log_to_mlflow:
         registry.configure(config.experiment)
         parent = mlflow.start_run(run_name=f"tune-{name}")
         mlflow.set_tags({"kind": "tuning", "study": name, "dataset": spec.name, "resume": resume})
+    parent_id = parent.info.run_id if parent is not None else None
+    reports: list[WorkerReport] = []
     try:
-        study.optimize(objective, n_trials=n_trials, timeout=timeout, callbacks=[progress])
+        if workers == 1:
+            _optimize(study, prepare(frame, spec), config, n_trials, timeout, parent_id)
+        else:
+            job = _Job(frame, spec, name, storage, n_trials, timeout, config, parent_id)
+            reports = _run_workers(job, workers)
         if not _has_complete(study):
             raise RuntimeError(f"study {name!r}: no trial completed (all pruned or failed)")
     except BaseException:
         if parent is not None:  # interrupted: the parent run says so; the study keeps its trials
             mlflow.end_run("KILLED")
         raise
-    finally:
-        bar.close()
     best = study.best_trial
     searched = best.params.items()
     best_params = {k: v for k, v in searched if not k.startswith(BLEND_PREFIX)}
@@ -309,7 +369,113 @@ def tune(
         len(study.trials) - before,
         params_path,
         test,
+        reports,
     )
+
+
+def _optimize(
+    study: optuna.Study,
+    prep: Prepared,
+    config: TrainingConfig,
+    n_trials: int | None,
+    timeout: float | None,
+    parent_run_id: str | None,
+    worker: int = 0,
+) -> int:
+    """Run this process's budget on the study; the number of trials it ran."""
+    label = f"tune {study.study_name}" + (f" [worker {worker}]" if worker else "")
+    bar = tqdm(total=n_trials, desc=label, unit="trial", position=worker)
+
+    ran = 0
+
+    def progress(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        nonlocal ran
+        ran += 1
+        bar.update(1)
+        if _has_complete(study):
+            bar.set_postfix(best=f"{study.best_value:.4f}")
+
+    objective = make_objective(prep, config, _mlflow_trial_logger(parent_run_id))
+    try:
+        study.optimize(objective, n_trials=n_trials, timeout=timeout, callbacks=[progress])
+    finally:
+        bar.close()
+    return ran
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What every worker process needs (sent to each when it starts)."""
+
+    frame: pd.DataFrame
+    spec: DatasetSpec
+    study_name: str
+    storage: optuna.storages.RDBStorage
+    n_trials: int | None
+    timeout: float | None
+    config: TrainingConfig
+    parent_run_id: str | None
+
+
+def _run_workers(job: _Job, workers: int) -> list[WorkerReport]:
+    """Run ``workers`` processes on the study; their reports, in worker order. Each reads the
+    best trial only once all are done (a barrier), so every one reports the study's final best.
+    Forked from a fresh server process that imported this module once (a fork of this process
+    would inherit LightGBM's OpenMP threads and the study's open connections)."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload([__name__])
+    barrier, results = ctx.Barrier(workers), ctx.Queue()
+    procs = [
+        ctx.Process(target=_worker, args=(job, i, barrier, results), name=f"tune-worker-{i}")
+        for i in range(workers)
+    ]
+    for proc in procs:
+        proc.start()
+    reports: dict[int, WorkerReport] = {}
+    failure: str | None = None
+    try:
+        while len(reports) < workers and failure is None:
+            try:
+                outcome = results.get(timeout=1.0)
+            except queue.Empty:
+                dead = [p for p in procs if p.exitcode not in (None, 0)]
+                if dead:  # killed before it could say why: release the others
+                    barrier.abort()
+                    failure = f"{dead[0].name} exited with status {dead[0].exitcode}"
+                continue
+            if isinstance(outcome, WorkerReport):
+                reports[outcome.worker] = outcome
+            else:
+                failure = outcome
+    finally:
+        if failure is not None or len(reports) < workers:
+            barrier.abort()
+            for proc in procs:
+                proc.terminate()
+        for proc in procs:
+            proc.join()
+    if failure is not None:
+        raise RuntimeError(f"tuning worker failed: {failure}")
+    return [reports[i] for i in range(workers)]
+
+
+def _worker(job: _Job, worker: int, barrier: Any, results: Any) -> None:
+    """One worker process: its budget on the study, then (after every worker) the best trial."""
+    try:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        if job.parent_run_id is not None:
+            registry.configure(job.config.experiment)
+        study = open_study(job.study_name, job.storage, resume=True, worker=worker)
+        prep = prepare(job.frame, job.spec)
+        ran = _optimize(
+            study, prep, job.config, job.n_trials, job.timeout, job.parent_run_id, worker
+        )
+        barrier.wait()
+        best = study.best_trial
+        results.put(WorkerReport(worker, os.getpid(), ran, best.number, best.params))
+    except BaseException as exc:
+        barrier.abort()
+        results.put(f"worker {worker}: {type(exc).__name__}: {exc}")
 
 
 def _has_complete(study: optuna.Study) -> bool:

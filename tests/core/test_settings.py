@@ -15,6 +15,7 @@ def test_defaults_without_environment() -> None:
     assert s.model_tag == "hit-compass:latest" and s.host == "127.0.0.1"
     assert s.api_key is None and s.access_log is True and s.tracing is False
     assert s.workers == 1
+    assert s.db_url is None  # the prediction log in SQLite
     assert s.mlflow_uri == f"sqlite:///{s.state_dir / 'mlflow.db'}"
 
 
@@ -28,6 +29,7 @@ def test_values_are_parsed_and_typed(tmp_path: Path) -> None:
             "HIT_COMPASS_LOG_SYNC": "full",
             "HIT_COMPASS_WORKERS": "2",
             "MLFLOW_TRACKING_URI": "http://127.0.0.1:5000",
+            "HIT_COMPASS_DB_URL": "postgresql://team@db.internal:5432/compass",
             "HIT_COMPASS_API_KEY": "",  # empty = unset
         }
     )
@@ -35,6 +37,7 @@ def test_values_are_parsed_and_typed(tmp_path: Path) -> None:
     assert s.tracing is True and s.access_log is False and s.api_key is None
     assert s.workers == 2
     assert s.mlflow_uri == "http://127.0.0.1:5000"
+    assert s.db_url == "postgresql://team@db.internal:5432/compass"
 
 
 @pytest.mark.parametrize(
@@ -45,6 +48,7 @@ def test_values_are_parsed_and_typed(tmp_path: Path) -> None:
         ("HIT_COMPASS_MAX_BODY_BYTES", "1e6"),
         ("HIT_COMPASS_LOG_SYNC", "sometimes"),
         ("HIT_COMPASS_WORKERS", "0"),
+        ("HIT_COMPASS_DB_URL", "sqlite:///state/predictions.db"),
     ],
 )
 def test_a_bad_value_names_its_variable(var: str, value: str) -> None:

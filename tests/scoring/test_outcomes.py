@@ -3,7 +3,6 @@ overwritten, recorded once."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,8 +46,9 @@ def rule(schemas) -> OutcomeSchema:
 
 
 @pytest.fixture()
-def log(tmp_path: Path) -> Iterator[PredictionLog]:
-    log = PredictionLog(tmp_path / "predictions.db")
+def log(log_location) -> Iterator[PredictionLog]:
+    """A fresh prediction log, on SQLite and on PostgreSQL: every store test runs on both."""
+    log = PredictionLog(log_location)
     yield log
     log.close()
 
@@ -144,8 +144,9 @@ def test_stored_in_the_prediction_log_once_and_unmatched_reported(
     again = store.record(batch, "http")  # a retried request
     assert (again.recorded, again.duplicates, again.unmatched) == (0, 3, 2)
     assert store.count() == 3
-    with sqlite3.connect(log.path) as db:  # the same database file as the predictions
-        assert db.execute("SELECT COUNT(*) FROM outcomes").fetchone()[0] == 3
+    same = PredictionLog(log.location)  # the same database as the predictions
+    assert same.query("SELECT COUNT(*) FROM outcomes") == [(3,)]
+    same.close()
     kept = {o.concept_id: o for o in store.latest()}
     assert set(kept) == {"scored", "never-1", "never-2"}  # unmatched ones are kept
     assert kept["never-2"].label == 0 and kept["never-2"].source == "http"
