@@ -298,22 +298,25 @@ def test_run_monitor_writes_the_report_logs_a_run_and_leaves_the_summary(
     assert json.loads(latest.read_text()) == summary
 
 
-def test_compass_monitor_reports_the_champion(scorer, champion: dict, tmp_path) -> None:
-    """End to end on the session's state: a drifted cohort scored and logged, its outcomes
-    recorded; the command writes its report and exits 3: prices moved past the act level."""
+def test_compass_monitor_reports_the_champion(
+    scorer, champion: dict, tmp_path, monkeypatch
+) -> None:
+    """End to end on the session's champion, with a prediction log of its own (other tests'
+    answers in the session's log would water the drift down, by test order): a drifted cohort
+    scored and logged, its outcomes recorded; the command writes its report and exits 3."""
     from typer.testing import CliRunner
 
     from compass.cli import ALARM_EXIT, app
     from features.simulator import Drift
 
-    # strong enough to show through the other tests' cohorts of the same version in the log
-    log_cohort(scorer, 23, Drift(price_inflation=3.0))
-    r = CliRunner().invoke(app, ["monitor", "-o", str(tmp_path)])
+    monkeypatch.setenv("HIT_COMPASS_STATE", str(tmp_path / "state"))  # MLflow stays the session's
+    log_cohort(scorer, 23, Drift(price_inflation=1.6))
+    r = CliRunner().invoke(app, ["monitor", "-o", str(tmp_path / "out")])
     assert r.exit_code == ALARM_EXIT, (r.output, r.exception)
-    summary = json.loads((tmp_path / "monitor.json").read_text())
+    summary = json.loads((tmp_path / "out" / "monitor.json").read_text())
     assert any(a.startswith("price: PSI") for a in summary["alarms"]), summary["alarms"]
-    assert summary["model_version"] == champion["version"] and summary["scored"] >= 600
-    assert summary["outcomes_matched"] >= 600 and summary["live"]["n"] >= 600
+    assert summary["model_version"] == champion["version"] and summary["scored"] == 600
+    assert summary["outcomes_matched"] == 600 and summary["live"]["n"] == 600
     assert summary["promised_logloss"] == summary["trained"]["logloss"] > 0
-    assert "| price |" in (tmp_path / "monitor.md").read_text()
+    assert "| price |" in (tmp_path / "out" / "monitor.md").read_text()
     assert summary["mlflow_run_id"] in r.output
