@@ -304,7 +304,7 @@ def export(
     """Copy a registered version into the BentoML model store as 'hit-compass', publish it for
     every service worker and replica sharing the state, then ask the running service to load it
     now (POST /admin/reload; nothing happens if none is running)."""
-    from scoring.prediction_log import PredictionLog
+    from scoring.prediction_log import PredictionLog, shown
     from scoring.served import ServedModels
     from serving.reload import notify
 
@@ -317,7 +317,7 @@ def export(
             ServedModels(log).publish(model, tag)
         finally:
             log.close()
-        typer.echo(f"published {tag} for every service worker sharing {log.path}")
+        typer.echo(f"published {tag} for every service worker sharing {shown(log.location)}")
         typer.echo(notify(url, tag))
 
 
