@@ -35,8 +35,8 @@ def run_training(
 ) -> dict[str, Any]:
     """``with_outcomes``: the history gains the scored concepts whose outcomes came back
     (``training.outcome_history``); the out-of-time test is the newest launches, so the gate
-    judges challenger and champion on the newest outcomes. ``stages`` in the result: seconds
-    per stage (``compass bench train``)."""
+    judges challenger and champion on the newest outcomes. ``stages`` in the result: the
+    :class:`~training.stages.Stages` recorder, seconds per stage (``compass bench train``)."""
     stages = Stages()
     config = load_config()
     spec = load_spec(spec_path)
@@ -88,7 +88,7 @@ def run_training(
         "evaluation": report.summary,
         "promotion": decision,
         "train_result": result,
-        "stages": stages.seconds,
+        "stages": stages,
     }
 
 

@@ -25,6 +25,8 @@ def test_train_benchmark_json_on_a_small_size() -> None:
     assert all(v >= 0 for v in row["stages"].values())
     # stages never nest, so together they fit in the run (both are rounded to 0.01 s)
     assert sum(row["stages"].values()) <= row["wall_s"] + 0.01 * len(row["stages"])
+    assert set(row["stages_cpu_s"]) == set(row["stages"])
+    assert sum(row["stages_cpu_s"].values()) <= row["cpu_s"] + 0.01 * len(row["stages"])
     for key in ("test_auc", "bayes_auc"):
         assert 0.5 < row[key] <= 1.0
     assert 0 < row["test_logloss"] < 1
