@@ -105,7 +105,8 @@ def train(
             force=force,
             with_outcomes=with_outcomes,
         )
-    _echo_json({k: v for k, v in result.items() if k != "train_result"})
+    shown = {k: v for k, v in result.items() if k not in ("train_result", "stages")}
+    _echo_json(shown | {"stages": {k: round(v, 2) for k, v in result["stages"].seconds.items()}})
 
 
 @app.command()
