@@ -23,7 +23,9 @@ from core.settings import settings
 from training import DEFAULT_SPEC
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
-bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: quality, serving, the loop.")
+bench_app = typer.Typer(
+    no_args_is_help=True, help="Benchmarks: quality, training, serving, the loop."
+)
 app.add_typer(bench_app, name="bench")
 
 SpecOpt = Annotated[Path, typer.Option("--spec", help="Dataset spec (YAML).")]
@@ -109,7 +111,8 @@ def train(
             force=force,
             with_outcomes=with_outcomes,
         )
-    _echo_json({k: v for k, v in result.items() if k != "train_result"})
+    shown = {k: v for k, v in result.items() if k not in ("train_result", "stages")}
+    _echo_json(shown | {"stages": {k: round(v, 2) for k, v in result["stages"].seconds.items()}})
 
 
 @app.command()
@@ -221,6 +224,33 @@ def bench_quality(
             f"ECE {m['ece']:.4f}  targets {result[name]['targets']}"
         )
     typer.echo(markdown_tables(result))
+    typer.echo(f"{out} written in {result['seconds_total']:.0f} s")
+
+
+@bench_app.command("train")
+def bench_train(
+    out: Annotated[Path, typer.Option("-o", "--out", help="JSON file to write.")] = Path(
+        "train.json"
+    ),
+    sizes: Annotated[
+        str, typer.Option(help="Comma-separated numbers of simulated launches.")
+    ] = "20000,200000,1000000",
+    seed: Annotated[int, typer.Option(help="Simulator seed.")] = 7,
+) -> None:
+    """How `compass train` grows: per size, wall time, peak memory, seconds per stage and test
+    quality, each size simulated and trained in fresh processes -> JSON."""
+    from benchmarks import train as bench
+
+    try:
+        ns = [int(v) for v in sizes.split(",") if v.strip()]
+    except ValueError:
+        raise typer.BadParameter("--sizes: comma-separated integers") from None
+    if not ns or min(ns) < 1000:
+        raise typer.BadParameter("--sizes: at least one size, each at least 1000 launches")
+    result = bench.run(ns, seed=seed, say=lambda m: typer.echo(m, err=True))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    typer.echo(bench.markdown(result))
     typer.echo(f"{out} written in {result['seconds_total']:.0f} s")
 
 

@@ -38,6 +38,9 @@ TRIAL_RATE = 0.72  # share of sent samples actually tried (uninformative about a
 START, END = np.datetime64("2022-01-01"), np.datetime64("2026-01-01")
 N_BRANDS = 1500
 _GRID = np.linspace(-6.5, 6.5, 261)  # quadrature grid over the latent appeal a
+# rows per block of the quadrature: a dozen (rows x grid) float arrays of ~20 MB each, where all
+# rows at once took ~23 GB at a million launches
+BAYES_CHUNK_ROWS = 10_000
 
 CATEGORY_NAMES = list(CATEGORIES)
 SEGMENT_NAMES = list(SEGMENTS)
@@ -289,12 +292,25 @@ def simulate(
     return df
 
 
-def bayes_hit_probability(df: pd.DataFrame, drift: Drift = NO_DRIFT) -> np.ndarray:
+def bayes_hit_probability(
+    df: pd.DataFrame, drift: Drift = NO_DRIFT, chunk_rows: int = BAYES_CHUNK_ROWS
+) -> np.ndarray:
     """P(hit | observable columns) by quadrature over the latent appeal, in the world ``drift``
     describes.
 
-    Uses only the observable columns of ``df``; this is the Bayes-optimal predictor.
+    Uses only the observable columns of ``df``; this is the Bayes-optimal predictor. Rows are
+    independent, so the (rows x grid) arrays are built ``chunk_rows`` at a time: memory stays
+    bounded whatever ``len(df)`` is, and every row's arithmetic is the same as all at once.
     """
+    if chunk_rows <= 0:
+        raise ValueError(f"chunk_rows must be positive, got {chunk_rows}")
+    out = np.empty(len(df))
+    for lo in range(0, len(df), chunk_rows):
+        out[lo : lo + chunk_rows] = _bayes_chunk(df.iloc[lo : lo + chunk_rows], drift)
+    return out
+
+
+def _bayes_chunk(df: pd.DataFrame, drift: Drift) -> np.ndarray:
     cat = pd.Categorical(df["category"], categories=CATEGORY_NAMES).codes
     seg = pd.Categorical(df["target_segment"], categories=SEGMENT_NAMES).codes
     tier = pd.Categorical(df["brand_tier"], categories=TIER_NAMES).codes

@@ -29,9 +29,17 @@ from threadpoolctl import threadpool_limits
 
 from features.spec import DatasetSpec
 from models.linear import LinearPart, signed_log
-from training.boosting import booster_params, dataset
+from training.boosting import booster_params, dataset, sample_rows
 
 DAYS_PER_YEAR = 365.25
+# Rows of a fold's training block the linear part's choice fits on: its few dozen coefficients
+# are pinned down long before this, while its fits on every row were the largest cost of the
+# time folds in a profile of a large history; below it every row is used, exactly as before.
+LINEAR_CHOICE_ROWS = 100_000
+# Training rows LightGBM's half-life is chosen on when the grid has several: early-stopped runs
+# per half-life and fold grow faster than the rows (more rows, more trees each); the chosen
+# one then runs on every row.
+LGBM_CHOICE_ROWS = 200_000
 Folds = list[tuple[np.ndarray, np.ndarray]]
 
 
@@ -241,20 +249,25 @@ def linear_oofs(
     c_grid: tuple[float, ...],
     half_life_grid: tuple[float | None, ...],
     min_frequency: int = 10,
+    max_rows: int = LINEAR_CHOICE_ROWS,
 ) -> dict[tuple[float | None, float], np.ndarray]:
     """The linear part's out-of-fold log-odds per (recency half-life, C), NaN outside the
     folds. Each fold's encoders and design are built once; C runs from strong to weak
     regularisation, each fit starting from the previous one's solution (the same optimum, far
-    fewer iterations)."""
+    fewer iterations). A training block longer than ``max_rows`` is fitted on a seeded sample
+    of that many of its rows (every validation row is still predicted), with C scaled so the
+    penalty weighs against the data as it would on the whole block."""
     oof = {(hl, C): np.full(len(y), np.nan) for hl in half_life_grid for C in c_grid}
     for tr, va in folds:
-        part = LinearPart(list(names), encoders_for(x[tr], names, categorical, min_frequency))
-        d_tr, d_va = part.design(x[tr]), part.design(x[va])
+        fit = sample_rows(tr, max_rows)
+        part = LinearPart(list(names), encoders_for(x[fit], names, categorical, min_frequency))
+        d_tr, d_va = part.design(x[fit]), part.design(x[va])
         bounds = _bounds(part, monotone)
+        scale = len(tr) / len(fit)  # exactly 1.0 (C unchanged) when every row is used
         for hl in half_life_grid:
-            weight, start = recency_weights(days[tr], hl), None
+            weight, start = recency_weights(days[fit], hl), None
             for C in sorted(c_grid):
-                start = _solve(d_tr, y[tr], bounds, C, weight, start)
+                start = _solve(d_tr, y[fit], bounds, C * scale, weight, start)
                 oof[hl, C][va] = start[0] + d_va @ start[1:]
     return oof
 
@@ -333,32 +346,15 @@ def choose_blend(
     w_grid: tuple[float, ...],
     min_frequency: int = 10,
     latest_fold_callbacks: list[Any] | None = None,
+    choice_rows: int = LGBM_CHOICE_ROWS,
 ) -> BlendChoice:
     """LightGBM's half-life, the linear part's C and half-life and w (together, see the module
     doc), then forward Platt.
     ``latest_fold_callbacks`` go to :func:`honest_lgbm_oof` (one LightGBM half-life only: a
-    pruning callback follows one run)."""
+    pruning callback follows one run). ``choice_rows``: :data:`LGBM_CHOICE_ROWS`."""
     if latest_fold_callbacks and len(lgbm_half_lives) > 1:
         raise ValueError("latest-fold callbacks need a single LightGBM half-life")
-    cvs = {
-        hl: honest_lgbm_oof(
-            x,
-            y,
-            days,
-            names,
-            categorical,
-            spec,
-            params,
-            folds,
-            hl,
-            max_rounds,
-            early_stopping,
-            latest_fold_callbacks,
-        )
-        for hl in lgbm_half_lives
-    }
     mask = oof_mask(len(y), folds)
-    lgbm_loss = {hl: logloss(y[mask], c.oof_logit[mask]) for hl, c in cvs.items()}
     lins = linear_oofs(
         x,
         y,
@@ -372,15 +368,43 @@ def choose_blend(
         min_frequency,
     )
     linear_loss = {k: logloss(y[mask], z[mask]) for k, z in lins.items()}
+
+    def lgbm_oof(hl: float | None, on: Folds) -> HonestOOF:
+        return honest_lgbm_oof(
+            x,
+            y,
+            days,
+            names,
+            categorical,
+            spec,
+            params,
+            on,
+            hl,
+            max_rounds,
+            early_stopping,
+            latest_fold_callbacks,
+        )
+
+    # LightGBM's half-life is one of a few: past ``choice_rows`` rows it is chosen on a seeded
+    # sample of them (the same time folds, fewer rows), and only the chosen one runs on every
+    # row (its trees, out-of-fold log-odds and w are then the whole history's)
+    several = len(lgbm_half_lives) > 1
+    judged = np.zeros(len(y), dtype=bool)
+    judged[sample_rows(np.arange(len(y)), choice_rows if several else len(y))] = True
+    sampled = not judged.all()
+    judged_folds = [(tr[judged[tr]], va[judged[va]]) for tr, va in folds]
+    cvs = {hl: lgbm_oof(hl, judged_folds) for hl in lgbm_half_lives}
+    on = mask & judged
+    lgbm_loss = {hl: logloss(y[on], c.oof_logit[on]) for hl, c in cvs.items()}
     # the blend's loss at its best w, per (LightGBM half-life, (linear half-life, C))
     joint = {}
     for hl, cv in cvs.items():
         for key, lz in lins.items():
-            w, _ = select_weight(cv.oof_logit, lz, y, mask, w_grid)
-            joint[hl, key] = logloss(y[mask], w * cv.oof_logit[mask] + (1 - w) * lz[mask])
+            w, _ = select_weight(cv.oof_logit, lz, y, on, w_grid)
+            joint[hl, key] = logloss(y[on], w * cv.oof_logit[on] + (1 - w) * lz[on])
     hl_lgbm, (hl_lin, C) = min(joint, key=joint.__getitem__)  # ties: the first in grid order
     by_lgbm = {str(h): round(min(v for k, v in joint.items() if k[0] == h), 5) for h in cvs}
-    lgbm = cvs[hl_lgbm]
+    lgbm = lgbm_oof(hl_lgbm, folds) if sampled else cvs[hl_lgbm]
     lin = LinearChoice(
         C,
         hl_lin,
@@ -396,10 +420,12 @@ def choose_blend(
         "lgbm_half_life": hl_lgbm,
         "linear": {"C": lin.C, "half_life": lin.half_life},
         "oof_logloss": {
-            "lgbm": round(lgbm_loss[hl_lgbm], 5),
+            "lgbm": round(logloss(y[mask], lgbm.oof_logit[mask]), 5),
             "linear": round(logloss(y[mask], lin.oof_logit[mask]), 5),
             "blend": round(logloss(y[mask], z[mask]), 5),
         },
+        # LightGBM's half-life was judged on this many rows (all of them unless sampled)
+        "lgbm_half_life_rows": int(judged.sum()),
         "lgbm_oof_logloss_by_half_life": {str(h): round(v, 5) for h, v in lgbm_loss.items()},
         "linear_oof_logloss": lin.report,
         # the blend's best (over the linear part's settings and w) per LightGBM half-life

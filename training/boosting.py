@@ -37,3 +37,12 @@ def booster_params(params: dict[str, Any], spec: DatasetSpec, names: list[str]) 
         p["monotone_constraints"] = [spec.monotone.get(n, 0) for n in names]
         p.setdefault("monotone_constraints_method", "advanced")
     return p
+
+
+def sample_rows(rows: np.ndarray, max_rows: int, seed: int = 0) -> np.ndarray:
+    """``rows`` if there are at most ``max_rows``, else a seeded sample of that many, in their
+    order (so a sample of date-sorted rows stays date-sorted)."""
+    if len(rows) <= max_rows:
+        return rows
+    keep = np.random.default_rng(seed).choice(len(rows), max_rows, replace=False)
+    return rows[np.sort(keep)]

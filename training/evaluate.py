@@ -40,15 +40,39 @@ def score(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
 def bootstrap_ci(
     y: np.ndarray, p: np.ndarray, metric: str = "auc", n_boot: int = 500, seed: int = 0
 ) -> tuple[float, float]:
-    """95 % percentile bootstrap interval of a metric over test rows."""
+    """95 % percentile bootstrap interval of a metric over test rows.
+
+    A resample is held as how often it draws each row: the metric of the resample is then a
+    weighted sum over rows sorted once, O(rows) each instead of a sort per resample (the same
+    values as ``roc_auc_score`` / ``log_loss`` on the drawn rows, up to rounding)."""
     rng = np.random.default_rng(seed)
-    y, p = np.asarray(y), np.asarray(p)
-    fn = {"auc": roc_auc_score, "logloss": lambda a, b: log_loss(a, b, labels=[0, 1])}[metric]
+    y, p = np.asarray(y).astype(int), np.asarray(p, dtype=float)
+    n = len(y)
+    if metric == "auc":
+        # tied scores form one group: a positive beats the negatives below it, half the tied
+        values, group = np.unique(p, return_inverse=True)
+
+        def fn(counts: np.ndarray) -> float:
+            pos = np.bincount(group, weights=counts * y, minlength=len(values))
+            neg = np.bincount(group, weights=counts * (1 - y), minlength=len(values))
+            below = np.cumsum(neg) - neg
+            return float(pos @ (below + 0.5 * neg) / (pos.sum() * neg.sum()))
+
+    elif metric == "logloss":
+        eps = np.finfo(p.dtype).eps  # log_loss's own clipping
+        q = np.clip(p, eps, 1 - eps)
+        row_loss = -(y * np.log(q) + (1 - y) * np.log(1 - q))
+
+        def fn(counts: np.ndarray) -> float:
+            return float(counts @ row_loss / n)
+
+    else:
+        raise ValueError(f"unknown metric {metric!r}")
     vals = []
     for _ in range(n_boot):
-        idx = rng.integers(0, len(y), len(y))
+        idx = rng.integers(0, n, n)
         if y[idx].min() != y[idx].max():
-            vals.append(fn(y[idx], p[idx]))
+            vals.append(fn(np.bincount(idx, minlength=n).astype(float)))
     lo, hi = np.percentile(vals, [2.5, 97.5])
     return float(lo), float(hi)
 

@@ -20,6 +20,7 @@ from training.dataset import DEFAULT_SIM_ROWS, DEFAULT_SIM_SEED, load_launches
 from training.outcome_history import scored_launches
 from training.promote import promote
 from training.report import write_run_report
+from training.stages import Stages
 from training.train import load_config, train_model
 from training.tune import load_tuned, tuned_config, tuned_params_path
 
@@ -34,12 +35,15 @@ def run_training(
 ) -> dict[str, Any]:
     """``with_outcomes``: the history gains the scored concepts whose outcomes came back
     (``training.outcome_history``); the out-of-time test is the newest launches, so the gate
-    judges challenger and champion on the newest outcomes."""
+    judges challenger and champion on the newest outcomes. ``stages`` in the result: the
+    :class:`~training.stages.Stages` recorder, seconds per stage (``compass bench train``)."""
+    stages = Stages()
     config = load_config()
     spec = load_spec(spec_path)
     model_name = store.model_name_for(spec.name)  # one registered model per launch history
     scored = _scored_launches(spec, model_name) if with_outcomes else None
-    loaded = load_launches(spec, data, spec_dir=spec_path.parent, scored=scored)
+    with stages("load"):
+        loaded = load_launches(spec, data, spec_dir=spec_path.parent, scored=scored)
     params: dict[str, Any] = {}
     if params_path is not None:
         payload = json.loads(params_path.read_text())
@@ -49,30 +53,32 @@ def run_training(
         tuned = load_tuned(tuned_params_path(), spec, config)
         if tuned is not None:
             (params, config), params_path = tuned, tuned_params_path()
-    result = train_model(loaded.frame, spec, params, config)
+    result = train_model(loaded.frame, spec, params, config, stages)
     with tempfile.TemporaryDirectory() as tmp:
         # baselines, bootstrap CI, plots and the Markdown model report, in the same run
-        report = write_run_report(result, spec, Path(tmp) / "report")
-        version = registry.log_and_register(
-            result.model,
-            spec,
-            result.train,
-            result.test,
-            result.params,
-            result.test_metrics,
-            extra_artifacts={"report": report.folder},
-            tags={
-                "params_source": str(params_path or "config.yaml"),
-                "scored_with_outcomes": str(loaded.report.get("scored_with_outcomes", 0)),
-            },
-            model_name=model_name,
-            extra_metrics=report.metrics,
+        report = write_run_report(result, spec, Path(tmp) / "report", stages)
+        with stages("mlflow_logging"):
+            version = registry.log_and_register(
+                result.model,
+                spec,
+                result.train,
+                result.test,
+                result.params,
+                result.test_metrics,
+                extra_artifacts={"report": report.folder},
+                tags={
+                    "params_source": str(params_path or "config.yaml"),
+                    "scored_with_outcomes": str(loaded.report.get("scored_with_outcomes", 0)),
+                },
+                model_name=model_name,
+                extra_metrics=report.metrics,
+            )
+    with stages("gate"):
+        decision = (
+            promote(version, config.promotion, force=force, model_name=model_name)
+            if gate
+            else {"promoted": False, "reason": "gate skipped"}
         )
-    decision = (
-        promote(version, config.promotion, force=force, model_name=model_name)
-        if gate
-        else {"promoted": False, "reason": "gate skipped"}
-    )
     return {
         "model_name": model_name,
         "version": version,
@@ -82,6 +88,7 @@ def run_training(
         "evaluation": report.summary,
         "promotion": decision,
         "train_result": result,
+        "stages": stages,
     }
 
 

@@ -25,11 +25,14 @@ from training.baselines import (  # noqa: E402
     evaluate_baselines,
     model_summary,
 )
+from training.boosting import sample_rows  # noqa: E402
 from training.dataset import to_columns  # noqa: E402
 from training.evaluate import reliability_table  # noqa: E402
+from training.stages import Stages  # noqa: E402
 from training.train import TrainResult  # noqa: E402
 
 TOP_FEATURES = 15
+SHAP_ROWS = 20_000  # test rows TreeSHAP explains for the report (all of them below this)
 
 
 @dataclass
@@ -206,7 +209,8 @@ def markdown_report(
         "",
         "![ROC](plots/roc.png) ![lift](plots/lift.png)",
         "",
-        "## What drives the score (mean |SHAP|, log-odds, test rows)",
+        "## What drives the score (mean |SHAP|, log-odds, "
+        f"{min(len(test), SHAP_ROWS)} of {len(test)} test rows)",
         "",
         "| feature | mean abs SHAP |\n|---|---|",
         *[f"| `{n}` | {v:.4f} |" for n, v in shap_top[:TOP_FEATURES]],
@@ -228,35 +232,43 @@ def markdown_report(
     return "\n".join(lines)
 
 
-def write_run_report(result: TrainResult, spec: DatasetSpec, folder: Path) -> RunReport:
+def write_run_report(
+    result: TrainResult, spec: DatasetSpec, folder: Path, stages: Stages | None = None
+) -> RunReport:
     """Baselines, bootstrap CI, plots and the Markdown report of one training run."""
+    stages = stages or Stages()
     folder.mkdir(parents=True, exist_ok=True)
     plots = folder / "plots"
     y = result.test["label"].to_numpy()
     p = result.test_proba
-    probas = baseline_probabilities(result, spec)
-    baselines = evaluate_baselines(result, spec, probas)
-    summary = model_summary(result)
-    model = result.model
-    x_test = model.features.transform(to_columns(result.test, spec))
-    names = model.features.feature_names
-    contrib, _, _ = model.explain(x_test)
-    shap_top = mean_abs_shap(contrib, names)
-    lift = lift_table(y, p)
-    plot_roc(y, {"model": p} | probas, plots / "roc.png")
-    plot_reliability(y, p, summary["ece"], plots / "reliability.png")
-    plot_lift(y, p, plots / "lift.png")
-    plot_shap_summary(contrib, x_test, names, plots / "shap_summary.png")
-    plot_importance(names, model.booster.feature_importance("gain"), plots / "importance.png")
-    text = markdown_report(spec, result, summary, baselines, shap_top, lift)
-    (folder / "model_report.md").write_text(text)
-    metrics = {
-        "test_auc_ci_low": summary["auc_ci"][0],
-        "test_auc_ci_high": summary["auc_ci"][1],
-        "cv_logloss": summary["cv_logloss"],
-    }
-    for name, m in baselines.items():
-        metrics |= {f"{name}_{k}": v for k, v in m.items() if k in METRICS}
+    with stages("baselines"):
+        probas = baseline_probabilities(result, spec)
+        baselines = evaluate_baselines(result, spec, probas)
+    with stages("report"):
+        summary = model_summary(result)
+        model = result.model
+        # TreeSHAP costs trees x leaves x depth^2 per row and only feeds the table and plot of
+        # what drives the score: a fixed sample of test rows estimates both
+        rows = sample_rows(np.arange(len(result.test)), SHAP_ROWS)
+        x_test = model.features.transform(to_columns(result.test.iloc[rows], spec))
+        names = model.features.feature_names
+        contrib, _, _ = model.explain(x_test)
+        shap_top = mean_abs_shap(contrib, names)
+        lift = lift_table(y, p)
+        plot_roc(y, {"model": p} | probas, plots / "roc.png")
+        plot_reliability(y, p, summary["ece"], plots / "reliability.png")
+        plot_lift(y, p, plots / "lift.png")
+        plot_shap_summary(contrib, x_test, names, plots / "shap_summary.png")
+        plot_importance(names, model.booster.feature_importance("gain"), plots / "importance.png")
+        text = markdown_report(spec, result, summary, baselines, shap_top, lift)
+        (folder / "model_report.md").write_text(text)
+        metrics = {
+            "test_auc_ci_low": summary["auc_ci"][0],
+            "test_auc_ci_high": summary["auc_ci"][1],
+            "cv_logloss": summary["cv_logloss"],
+        }
+        for name, m in baselines.items():
+            metrics |= {f"{name}_{k}": v for k, v in m.items() if k in METRICS}
     return RunReport(folder, metrics, {"model": summary, "baselines": baselines})
 
 

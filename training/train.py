@@ -29,6 +29,7 @@ from training.boosting import booster_params, dataset
 from training.dataset import day_numbers, to_columns
 from training.evaluate import score
 from training.forecast import attach_scoring_extras
+from training.stages import Stages
 
 CONFIG_PATH = Path(__file__).with_name("config.yaml")
 
@@ -342,37 +343,43 @@ def fit_recipe(
     spec: DatasetSpec,
     params: dict[str, Any],
     config: TrainingConfig,
+    stages: Stages | None = None,
 ) -> Recipe:
     """Time-fold CV picks the trees (and, with ``blend`` on, the half-lives, C and w), calibrate
     out of fold, refit on the whole training period."""
     bc = config.blend
+    stages = stages or Stages()
     if not bc.enabled:
-        cv = cross_validate(
-            x,
-            y,
-            days,
-            names,
-            categorical,
-            spec,
-            params,
-            config.cv_folds,
-            config.max_rounds,
-            config.early_stopping_rounds,
-        )
-        calibrator, report = fit_calibrator(cv.oof_logit[cv.mask], y[cv.mask])
-        booster, _ = _fit_parts(
-            x, y, days, names, categorical, spec, params, cv.n_rounds, None, bc.min_frequency
-        )
+        with stages("time_folds"):
+            cv = cross_validate(
+                x,
+                y,
+                days,
+                names,
+                categorical,
+                spec,
+                params,
+                config.cv_folds,
+                config.max_rounds,
+                config.early_stopping_rounds,
+            )
+            calibrator, report = fit_calibrator(cv.oof_logit[cv.mask], y[cv.mask])
+        with stages("final_fit"):
+            booster, _ = _fit_parts(
+                x, y, days, names, categorical, spec, params, cv.n_rounds, None, bc.min_frequency
+            )
         return Recipe(booster, calibrator, cv, cv.oof_logit, report)
-    folds = time_folds(days, config.cv_folds)
-    choice = _choose_blend(x, y, days, folds, names, categorical, spec, params, config)
-    honest = choice.lgbm
-    cv = CVResult(honest.oof_logit, honest.best_iterations, honest.fold_logloss)
-    calibrator, report = blend_calibrator(choice.oof_logit, y, folds)
-    choice.report["calibration"] = report["calibrator"]
-    booster, linear = _fit_parts(
-        x, y, days, names, categorical, spec, params, cv.n_rounds, choice, bc.min_frequency
-    )
+    with stages("time_folds"):
+        folds = time_folds(days, config.cv_folds)
+        choice = _choose_blend(x, y, days, folds, names, categorical, spec, params, config)
+        honest = choice.lgbm
+        cv = CVResult(honest.oof_logit, honest.best_iterations, honest.fold_logloss)
+        calibrator, report = blend_calibrator(choice.oof_logit, y, folds)
+        choice.report["calibration"] = report["calibrator"]
+    with stages("final_fit"):
+        booster, linear = _fit_parts(
+            x, y, days, names, categorical, spec, params, cv.n_rounds, choice, bc.min_frequency
+        )
     report = {**report, "blend": choice.report}
     return Recipe(booster, calibrator, cv, choice.oof_logit, report, linear, choice.w, choice)
 
@@ -491,40 +498,45 @@ def train_model(
     spec: DatasetSpec,
     params: dict[str, Any] | None = None,
     config: TrainingConfig | None = None,
+    stages: Stages | None = None,
 ) -> TrainResult:
     """Fit features and the recipe on the past, calibrate out of fold, score the held-out
-    future."""
+    future. ``stages`` collects the seconds of each step."""
     config = config or load_config()
     params = {**config.lightgbm, **(params or {})}
-    prep = prepare(frame, spec)
+    stages = stages or Stages()
+    with stages("features"):
+        prep = prepare(frame, spec)
     train, test, cols, y, fb, x = prep.train, prep.test, prep.cols, prep.y, prep.fb, prep.x
     names, cats = fb.feature_names, fb.categorical_features
-    recipe = fit_recipe(x, y, prep.days, names, cats, spec, params, config)
+    recipe = fit_recipe(x, y, prep.days, names, cats, spec, params, config, stages)
     cv = recipe.cv
     pre_test = pre_test_linear = None
-    if spec.pre_test_columns():
-        # the same concepts with the small-sample test masked: an honest "before the test" score
-        masked = fb.transform(mask_pre_test(cols, spec))
-        pre_test, pre_test_linear = recipe.refit(
-            masked, y, prep.days, names, cats, spec, params, config.blend.min_frequency
+    with stages("pre_test_and_forecast"):
+        if spec.pre_test_columns():
+            # the same concepts with the small-sample test masked: an honest "before the test"
+            masked = fb.transform(mask_pre_test(cols, spec))
+            pre_test, pre_test_linear = recipe.refit(
+                masked, y, prep.days, names, cats, spec, params, config.blend.min_frequency
+            )
+        meta: dict[str, Any] = {"spec": spec.name, "n_rounds": cv.n_rounds}
+        if recipe.choice is not None:
+            meta["blend"] = recipe.choice.report
+        model = HitModel(
+            recipe.booster,
+            fb,
+            recipe.calibrator,
+            pre_test,
+            meta,
+            linear=recipe.linear,
+            pre_test_linear=pre_test_linear,
+            blend_weight=recipe.w,
         )
-    meta: dict[str, Any] = {"spec": spec.name, "n_rounds": cv.n_rounds}
-    if recipe.choice is not None:
-        meta["blend"] = recipe.choice.report
-    model = HitModel(
-        recipe.booster,
-        fb,
-        recipe.calibrator,
-        pre_test,
-        meta,
-        linear=recipe.linear,
-        pre_test_linear=pre_test_linear,
-        blend_weight=recipe.w,
-    )
-    # norms + volume forecast; norms from the served log-odds' out-of-fold twin
-    attach_scoring_extras(model, train, x, recipe.oof_logit, params)
-    test_proba = model.predict_proba(to_columns(test, spec))
-    metrics = score(test["label"].to_numpy(), test_proba)
+        # norms + volume forecast; norms from the served log-odds' out-of-fold twin
+        attach_scoring_extras(model, train, x, recipe.oof_logit, params)
+    with stages("test_scores"):
+        test_proba = model.predict_proba(to_columns(test, spec))
+        metrics = score(test["label"].to_numpy(), test_proba)
     extras: dict[str, Any] = {"blend": recipe.choice} if recipe.choice is not None else {}
     return TrainResult(
         model, train, test, cv, test_proba, metrics, recipe.calibration, params, extras

@@ -9,7 +9,13 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from features.domain import BRAND_TIERS, CATEGORIES, SEGMENTS
-from features.simulator import OBSERVABLE_COLUMNS, bayes_hit_probability, simulate
+from features.simulator import (
+    NO_DRIFT,
+    OBSERVABLE_COLUMNS,
+    Drift,
+    bayes_hit_probability,
+    simulate,
+)
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +91,6 @@ def test_test_results_move_the_posterior() -> None:
 def test_future_cohort_from_a_drifted_world_keeps_bayes_exact() -> None:
     """A later cohort from a changed world: its dates, its moved inputs, and p_hit_bayes that
     is calibrated for that world (and better than the old world's formula on it)."""
-    from features.simulator import Drift
 
     drift = Drift(segment_mix={"gen_z": 4.0}, price_inflation=1.3, base_rates={"skincare": 0.3})
     assert drift.drifted_fields() == ["target_segment", "price"]
@@ -114,3 +119,14 @@ def test_future_cohort_from_a_drifted_world_keeps_bayes_exact() -> None:
     # no drift: the later cohort is the same world
     same = simulate(2000, 5, start="2026-01-01", end="2026-07-01")
     np.testing.assert_allclose(same["p_hit_bayes"], bayes_hit_probability(same))
+
+
+@pytest.mark.parametrize(
+    "drift", [NO_DRIFT, Drift(segment_mix={"gen_z": 3.0}, price_inflation=1.3)]
+)
+def test_bayes_in_chunks_equals_all_rows_at_once(drift: Drift) -> None:
+    # chunking bounds memory; it must not move a single bit of any row's posterior
+    df = simulate(4_000, 13, drift=drift)[OBSERVABLE_COLUMNS]
+    whole = bayes_hit_probability(df, drift, chunk_rows=len(df))
+    for chunk_rows in (7, 333, 1_000, 3_999):
+        np.testing.assert_array_equal(bayes_hit_probability(df, drift, chunk_rows), whole)

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from features.spec import load_spec
 from training import DEFAULT_SPEC
 from training.blend import (
+    choose_blend,
     fit_linear,
     honest_lgbm_oof,
     linear_oofs,
@@ -128,3 +129,45 @@ def test_half_lives_c_and_w_are_chosen_together_on_the_blends_loss(fast_config) 
     assert logloss(y[m], choice.oof_logit[m]) == pytest.approx(losses[chosen], abs=1e-12)
     by_lgbm = choice.report["blend_oof_logloss_by_lgbm_half_life"]
     assert min(by_lgbm.values()) == choice.report["oof_logloss"]["blend"]
+
+
+def test_large_histories_choose_on_a_sample_and_fit_the_choice_on_every_row(fast_config) -> None:
+    """Past ``choice_rows`` the half-life is judged on a sample; the chosen LightGBM run and
+    the linear part's out-of-fold log-odds still cover every validation row."""
+    spec = load_spec(DEFAULT_SPEC)
+    prep = prepare(simulated_frame(1500, 3, spec), spec)
+    x, y, days, fb = prep.x, prep.y, prep.days, prep.fb
+    folds = time_folds(days, fast_config.cv_folds)
+    bc, names, cats = fast_config.blend, fb.feature_names, fb.categorical_features
+    args = (x, y, days, folds, names, cats, spec, fast_config.lightgbm)
+    grids = (fast_config.max_rounds, fast_config.early_stopping_rounds, bc.lgbm_half_lives)
+    grids += (bc.linear_half_lives, tuple(bc.c_grid), bc.w_grid)
+    whole = choose_blend(*args, *grids)
+    sampled = choose_blend(*args, *grids, choice_rows=600)
+    assert whole.report["lgbm_half_life_rows"] == len(y)
+    assert sampled.report["lgbm_half_life_rows"] == 600
+    assert np.isfinite(sampled.oof_logit[sampled.mask]).all()
+    # the chosen half-life's run is the whole history's, as without sampling
+    again = honest_lgbm_oof(
+        x, y, days, names, cats, spec, fast_config.lightgbm, folds, sampled.lgbm_half_life,
+        fast_config.max_rounds, fast_config.early_stopping_rounds,
+    )  # fmt: skip
+    np.testing.assert_array_equal(sampled.lgbm.oof_logit, again.oof_logit)
+
+
+def test_linear_fold_fits_on_a_sample_predict_every_validation_row(fast_config) -> None:
+    spec = load_spec(DEFAULT_SPEC)
+    prep = prepare(simulated_frame(1500, 3, spec), spec)
+    x, y, days, fb = prep.x, prep.y, prep.days, prep.fb
+    folds = time_folds(days, fast_config.cv_folds)
+    args = (x, y, days, folds, fb.feature_names, fb.categorical_features, spec.monotone)
+    grids = ((0.1, 1.0), (None,))
+    every = linear_oofs(*args, *grids)
+    (first_tr, first_va), *later = folds
+    sampled = linear_oofs(*args, *grids, max_rows=len(first_tr))  # every block but the first
+    mask = ~np.isnan(every[None, 0.1])
+    for key in every:
+        assert np.isfinite(sampled[key][mask]).all() and np.isnan(sampled[key][~mask]).all()
+        # a block within the limit is fitted on every row, bit for bit; longer ones on a sample
+        np.testing.assert_array_equal(sampled[key][first_va], every[key][first_va])
+        assert all((sampled[key][va] != every[key][va]).any() for _, va in later)

@@ -101,7 +101,7 @@ def test_train_uses_the_tuned_params_and_blend_choices(
 
     seen: dict = {}
 
-    def train_model(frame, spec, params, config):  # stops where training would start
+    def train_model(frame, spec, params, config, stages):  # stops where training would start
         seen.update(params=params, config=config)
         raise Trained
 
