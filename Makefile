@@ -9,7 +9,7 @@ PORT ?= 3000
 # loopback only; another interface only on purpose: `make serve HOST=0.0.0.0`
 HOST ?= 127.0.0.1
 
-.PHONY: setup serve test lint chromium java postgresql wrk bench-serve soak test-team-server mlflow-ui mlflow-server
+.PHONY: setup serve test lint chromium java postgresql wrk bench-serve soak test-heavy mlflow-ui mlflow-server
 
 setup:  ## uv (via pip if missing) and the locked environment
 	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -81,8 +81,8 @@ wrk:  ## Debian's wrk, the load generator of `compass bench serve`
 bench-serve: setup wrk  ## serving benchmark -> serve.json (this service vs no-op BentoML vs mlflow)
 	$(UV) run compass bench serve --out serve.json
 
-test-team-server: setup postgresql  ## opt-in: compass against an MLflow server on PostgreSQL (~3 min)
-	$(UV) run pytest -m team_server tests/training/test_tracking_server.py
+test-heavy: setup postgresql  ## opt-in (~5 min): compass against an MLflow server on PostgreSQL, bench train
+	$(UV) run pytest -m heavy
 
 soak: setup wrk  ## 60 s, 32 connections: zero errors, RSS growth < 10 % (opt-in test)
 	$(UV) run pytest -m soak -s tests/benchmarks/test_soak.py

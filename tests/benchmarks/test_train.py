@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from benchmarks.train import markdown, run
 
 
+# opt-in: two fresh processes simulating and training, over a minute on 2 cores
+@pytest.mark.heavy
+@pytest.mark.slow
 def test_train_benchmark_json_on_a_small_size() -> None:
     out = run([3000], seed=5, say=lambda _: None)
     assert {"cores", "cpu", "load_avg_1m_at_start"} <= set(out["machine"])

@@ -65,7 +65,7 @@ def tracking_server(postgres_server, pg_url: str, tmp_path: Path) -> Iterator[tu
 
 
 # opt-in: three minutes on 2 cores would take make test past its 10-minute budget
-@pytest.mark.team_server
+@pytest.mark.heavy
 @pytest.mark.slow
 @pytest.mark.e2e
 def test_train_promote_export_tune_against_the_tracking_server(
