@@ -211,6 +211,17 @@ def answers(rows: Iterable[tuple], columns: Sequence[str]) -> pd.DataFrame:
     return frame.drop(columns=["outputs"])
 
 
+OUTCOME_COLUMNS = ["concept_id", "launch_date", "label", "raw", "recorded_at"]
+
+
+def read_log(log: PredictionLog, spec_name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every logged answer (:func:`answers`), and the outcome that counts per concept of the
+    spec (:data:`OUTCOME_COLUMNS`)."""
+    said = answers([r for chunk in log.rows() for r in chunk], COLUMNS)
+    latest = [o._asdict() for o in OutcomeStore(log).latest(spec_name)]
+    return said, pd.DataFrame(latest, columns=OUTCOME_COLUMNS)
+
+
 def summarise(
     model: HitModel,
     version: str,
@@ -447,11 +458,7 @@ def run_monitor(
     )
     log = PredictionLog()
     try:
-        said = answers([r for chunk in log.rows() for r in chunk], COLUMNS)
-        outcomes = pd.DataFrame(
-            [o._asdict() for o in OutcomeStore(log).latest(model.spec.name)],
-            columns=["concept_id", "launch_date", "label", "recorded_at"],
-        )
+        said, outcomes = read_log(log, model.spec.name)
     finally:
         log.close()
     summary = summarise(model, version, said, outcomes, trained, n_boot, model_name)

@@ -12,22 +12,17 @@ from __future__ import annotations
 import pandas as pd
 
 from features.spec import DatasetSpec
-from scoring.outcomes import OutcomeStore
-from scoring.prediction_log import COLUMNS, PredictionLog
+from scoring.prediction_log import PredictionLog
 from training.dataset import OUTCOME_LABEL
-from training.monitor import answers, answers_of, join_outcomes
+from training.monitor import answers_of, join_outcomes, read_log
 
 
 def scored_launches(spec: DatasetSpec, model_name: str, log: PredictionLog) -> pd.DataFrame:
     """Launch rows in the spec's own columns (plus :data:`OUTCOME_LABEL`), one per concept."""
-    said = answers([r for chunk in log.rows() for r in chunk], COLUMNS)
+    said, outcomes = read_log(log, spec.name)
     inputs = set(spec.input_columns())
     # rows logged before the log named the model count when they hold this spec's inputs
     ours, _, _ = answers_of(model_name, said, lambda concept: inputs <= concept.keys())
-    outcomes = pd.DataFrame(
-        [o._asdict() for o in OutcomeStore(log).latest(spec.name)],
-        columns=["concept_id", "launch_date", "label", "raw", "recorded_at"],
-    )
     if outcomes.empty or ours.empty:
         return pd.DataFrame(columns=[*inputs, spec.date_column, OUTCOME_LABEL])
     matched = join_outcomes(ours, outcomes).matched
