@@ -10,10 +10,12 @@ launches always move forward in time.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 
 from features.spec import DatasetSpec
 
@@ -41,10 +43,7 @@ class FieldProfile:
             return np.where(np.isfinite(x), out, len(self.shares) - 1)
         levels = {v: i for i, v in enumerate(self.levels or [])}
         other, missing = len(levels), len(levels) + 1
-        return np.array(
-            [missing if _gap(v) else levels.get(str(v), other) for v in np.asarray(values)],
-            dtype=int,
-        )
+        return _per_distinct(values, lambda v: missing if _gap(v) else levels.get(str(v), other))
 
     def shares_of(self, values: Any) -> np.ndarray:
         counts = np.bincount(self.bins(values), minlength=len(self.shares))
@@ -116,11 +115,24 @@ def _number_profile(x: np.ndarray) -> FieldProfile:
 
 
 def _category_profile(values: np.ndarray) -> FieldProfile:
-    seen = [str(v) for v in values if not _gap(v)]
-    names, counts = np.unique(np.array(seen, dtype=object), return_counts=True)
-    levels = [str(names[i]) for i in np.argsort(-counts, kind="stable")[:MAX_LEVELS]]
+    codes, distinct = pd.factorize(pd.Series(np.asarray(values, dtype=object)))
+    counts: dict[str, int] = {}
+    counted = np.bincount(codes[codes >= 0], minlength=len(distinct))
+    for v, n in zip(distinct, counted, strict=True):
+        if not _gap(v):
+            counts[str(v)] = counts.get(str(v), 0) + int(n)
+    # the most common first; ties in name order
+    levels = sorted(counts, key=lambda name: (-counts[name], name))[:MAX_LEVELS]
     profile = FieldProfile("category", [0.0] * (len(levels) + 2), levels=levels)
     return FieldProfile("category", profile.shares_of(values).tolist(), levels=levels)
+
+
+def _per_distinct(values: Any, bin_of: Callable[[Any], int]) -> np.ndarray:
+    """``bin_of`` of every value, called once per distinct value (a launch history repeats a
+    few dozen levels over many rows); None and NaN are passed as None."""
+    codes, distinct = pd.factorize(pd.Series(np.asarray(values, dtype=object)))
+    bins = np.array([bin_of(v) for v in distinct] + [bin_of(None)], dtype=int)
+    return bins[codes]  # code -1 (None, NaN): the last entry
 
 
 def _gap(v: Any) -> bool:

@@ -18,6 +18,8 @@ the expanding-window time folds of the training period (never the test):
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,12 +37,23 @@ DAYS_PER_YEAR = 365.25
 # Rows of a fold's training block the linear part's choice fits on: its few dozen coefficients
 # are pinned down long before this, while its fits on every row were the largest cost of the
 # time folds in a profile of a large history; below it every row is used, exactly as before.
-LINEAR_CHOICE_ROWS = 100_000
+LINEAR_CHOICE_ROWS = 50_000
 # Training rows LightGBM's half-life is chosen on when the grid has several: early-stopped runs
 # per half-life and fold grow faster than the rows (more rows, more trees each); the chosen
-# one then runs on every row.
-LGBM_CHOICE_ROWS = 200_000
+# one then runs on every row, on the latest LATEST_FOLDS folds.
+LGBM_CHOICE_ROWS = 100_000
+# When the half-life was chosen on a sample, the chosen one's early-stopped runs on every row
+# cover only the latest folds: two, so that each is refitted with the other's best iteration
+# (honest), holding the most launches, and with training blocks nearest the final fit's size
+# (the tree count comes from them); the earliest, smallest folds cost as much again and told
+# the final fit least.
+LATEST_FOLDS = 2
 Folds = list[tuple[np.ndarray, np.ndarray]]
+
+
+def training_threads(params: dict[str, Any]) -> int:
+    """The cores training may use: LightGBM's ``num_threads`` (0 or unset: every core)."""
+    return int(params.get("num_threads") or 0) or len(os.sched_getaffinity(0))
 
 
 def recency_weights(days: np.ndarray, half_life_years: float | None) -> np.ndarray | None:
@@ -89,9 +102,10 @@ def honest_lgbm_oof(
     """Out-of-fold LightGBM log-odds no fold has tuned on itself (see the module doc).
 
     Fold k's refit with K trees is the first K trees of its early-stopping run (training is
-    sequential and seeded, so they are the same trees): only a K past that run's last tree
-    needs a fit of its own. ``latest_fold_callbacks`` (an Optuna pruning callback) run in the
-    latest fold's early-stopping run, which goes first so a hopeless trial stops early."""
+    sequential and seeded, so they are the same trees); a K past that run's last tree is the
+    same run trained on to K (its booster keeps its training set: no fit from scratch).
+    ``latest_fold_callbacks`` (an Optuna pruning callback) run in the latest fold's
+    early-stopping run, which goes first so a hopeless trial stops early."""
     p = booster_params(params, spec, names)
 
     def train_set(tr: np.ndarray) -> lgb.Dataset:
@@ -108,16 +122,17 @@ def honest_lgbm_oof(
             num_boost_round=max_rounds,
             valid_sets=[dataset(x[va], y[va], names, categorical)],
             callbacks=[lgb.early_stopping(early_stopping, verbose=False), *(extra or [])],
+            keep_training_booster=True,  # trained on below if the honest K is past its end
         )
         boosters[k] = booster
         best[k] = booster.best_iteration or max_rounds
     oof, losses = np.full(len(y), np.nan), []
-    for k, (tr, va) in enumerate(folds):
+    for k, (_, va) in enumerate(folds):
         others = [b for i, b in enumerate(best) if i != k] or best
         rounds = max(10, int(np.mean(others)))
-        booster = boosters[k]
-        if rounds > booster.current_iteration():
-            booster = lgb.train(p, train_set(tr), num_boost_round=rounds)
+        booster = boosters.pop(k)  # popped: its training set is freed after this fold
+        for _ in range(rounds - booster.current_iteration()):
+            booster.update()  # the trees a fresh ``rounds``-tree fit would grow (tested)
         oof[va] = booster.predict(x[va], raw_score=True, num_iteration=rounds)
         losses.append(logloss(y[va], oof[va]))
     return HonestOOF(oof, best, losses)
@@ -250,25 +265,43 @@ def linear_oofs(
     half_life_grid: tuple[float | None, ...],
     min_frequency: int = 10,
     max_rows: int = LINEAR_CHOICE_ROWS,
+    threads: int = 1,
 ) -> dict[tuple[float | None, float], np.ndarray]:
     """The linear part's out-of-fold log-odds per (recency half-life, C), NaN outside the
     folds. Each fold's encoders and design are built once; C runs from strong to weak
     regularisation, each fit starting from the previous one's solution (the same optimum, far
     fewer iterations). A training block longer than ``max_rows`` is fitted on a seeded sample
     of that many of its rows (every validation row is still predicted), with C scaled so the
-    penalty weighs against the data as it would on the whole block."""
+    penalty weighs against the data as it would on the whole block. ``threads``: how many
+    (fold, half-life) paths run at once."""
     oof = {(hl, C): np.full(len(y), np.nan) for hl in half_life_grid for C in c_grid}
-    for tr, va in folds:
+
+    def design(tr: np.ndarray, va: np.ndarray) -> tuple[Any, ...]:
         fit = sample_rows(tr, max_rows)
         part = LinearPart(list(names), encoders_for(x[fit], names, categorical, min_frequency))
-        d_tr, d_va = part.design(x[fit]), part.design(x[va])
-        bounds = _bounds(part, monotone)
         scale = len(tr) / len(fit)  # exactly 1.0 (C unchanged) when every row is used
-        for hl in half_life_grid:
-            weight, start = recency_weights(days[fit], hl), None
-            for C in sorted(c_grid):
-                start = _solve(d_tr, y[fit], bounds, C * scale, weight, start)
-                oof[hl, C][va] = start[0] + d_va @ start[1:]
+        return fit, part.design(x[fit]), part.design(x[va]), _bounds(part, monotone), scale
+
+    def c_path(va: np.ndarray, fold: tuple[Any, ...], hl: float | None) -> None:
+        fit, d_tr, d_va, bounds, scale = fold
+        weight, start = recency_weights(days[fit], hl), None
+        for C in sorted(c_grid):
+            start = _solve(d_tr, y[fit], bounds, C * scale, weight, start)
+            oof[hl, C][va] = start[0] + d_va @ start[1:]  # each path its own cells: no races
+
+    # each fold's design once, then the (fold, half-life) paths, independent, on ``threads``
+    # threads (NumPy's array work and BLAS release the GIL: one thread's results, sooner). The
+    # BLAS limit is set here around them all, not per fit: threadpoolctl's limit is
+    # process-wide, and one fit restoring it would lift it under the others.
+    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(max(1, threads)) as pool:
+        designs = list(pool.map(lambda f: design(*f), folds))
+        paths = [
+            pool.submit(c_path, va, fold, hl)
+            for (_, va), fold in zip(folds, designs, strict=True)
+            for hl in half_life_grid
+        ]
+        for path in paths:
+            path.result()
     return oof
 
 
@@ -323,6 +356,7 @@ class BlendChoice:
     mask: np.ndarray
     platt: dict[str, float] | None  # forward-approved Platt on the blend, or None
     report: dict[str, Any]
+    folds: Folds  # the folds ``oof_logit`` covers (the latest ones after a sampled choice)
 
     @property
     def learner(self) -> str:
@@ -366,6 +400,7 @@ def choose_blend(
         c_grid,
         linear_half_lives,
         min_frequency,
+        threads=training_threads(params),
     )
     linear_loss = {k: logloss(y[mask], z[mask]) for k, z in lins.items()}
 
@@ -404,7 +439,12 @@ def choose_blend(
             joint[hl, key] = logloss(y[on], w * cv.oof_logit[on] + (1 - w) * lz[on])
     hl_lgbm, (hl_lin, C) = min(joint, key=joint.__getitem__)  # ties: the first in grid order
     by_lgbm = {str(h): round(min(v for k, v in joint.items() if k[0] == h), 5) for h in cvs}
-    lgbm = lgbm_oof(hl_lgbm, folds) if sampled else cvs[hl_lgbm]
+    if sampled:  # the chosen half-life on every row of the latest folds (LATEST_FOLDS)
+        folds = folds[-LATEST_FOLDS:]
+        mask = oof_mask(len(y), folds)
+        lgbm = lgbm_oof(hl_lgbm, folds)
+    else:
+        lgbm = cvs[hl_lgbm]
     lin = LinearChoice(
         C,
         hl_lin,
@@ -424,8 +464,10 @@ def choose_blend(
             "linear": round(logloss(y[mask], lin.oof_logit[mask]), 5),
             "blend": round(logloss(y[mask], z[mask]), 5),
         },
-        # LightGBM's half-life was judged on this many rows (all of them unless sampled)
+        # LightGBM's half-life was judged on this many rows (all of them unless sampled), and
+        # the blend on this many folds' validation blocks (all of them unless sampled)
         "lgbm_half_life_rows": int(judged.sum()),
+        "oof_folds": len(folds),
         "lgbm_oof_logloss_by_half_life": {str(h): round(v, 5) for h, v in lgbm_loss.items()},
         "linear_oof_logloss": lin.report,
         # the blend's best (over the linear part's settings and w) per LightGBM half-life
@@ -433,4 +475,4 @@ def choose_blend(
         "w_oof_logloss": w_report,
         "forward_calibration": {k: round(v, 5) for k, v in forward.items()},
     }
-    return BlendChoice(hl_lgbm, lgbm, lin, w, z, mask, platt, report)
+    return BlendChoice(hl_lgbm, lgbm, lin, w, z, mask, platt, report, folds)

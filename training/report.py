@@ -20,6 +20,7 @@ from sklearn.metrics import roc_curve  # noqa: E402
 
 from features.spec import DatasetSpec  # noqa: E402
 from training.baselines import (  # noqa: E402
+    BASELINE_ROWS,
     METRICS,
     baseline_probabilities,
     evaluate_baselines,
@@ -186,7 +187,12 @@ def markdown_report(
         "Baselines: `base_rate` = training-period hit rate of the test row's "
         f"`{spec.categorical[0] if spec.categorical else 'overall'}`; `logistic` = logistic "
         "regression on the model's features; `lightgbm_default` = LightGBM with default "
-        "params on the raw columns."
+        "params on the raw columns"
+        + (
+            f" (both fitted on a seeded sample of {BASELINE_ROWS} training launches)."
+            if len(train) > BASELINE_ROWS
+            else "."
+        )
         + (
             " `bayes` = the simulator's exact posterior (the limit)."
             if "bayes" in baselines

@@ -11,11 +11,13 @@ from pydantic import ValidationError
 from features.spec import load_spec
 from training import DEFAULT_SPEC
 from training.blend import (
+    LATEST_FOLDS,
     choose_blend,
     fit_linear,
     honest_lgbm_oof,
     linear_oofs,
     logloss,
+    oof_mask,
     recency_weights,
     select_weight,
 )
@@ -68,6 +70,13 @@ def test_the_first_k_trees_of_a_longer_run_are_a_k_tree_fit() -> None:
     np.testing.assert_array_equal(
         long.predict(x, raw_score=True, num_iteration=25), short.predict(x, raw_score=True)
     )
+    # and a run trained on past its end (a refit longer than its early-stopping run) is the
+    # longer run: the same trees
+    short = lgb.train(params, dataset(x, y, names, [], recency_weights(np.arange(800.0), 2.0)), 25,
+                      keep_training_booster=True)  # fmt: skip
+    for _ in range(35):
+        short.update()
+    np.testing.assert_array_equal(long.predict(x, raw_score=True), short.predict(x, raw_score=True))
 
 
 def test_blend_config_is_typed() -> None:
@@ -132,8 +141,8 @@ def test_half_lives_c_and_w_are_chosen_together_on_the_blends_loss(fast_config) 
 
 
 def test_large_histories_choose_on_a_sample_and_fit_the_choice_on_every_row(fast_config) -> None:
-    """Past ``choice_rows`` the half-life is judged on a sample; the chosen LightGBM run and
-    the linear part's out-of-fold log-odds still cover every validation row."""
+    """Past ``choice_rows`` the half-life is judged on a sample; the chosen LightGBM run is on
+    every row of the latest two folds, and the blend covers exactly their validation rows."""
     spec = load_spec(DEFAULT_SPEC)
     prep = prepare(simulated_frame(1500, 3, spec), spec)
     x, y, days, fb = prep.x, prep.y, prep.days, prep.fb
@@ -146,10 +155,15 @@ def test_large_histories_choose_on_a_sample_and_fit_the_choice_on_every_row(fast
     sampled = choose_blend(*args, *grids, choice_rows=600)
     assert whole.report["lgbm_half_life_rows"] == len(y)
     assert sampled.report["lgbm_half_life_rows"] == 600
+    assert whole.folds == folds and whole.report["oof_folds"] == len(folds)
+    latest = folds[-LATEST_FOLDS:]
+    assert sampled.folds == latest and sampled.report["oof_folds"] == LATEST_FOLDS
+    np.testing.assert_array_equal(sampled.mask, oof_mask(len(y), latest))
     assert np.isfinite(sampled.oof_logit[sampled.mask]).all()
-    # the chosen half-life's run is the whole history's, as without sampling
+    assert np.isnan(sampled.oof_logit[~sampled.mask]).all()
+    # the chosen half-life's run is on every row of those folds, not on the sample
     again = honest_lgbm_oof(
-        x, y, days, names, cats, spec, fast_config.lightgbm, folds, sampled.lgbm_half_life,
+        x, y, days, names, cats, spec, fast_config.lightgbm, latest, sampled.lgbm_half_life,
         fast_config.max_rounds, fast_config.early_stopping_rounds,
     )  # fmt: skip
     np.testing.assert_array_equal(sampled.lgbm.oof_logit, again.oof_logit)
@@ -171,3 +185,15 @@ def test_linear_fold_fits_on_a_sample_predict_every_validation_row(fast_config) 
         # a block within the limit is fitted on every row, bit for bit; longer ones on a sample
         np.testing.assert_array_equal(sampled[key][first_va], every[key][first_va])
         assert all((sampled[key][va] != every[key][va]).any() for _, va in later)
+
+
+def test_linear_fold_fits_on_two_threads_are_those_of_one() -> None:
+    spec = load_spec(DEFAULT_SPEC)
+    prep = prepare(simulated_frame(1500, 3, spec), spec)
+    fb = prep.fb
+    args = (prep.x, prep.y, prep.days, time_folds(prep.days, 3), fb.feature_names)
+    args += (fb.categorical_features, spec.monotone, (0.1, 1.0), (None, 2.0))
+    one, two = linear_oofs(*args, threads=1), linear_oofs(*args, threads=2)
+    assert one.keys() == two.keys()
+    for key in one:
+        np.testing.assert_array_equal(one[key], two[key])
