@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import asdict
 from enum import StrEnum
@@ -42,6 +43,24 @@ ModelOpt = Annotated[
 
 def _echo_json(obj: Any) -> None:
     typer.echo(json.dumps(obj, indent=2, default=str))
+
+
+@contextlib.contextmanager
+def _answer_on_stdout() -> Iterator[None]:
+    """While a command works, whatever else writes to stdout goes to stderr (MLflow prints
+    "View run ..." lines there when it talks to a tracking server, and so do the tuning
+    workers it forks): stdout carries only the answer printed after it, for scripts to read
+    (`make serve` reads the served tag so)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)  # the descriptor too: child processes inherit it
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 @contextlib.contextmanager
@@ -102,7 +121,7 @@ def train(
     """Train, evaluate out of time, log to MLflow, register, and run the promotion gate."""
     from training.pipeline import run_training
 
-    with _user_errors():
+    with _user_errors(), _answer_on_stdout():
         result = run_training(
             data=data,
             spec_path=spec,
@@ -161,17 +180,18 @@ def tune(
         dataset = load_spec(spec)
         loaded = load_launches(dataset, data, spec_dir=spec.parent)
     try:
-        result = run(
-            loaded.frame,
-            dataset,
-            n_trials=trials,
-            timeout=timeout,
-            resume=resume,
-            study_name=study,
-            storage=study_storage(storage) if storage else None,
-            report_test=report_test,
-            workers=workers,
-        )
+        with _answer_on_stdout():
+            result = run(
+                loaded.frame,
+                dataset,
+                n_trials=trials,
+                timeout=timeout,
+                resume=resume,
+                study_name=study,
+                storage=study_storage(storage) if storage else None,
+                report_test=report_test,
+                workers=workers,
+            )
     except TuneError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -370,9 +390,9 @@ def ensure_champion(spec: SpecOpt = DEFAULT_SPEC) -> None:
     def say(message: str) -> None:
         typer.echo(message, err=True)
 
-    with _user_errors():
+    with _user_errors(), _answer_on_stdout():
         model_name, version = ensure(spec, say=say)
-    tag = _export(version, model_name)
+        tag = _export(version, model_name)
     say(f"serving {tag} (BENTOML_HOME={os.environ.get('BENTOML_HOME')})")
     typer.echo(tag)
 
