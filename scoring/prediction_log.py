@@ -369,7 +369,7 @@ class PredictionLog:
         excluded.col`` rather than ``INSERT OR IGNORE`` / ``REPLACE``, standard types (TEXT,
         INTEGER, DOUBLE PRECISION), and create tables with :meth:`create_tables`."""
         with self._lock:
-            self._cursor.execute(self.dialect.begin)
+            self._on_live_connection(self.dialect.begin)
             try:
                 yield Transaction(self._cursor, self.dialect)
             except BaseException:
@@ -381,8 +381,25 @@ class PredictionLog:
         """All rows of one read, under the log's lock (never inside another thread's write);
         ``sql`` written as for :meth:`transaction`."""
         with self._lock:
-            self._cursor.execute(self.dialect.sql(sql), tuple(params))
+            self._on_live_connection(self.dialect.sql(sql), tuple(params))
             return self._cursor.fetchall()
+
+    def _on_live_connection(self, statement: str, params: tuple = ()) -> None:
+        """Run the first statement of a transaction or a read, on a new connection if
+        PostgreSQL dropped the old one (a server restart, a failover, an idle timeout):
+        nothing had been written on it yet, so running it again is safe. Any later failure
+        is the caller's (a write is never retried: it might have been committed). Called
+        under the lock."""
+        try:
+            self._cursor.execute(statement, params)
+        except Exception:
+            if self.dialect is not POSTGRES or not self._db.broken:
+                raise
+            with contextlib.suppress(Exception):
+                self._db.close()
+            self._db = _connect_postgres(str(self.location))
+            self._cursor = self._db.cursor()
+            self._cursor.execute(statement, params)
 
     def rows(self, batch: int = 10_000) -> Iterator[list[tuple]]:
         """All rows in insertion order, ``batch`` at a time (one read per batch: appends go on

@@ -126,6 +126,36 @@ def test_an_unreachable_database_is_named_without_its_password(pg_url: str) -> N
     assert "s3cret" not in str(err.value) and "postgres:***@127.0.0.1:1/" in str(err.value)
 
 
+def test_the_log_reconnects_when_postgresql_drops_its_connection(pg_url: str) -> None:
+    """A server restart closes every client's connection: the service's log must not fail
+    every request after it. (The server ending the log's session is what its clients see of a
+    restart; restarting the session's shared server would cut the other tests' too.)"""
+    import psycopg
+
+    log = PredictionLog(pg_url)
+    try:
+        log.append("/score", "before", "1", [{"concept_id": "a"}], [{"p_hit": 0.1}])
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            ended = admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchall()
+        assert ended == [(True,)]  # the log's one connection
+        log.append("/score", "after", "1", [{"concept_id": "b"}], [{"p_hit": 0.2}])
+        assert log.count() == 2
+        with psycopg.connect(pg_url, autocommit=True) as admin:  # and a read does too
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        assert [r[1] for r in log.query("SELECT id, request_id FROM predictions ORDER BY id")] == [
+            "before",
+            "after",
+        ]
+    finally:
+        log.close()
+
+
 def test_every_endpoint_logs_inputs_and_outputs(client, concept: dict) -> None:
     db = default_path()
     r = client.post("/score", json={"concepts": [concept, {**concept, "concept_id": "second"}]})
