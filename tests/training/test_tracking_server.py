@@ -52,7 +52,8 @@ def tracking_server(postgres_server, pg_url: str, tmp_path: Path) -> Iterator[tu
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 300  # a fresh database: MLflow creates its tables first
+        # a fresh database: MLflow creates its tables first (minutes on a loaded 2-core machine)
+        deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
             try:
                 if httpx.get(f"{url}/health", timeout=2).status_code == 200:
@@ -62,7 +63,7 @@ def tracking_server(postgres_server, pg_url: str, tmp_path: Path) -> Iterator[tu
             assert proc.poll() is None, log.read_text()[-3000:]
             time.sleep(0.5)
         else:
-            pytest.fail(f"mlflow server not up after 300 s:\n{log.read_text()[-3000:]}")
+            pytest.fail(f"mlflow server not up after 600 s:\n{log.read_text()[-3000:]}")
         yield url, artifacts
     finally:
         stop_tree(proc)
@@ -91,6 +92,7 @@ FAST_TUNE = textwrap.dedent(
 )
 
 
+@pytest.mark.timeout(1200)  # the server's set-up counts too; a minute or two on a quiet machine
 @pytest.mark.slow
 @pytest.mark.e2e
 def test_train_promote_export_tune_against_the_tracking_server(
