@@ -81,7 +81,7 @@ wrk:  ## Debian's wrk, the load generator of `compass bench serve`
 bench-serve: setup wrk  ## serving benchmark -> serve.json (this service vs no-op BentoML vs mlflow)
 	$(UV) run compass bench serve --out serve.json
 
-test-heavy: setup postgresql  ## opt-in (~5 min): compass against an MLflow server on PostgreSQL, bench train
+test-heavy: setup  ## opt-in (~1-2 min): bench train on 3,000 launches
 	$(UV) run pytest -m heavy
 
 soak: setup wrk  ## 60 s, 32 connections: zero errors, RSS growth < 10 % (opt-in test)

@@ -142,8 +142,10 @@ def test_kill9_during_train_leaves_no_usable_half_version(
         MLFLOW_TRACKING_URI=f"sqlite:///{state / 'mlflow.db'}",
         BENTOML_HOME=str(tmp_path / "bentoml"),
     )
-    params = tmp_path / "fast.json"
-    params.write_text(json.dumps({"params": {"learning_rate": 0.3, "num_leaves": 7}}))
+    params = tmp_path / "fast.json"  # fixed blend choices: no grid search over the linear part
+    fixed_blend = {"C": 1.0, "lgbm_half_life": None, "linear_half_life": None}
+    fast = {"learning_rate": 0.3, "num_leaves": 7, "num_threads": 1}
+    params.write_text(json.dumps({"params": fast, "blend": fixed_blend}))
     killed = subprocess.run(
         [sys.executable, "-c", KILL_AT_COMPLETE_TAG, *train_cmd(small_launches, params)],
         cwd=REPO,
