@@ -128,9 +128,9 @@ def test_train_promote_export_tune_against_the_tracking_server(
         return done.stdout
 
     def answer(*args: str, run: tuple[str, ...] = ("-m", "compass.cli")) -> dict:
-        """The command's JSON, after the lines MLflow prints about the runs it ended."""
-        out = compass(*args, run=run)
-        return json.loads(out[out.index("{\n") :])
+        """The command's JSON: all of its stdout (MLflow's "View run" lines about the runs
+        it ended, its own and the tuning workers', go to stderr)."""
+        return json.loads(compass(*args, run=run))
 
     # registered without the gate, then promoted by hand: the gate reads the server's registry
     trained = answer("train", "--data", str(data), "--params", str(params), "--no-gate")
