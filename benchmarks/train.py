@@ -1,6 +1,7 @@
 """``compass bench train``: how `compass train` grows with the launch history.
 
-Per size: simulate that many launches (a process of its own), then train on them in a fresh
+Per size: simulate that many launches (a process of its own, which reports its seconds and
+peak memory: the simulator must stay under 4 GB at 1,000,000), then train on them in a fresh
 process with a fresh state folder (its own MLflow store, no tuned params), so one size's memory
 never counts against another's. The training process reports its wall time (the pipeline from
 loading the file to the promotion gate; interpreter start and imports excluded), its peak
@@ -61,9 +62,11 @@ def run(
         for n in sizes:
             data, state = Path(tmp) / f"launches_{n}.parquet", Path(tmp) / f"state_{n}"
             say(f"simulating {n} launches")
-            _child(["simulate", str(n), str(seed), str(data)], state)
+            simulated = _child(["simulate", str(n), str(seed), str(data)], state)
             say(f"training on {n} launches")
             row = _child(["train", str(data), str(spec_path)], state)
+            row["simulate_s"] = simulated["wall_s"]
+            row["simulate_peak_rss_mb"] = simulated["peak_rss_mb"]
             data.unlink()
             say(
                 f"n={n}: {row['wall_s']:.1f} s, peak {row['peak_rss_mb']:.0f} MB, "
@@ -99,8 +102,13 @@ def _child(args: list[str], state: Path) -> dict[str, Any]:
 def _simulate(n: int, seed: int, path: Path) -> dict[str, Any]:
     from features.simulator import simulate
 
+    start = time.perf_counter()
     simulate(n, seed).to_parquet(path, index=False)
-    return {"rows": n}
+    return {
+        "rows": n,
+        "wall_s": round(time.perf_counter() - start, 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
 
 
 def _train(data: Path, spec_path: Path) -> dict[str, Any]:
@@ -136,6 +144,7 @@ def markdown(result: dict[str, Any]) -> str:
     rows = result["sizes"]
     stages = list(dict.fromkeys(k for r in rows for k in r["stages"]))
     head = ["launches", "wall s", "peak RSS MB", "test AUC", "Bayes AUC", "test log loss"]
+    head += ["simulate s", "simulate peak MB"]
     lines = [
         "| " + " | ".join(head + stages) + " |",
         "|" + "---|" * (len(head) + len(stages)),
@@ -148,6 +157,8 @@ def markdown(result: dict[str, Any]) -> str:
             f"{r['test_auc']:.4f}",
             "" if r["bayes_auc"] is None else f"{r['bayes_auc']:.4f}",
             f"{r['test_logloss']:.4f}",
+            f"{r['simulate_s']:.1f}",
+            f"{r['simulate_peak_rss_mb']:.0f}",
             *(f"{r['stages'].get(s, 0.0):.1f}" for s in stages),
         ]
         lines.append("| " + " | ".join(cells) + " |")

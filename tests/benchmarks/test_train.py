@@ -16,6 +16,7 @@ def test_train_benchmark_json_on_a_small_size() -> None:
     (row,) = out["sizes"]
     assert row["n"] == 3000 and row["train_rows"] + row["test_rows"] == 3000
     assert row["wall_s"] > 0 and row["peak_rss_mb"] > 0
+    assert row["simulate_s"] > 0 and row["simulate_peak_rss_mb"] > 0
     expected = {
         "load",
         "features",
