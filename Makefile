@@ -9,7 +9,7 @@ PORT ?= 3000
 # loopback only; another interface only on purpose: `make serve HOST=0.0.0.0`
 HOST ?= 127.0.0.1
 
-.PHONY: setup serve test lint chromium java postgresql wrk bench-serve soak test-heavy mlflow-ui mlflow-server
+.PHONY: setup serve test lint chromium java postgresql wrk bench-serve soak mlflow-ui mlflow-server
 
 # --compile-bytecode: these machines set PYTHONDONTWRITEBYTECODE=1 and uv writes no .pyc by
 # default, so every process compiled MLflow, pandas, scikit-learn... from source again
@@ -84,9 +84,6 @@ wrk:  ## Debian's wrk, the load generator of `compass bench serve`
 
 bench-serve: setup wrk  ## serving benchmark -> serve.json (this service vs no-op BentoML vs mlflow)
 	$(UV) run compass bench serve --out serve.json
-
-test-heavy: setup  ## opt-in (~1-2 min): bench train on 3,000 launches
-	$(UV) run pytest -m heavy
 
 soak: setup wrk  ## 60 s, 32 connections: zero errors, RSS growth < 10 % (opt-in test)
 	$(UV) run pytest -m soak -s tests/benchmarks/test_soak.py

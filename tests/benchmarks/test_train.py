@@ -7,8 +7,7 @@ import pytest
 from benchmarks.train import markdown, run
 
 
-# opt-in: two fresh processes simulating and training, over a minute on 2 cores
-@pytest.mark.heavy
+# two fresh processes simulating and training: about 20 s on 2 cores
 @pytest.mark.slow
 def test_train_benchmark_json_on_a_small_size() -> None:
     out = run([3000], seed=5, say=lambda _: None)
