@@ -45,6 +45,12 @@ def _echo_json(obj: Any) -> None:
     typer.echo(json.dumps(obj, indent=2, default=str))
 
 
+def _write_json(out: Path, result: dict[str, Any]) -> None:
+    """A benchmark's JSON file (its folder made if missing)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+
+
 @contextlib.contextmanager
 def _answer_on_stdout() -> Iterator[None]:
     """While a command works, whatever else writes to stdout goes to stderr (MLflow prints
@@ -235,8 +241,7 @@ def bench_quality(
         tune_trials=tune_trials,
         with_ablation=ablation,
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    _write_json(out, result)
     for name in ("simulated", "video_games"):
         m = result[name]["model"]
         typer.echo(
@@ -268,8 +273,7 @@ def bench_train(
     if not ns or min(ns) < 1000:
         raise typer.BadParameter("--sizes: at least one size, each at least 1000 launches")
     result = bench.run(ns, seed=seed, say=lambda m: typer.echo(m, err=True))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    _write_json(out, result)
     typer.echo(bench.markdown(result))
     typer.echo(f"{out} written in {result['seconds_total']:.0f} s")
 
@@ -292,8 +296,7 @@ def bench_serve(
     from benchmarks import serve as bench
 
     result = bench.soak(duration_s=soak_seconds) if soak else bench.run(duration)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    _write_json(out, result)
     typer.echo(bench.summary(result, soak))
     typer.echo(f"{out} written")
 
@@ -315,8 +318,7 @@ def bench_loop(
     if scale not in loop.SCALES:
         raise typer.BadParameter(f"--scale must be one of {', '.join(loop.SCALES)}")
     result = loop.run(scale, say=lambda m: typer.echo(m, err=True))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    _write_json(out, result)
     typer.echo(loop.markdown(result))
     typer.echo(f"{out} written")
 

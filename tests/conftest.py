@@ -4,6 +4,7 @@ set before any library reads its environment."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -145,6 +146,18 @@ def blended_scorer(blended_result):
     return Scorer(blended_result.model, "blended")
 
 
+@pytest.fixture()
+def quick_params(tmp_path: Path) -> Path:
+    """A `compass train --params` file of quick LightGBM params and fixed blend choices (no grid
+    search over the linear part), the loop benchmark's small scale's: for the tests of
+    bookkeeping, not skill."""
+    from benchmarks.loop import QUICK_PARAMS
+
+    path = tmp_path / "quick.json"
+    path.write_text(json.dumps(QUICK_PARAMS))
+    return path
+
+
 @pytest.fixture(scope="session")
 def champion(small_launches: Path) -> dict:
     """Train once per session: a registered version with alias champion, exported to BentoML."""
@@ -238,17 +251,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_ready(url: str, proc: subprocess.Popen | None = None, timeout: float = 120) -> None:
+def wait_ready(
+    url: str,
+    proc: subprocess.Popen | None = None,
+    timeout: float = 120,
+    path: str = "/readyz",
+    log: Path | None = None,
+) -> None:
+    """Until ``url + path`` answers 200; a server that exits first fails with its log (``log``,
+    default: the log of a server :func:`start_bentoml` started)."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+            if httpx.get(f"{url}{path}", timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         if proc is not None and proc.poll() is not None:
-            log = server_log(proc)
-            raise (PortTaken if "Address already in use" in log else RuntimeError)(log[-3000:])
+            text = log.read_text(errors="replace") if log is not None else server_log(proc)
+            raise (PortTaken if "Address already in use" in text else RuntimeError)(text[-3000:])
         time.sleep(0.3)
     raise TimeoutError(f"{url} not ready after {timeout} s")
 

@@ -3,7 +3,6 @@ the tracking database is not needed by a running service. Plus: no pickle on the
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -129,7 +128,7 @@ def train_cmd(data: Path, params: Path) -> list[str]:
 @pytest.mark.e2e
 @pytest.mark.slow
 def test_kill9_during_train_leaves_no_usable_half_version(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, quick_params: Path
 ) -> None:
     from features.simulator import simulate
 
@@ -142,12 +141,8 @@ def test_kill9_during_train_leaves_no_usable_half_version(
         MLFLOW_TRACKING_URI=f"sqlite:///{state / 'mlflow.db'}",
         BENTOML_HOME=str(tmp_path / "bentoml"),
     )
-    params = tmp_path / "fast.json"  # fixed blend choices: no grid search over the linear part
-    fixed_blend = {"C": 1.0, "lgbm_half_life": None, "linear_half_life": None}
-    fast = {"learning_rate": 0.3, "num_leaves": 7, "num_threads": 1}
-    params.write_text(json.dumps({"params": fast, "blend": fixed_blend}))
     killed = subprocess.run(
-        [sys.executable, "-c", KILL_AT_COMPLETE_TAG, *train_cmd(small_launches, params)],
+        [sys.executable, "-c", KILL_AT_COMPLETE_TAG, *train_cmd(small_launches, quick_params)],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -171,7 +166,7 @@ def test_kill9_during_train_leaves_no_usable_half_version(
         export_to_bentoml("1")
 
     rerun = subprocess.run(
-        [sys.executable, "-m", "compass.cli", *train_cmd(small_launches, params)],
+        [sys.executable, "-m", "compass.cli", *train_cmd(small_launches, quick_params)],
         cwd=REPO,
         env=env,
         capture_output=True,

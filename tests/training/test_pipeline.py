@@ -149,7 +149,9 @@ def test_ensure_champion_command_prints_only_the_tag(video_games_champion: dict)
 
 @pytest.mark.e2e
 @pytest.mark.slow
-def test_trains_started_together_on_a_fresh_state_folder(tmp_path: Path) -> None:
+def test_trains_started_together_on_a_fresh_state_folder(
+    tmp_path: Path, quick_params: Path
+) -> None:
     """Three `compass train` at once on a fresh state folder (once, one died inside MLflow's
     migration of the new database): all succeed, each version registered once, and the gate
     judged them one at a time (one first champion, the others against it)."""
@@ -157,10 +159,6 @@ def test_trains_started_together_on_a_fresh_state_folder(tmp_path: Path) -> None
 
     launches = tmp_path / "launches.parquet"  # small: the bookkeeping is tested, not skill
     simulate(2500, 3).to_parquet(launches, index=False)
-    params = tmp_path / "fast.json"
-    fixed_blend = {"C": 1.0, "lgbm_half_life": None, "linear_half_life": None}
-    fast = {"learning_rate": 0.3, "num_leaves": 7, "num_threads": 1}
-    params.write_text(json.dumps({"params": fast, "blend": fixed_blend}))
     state = tmp_path / "state"
     uri = f"sqlite:///{state / 'mlflow.db'}"
     env = os.environ | {
@@ -171,7 +169,7 @@ def test_trains_started_together_on_a_fresh_state_folder(tmp_path: Path) -> None
     cmd = [sys.executable, "-m", "compass.cli", "train", "--data", str(launches)]
     procs = [
         subprocess.Popen(
-            [*cmd, "--params", str(params)],
+            [*cmd, "--params", str(quick_params)],
             cwd=Path(__file__).resolve().parents[2],
             env=env,
             stdout=subprocess.PIPE,

@@ -9,13 +9,11 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-from conftest import REPO, free_port
+from conftest import REPO, free_port, wait_ready
 from mlflow import MlflowClient
 from procs import stop_tree
 
@@ -53,17 +51,7 @@ def tracking_server(postgres_server, pg_url: str, tmp_path: Path) -> Iterator[tu
     url = f"http://127.0.0.1:{port}"
     try:
         # a fresh database: MLflow creates its tables first (minutes on a loaded 2-core machine)
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, log.read_text()[-3000:]
-            time.sleep(0.5)
-        else:
-            pytest.fail(f"mlflow server not up after 600 s:\n{log.read_text()[-3000:]}")
+        wait_ready(url, proc, timeout=600, path="/health", log=log)
         yield url, artifacts
     finally:
         stop_tree(proc)
@@ -96,17 +84,13 @@ FAST_TUNE = textwrap.dedent(
 @pytest.mark.slow
 @pytest.mark.e2e
 def test_train_promote_export_tune_against_the_tracking_server(
-    tracking_server: tuple[str, Path], postgres_server, tmp_path: Path
+    tracking_server: tuple[str, Path], postgres_server, tmp_path: Path, quick_params: Path
 ) -> None:
     from features.simulator import simulate
 
     url, artifacts = tracking_server
     data = tmp_path / "launches.parquet"  # small: the bookkeeping is tested, not skill
     simulate(2500, 3).to_parquet(data, index=False)
-    params = tmp_path / "fast.json"  # fixed blend choices: no grid search over the linear part
-    fixed_blend = {"C": 1.0, "lgbm_half_life": None, "linear_half_life": None}
-    fast = {"learning_rate": 0.3, "num_leaves": 7, "num_threads": 1}
-    params.write_text(json.dumps({"params": fast, "blend": fixed_blend}))
     state = tmp_path / "state"
     env = dict(
         os.environ,
@@ -133,7 +117,7 @@ def test_train_promote_export_tune_against_the_tracking_server(
         return json.loads(compass(*args, run=run))
 
     # registered without the gate, then promoted by hand: the gate reads the server's registry
-    trained = answer("train", "--data", str(data), "--params", str(params), "--no-gate")
+    trained = answer("train", "--data", str(data), "--params", str(quick_params), "--no-gate")
     assert trained["version"] == "1" and not trained["promotion"]["promoted"]
     assert answer("promote", "1")["promoted"]
     tag = compass("export", "--reload-url", "").strip()
