@@ -83,6 +83,7 @@ def run_training(
         "model_name": model_name,
         "version": version,
         "data_report": loaded.report,
+        "data_notes": loaded.notes,  # for the console: a fallback encoding, ambiguous dates
         "test_metrics": result.test_metrics,
         "calibration": result.calibration,
         "evaluation": report.summary,
@@ -124,6 +125,8 @@ def ensure_champion(
             simulate(DEFAULT_SIM_ROWS, DEFAULT_SIM_SEED).to_parquet(data, index=False)
     say(f"no champion of {model_name} yet: training one (about a minute on 2 cores)")
     result = run_training(data=data, spec_path=spec_path)
+    for note in result["data_notes"]:
+        say(f"warning: {note}")
     say(f"trained version {result['version']}: {result['promotion']['reason']}")
     if not result["promotion"]["promoted"]:  # a first version always passes the gate
         raise RuntimeError(f"version {result['version']} was not promoted: nothing to serve")
