@@ -86,10 +86,11 @@ class InputInfo(_Strict):
     le: float | None = None
     lt: float | None = None
     whole: bool = Field(False, description="A whole number (count pairs' columns always are).")
-    vocabulary: Literal["closed", "open"] = Field(
-        "closed",
-        description="Categorical only. closed: a value not seen in training is refused (400, "
-        "allowed values listed); open: it is scored, with a 'never seen in training' warning.",
+    vocabulary: Literal["closed", "open"] | None = Field(
+        None,
+        description="Categorical only. closed: a value not seen in training is refused; open: "
+        "it is scored, with a 'never seen in training' warning; unset: inferred from the "
+        "history (features.build.infer_vocabulary).",
     )
     optional: bool = Field(
         False, description="May be left out (scored as missing, as LightGBM learnt to)."

@@ -54,6 +54,10 @@ def run_training(
         if tuned is not None:
             (params, config), params_path = tuned, tuned_params_path()
     result = train_model(loaded.frame, spec, params, config, stages)
+    # open or closed, as fitted on the training period (the spec's word, else inferred)
+    loaded.report["vocabularies"] = {
+        col: choice.to_dict() for col, choice in result.model.features.vocabularies.items()
+    }
     with tempfile.TemporaryDirectory() as tmp:
         # baselines, bootstrap CI, plots and the Markdown model report, in the same run
         report = write_run_report(result, spec, Path(tmp) / "report", stages)
