@@ -93,3 +93,18 @@ def test_whole_number_ids_stored_as_floats_read_as_written(tmp_path: Path) -> No
     loaded = load_launches(spec_of(entities=["maker"]), data=path)
     assert loaded.frame["maker"].tolist() == ["119745", "unknown"]
 
+
+def test_the_product_hunt_spec_loads_its_pacific_timestamps(product_hunt_spec: Path) -> None:
+    from features.spec import load_spec
+    from training.train import split_out_of_time
+
+    spec = load_spec(product_hunt_spec)
+    loaded = load_launches(spec, spec_dir=product_hunt_spec.parent)
+    report = loaded.report
+    assert report["rows_used"] == report["rows_read"] == 10_589
+    assert report["date_utc_offsets"] == "-07:00, -08:00" and report["missing_date"] == 0
+    assert 0.12 < report["hits"] / report["rows_used"] < 0.18
+    train, test = split_out_of_time(loaded.frame, spec)
+    assert str(test["launch_day"].min().date()) == "2022-10-01"  # the latest quarter
+    assert str(train["launch_day"].max().date()) == "2022-09-30"
+    assert (loaded.frame["pricingType"] == "unknown").sum() == 153  # not stated: its own value
