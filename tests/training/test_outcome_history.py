@@ -17,17 +17,18 @@ from training.dataset import OUTCOME_LABEL, load_launches
 from training.outcome_history import scored_launches
 
 SPEC = load_spec(DEFAULT_SPEC)
-TOMORROW = dt.date.today() + dt.timedelta(days=1)
+# a month ahead: computed at import, so a run that crosses midnight still scores before launch
+LAUNCH = dt.date.today() + dt.timedelta(days=30)
 
 
 def _concepts(n: int) -> list[dict]:
-    """Concepts launching from tomorrow, as the API logs them (column names, ISO dates)."""
-    frame = simulate(n, 3, str(TOMORROW), str(TOMORROW + dt.timedelta(days=60)))
+    """Concepts launching from a month ahead, as the API logs them (column names, ISO dates)."""
+    frame = simulate(n, 3, str(LAUNCH), str(LAUNCH + dt.timedelta(days=60)))
     frame["launch_date"] = frame["launch_date"].dt.strftime("%Y-%m-%d")
     return frame[["concept_id", *SPEC.input_columns()]].to_dict("records")
 
 
-def _outcome(concept: dict, label: int, launch: dt.date = TOMORROW) -> Outcome:
+def _outcome(concept: dict, label: int, launch: dt.date = LAUNCH) -> Outcome:
     return Outcome("simulated", concept["concept_id"], str(launch), label, {"gmv_90d": 1.0 + label})
 
 
@@ -62,7 +63,7 @@ def test_each_outcome_gives_one_row_with_the_inputs_last_submitted_before_launch
         concepts[1]["concept_id"]: 1,
         concepts[2]["concept_id"]: 0,
     }
-    assert (rows["launch_date"] == str(TOMORROW)).all()
+    assert (rows["launch_date"] == str(LAUNCH)).all()
     assert (rows["gmv_90d"] == 1.0 + rows[OUTCOME_LABEL]).all()
 
 
@@ -83,7 +84,7 @@ def test_scored_rows_join_the_history_once_with_their_recorded_labels(tmp_path: 
     assert len(frame) == 630 and frame["concept_id"].is_unique
     new = frame.set_index("concept_id").loc[scored["concept_id"]]
     assert new["label"].tolist() == scored[OUTCOME_LABEL].tolist()
-    assert (new["launch_day"] >= pd.Timestamp(TOMORROW)).all()
+    assert (new["launch_day"] >= pd.Timestamp(LAUNCH)).all()
     assert frame["launch_day"].is_monotonic_increasing  # the newest launches are the test set
     assert OUTCOME_LABEL not in frame
 
