@@ -85,7 +85,10 @@ def _user_errors() -> Iterator[None]:
     try:
         yield
     except (*errors, SettingsError, LogError) as exc:
-        typer.echo(f"error: {exc}", err=True)
+        from features.spec import validation_summary
+
+        message = validation_summary(exc) if isinstance(exc, ValidationError) else exc
+        typer.echo(f"error: {message}", err=True)
         raise typer.Exit(1) from None
 
 
@@ -190,7 +193,7 @@ def tune(
     for note in loaded.notes:
         typer.echo(f"warning: {note}", err=True)
     try:
-        with _answer_on_stdout():
+        with _user_errors(), _answer_on_stdout():
             result = run(
                 loaded.frame,
                 dataset,
