@@ -85,7 +85,10 @@ def _user_errors() -> Iterator[None]:
     try:
         yield
     except (*errors, SettingsError, LogError) as exc:
-        typer.echo(f"error: {exc}", err=True)
+        from features.spec import validation_summary
+
+        message = validation_summary(exc) if isinstance(exc, ValidationError) else exc
+        typer.echo(f"error: {message}", err=True)
         raise typer.Exit(1) from None
 
 
@@ -138,8 +141,21 @@ def train(
         )
     for note in result["data_notes"]:
         typer.echo(f"warning: {note}", err=True)
+    typer.echo(_applied(result["params_applied"]), err=True)
     shown = {k: v for k, v in result.items() if k not in ("train_result", "stages", "data_notes")}
     _echo_json(shown | {"stages": {k: round(v, 2) for k, v in result["stages"].seconds.items()}})
+
+
+def _applied(applied: dict[str, Any]) -> str:
+    """The line saying which tuned params `compass train` applied."""
+    if applied["file"] is None:
+        return "params: config.yaml's (no tuned params for this spec: `compass tune` writes them)"
+    if applied.get("trial") is None:
+        return f"params: {applied['file']}"
+    return (
+        f"params: tuned, from {applied['file']} (study {applied['study']}, trial "
+        f"{applied['trial']} of {applied['n_trials']}, CV log loss {applied['cv_logloss']:.4f})"
+    )
 
 
 @app.command()
@@ -174,9 +190,9 @@ def tune(
     ] = 1,
 ) -> None:
     """Optuna TPE over LightGBM and the blend's linear part (C, half-lives), selected on
-    out-of-time CV; best params -> state/best_params.json (used by `compass train`). Without
-    --resume an existing study of that name starts over; with --resume and the same --storage,
-    a command on another machine joins the study."""
+    out-of-time CV; best params -> state/best_params-<spec name>.json (used by `compass train`
+    on that spec). Without --resume an existing study of that name starts over; with --resume
+    and the same --storage, a command on another machine joins the study."""
     from features.spec import load_spec
     from training.dataset import load_launches
     from training.tune import TuneError, study_storage
@@ -190,7 +206,7 @@ def tune(
     for note in loaded.notes:
         typer.echo(f"warning: {note}", err=True)
     try:
-        with _answer_on_stdout():
+        with _user_errors(), _answer_on_stdout():
             result = run(
                 loaded.frame,
                 dataset,

@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from core.settings import settings
+
+UNIX_FORMATS = ("unix", "unix_ms")  # date_format of Unix epoch seconds / milliseconds
 
 
 class SpecError(ValueError):
@@ -29,19 +31,51 @@ class TargetRule(_Strict):
     """Hit = ``column`` compared with ``value`` (e.g. Global_Sales >= 1.0)."""
 
     column: str
-    op: Literal[">=", ">", "<=", "<"] = ">="
+    op: Literal[">=", ">", "<=", "<", "=="] = ">="
     value: float
 
 
 class Target(_Strict):
-    column: str | None = Field(None, description="A 0/1 column that already holds the label.")
+    """What a hit is: a 0/1 ``column``; a status ``column`` whose ``positive`` values are hits
+    (every other value not), or a numeric ``rule``. ``unknown``: values of the column whose
+    outcome is not known yet (a campaign still ``live``): those launches are left out of
+    training and the test, and counted."""
+
+    column: str | None = Field(
+        None, description="A 0/1 column that already holds the label, or a status (positive)."
+    )
     rule: TargetRule | None = None
+    positive: list[str] | None = Field(
+        None, description="The column's values that are hits (e.g. [successful])."
+    )
+    unknown: list[str] = Field(
+        default_factory=list, description="The column's values whose outcome is not known yet."
+    )
+
+    @field_validator("positive", "unknown", mode="before")
+    @classmethod
+    def _as_text(cls, v: Any) -> Any:
+        """Status values as written in a CSV cell (YAML reads `1` or `yes` as other types)."""
+        if isinstance(v, list):
+            return [str(x).strip() for x in v]
+        return v
 
     @model_validator(mode="after")
     def _one_of(self) -> Target:
         if (self.column is None) == (self.rule is None):
             raise ValueError("target needs exactly one of 'column' or 'rule'")
+        if self.positive is not None and self.column is None:
+            raise ValueError("target.positive lists values of target.column: name the column")
+        if self.positive == []:
+            raise ValueError("target.positive: list at least one value that is a hit")
+        if both := set(self.positive or ()) & set(self.unknown):
+            raise ValueError(f"target: {sorted(both)} both positive and unknown")
         return self
+
+    @property
+    def source_column(self) -> str:
+        """The data column the label comes from."""
+        return self.column if self.column is not None else self.rule.column  # type: ignore[union-attr]
 
 
 class CountPair(_Strict):
@@ -123,8 +157,9 @@ class DatasetSpec(_Strict):
     date_is_year: bool = Field(False, description="The date column holds a year (e.g. 2008).")
     date_format: str | None = Field(
         None,
-        description="How the date column is written, a strftime format (e.g. '%m/%d/%y %H:%M', "
-        "'%d/%m/%Y'; an offset after it is read apart); default: detected.",
+        description="How the date column is written: a strftime format (e.g. '%m/%d/%y %H:%M', "
+        "'%d/%m/%Y'; an offset after it is read apart), or unix / unix_ms (epoch seconds / "
+        "milliseconds); default: detected.",
     )
     target: Target
     outcome_column: str | None = Field(None, description="Continuous outcome, e.g. 90-day GMV.")
@@ -169,8 +204,10 @@ class DatasetSpec(_Strict):
     @field_validator("date_format")
     @classmethod
     def _date_format(cls, v: str | None) -> str | None:
-        if v is not None and "%" not in v:
-            raise ValueError(f"{v!r} is not a strftime format (e.g. '%m/%d/%Y')")
+        if v is not None and v not in UNIX_FORMATS and "%" not in v:
+            raise ValueError(
+                f"{v!r} is neither unix, unix_ms nor a strftime format (e.g. '%m/%d/%Y')"
+            )
         return v
 
     @model_validator(mode="after")
@@ -254,8 +291,35 @@ class DatasetSpec(_Strict):
 
 
 def load_spec(path: str | Path) -> DatasetSpec:
-    """Read a YAML spec; errors name the offending key."""
+    """Read a YAML spec; a :class:`SpecError` (one paragraph) names the file and each offending
+    key."""
     path = Path(path)
-    with path.open() as fh:
-        raw = yaml.safe_load(fh)
-    return DatasetSpec.model_validate(raw)
+    if not path.is_file():
+        raise SpecError(f"spec {path} does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where is not None else ""
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise SpecError(f"spec {path} is not valid YAML{line}: {problem}") from None
+    except UnicodeDecodeError:
+        raise SpecError(f"spec {path} is not a text (UTF-8) file") from None
+    if not isinstance(raw, dict):
+        raise SpecError(f"spec {path}: expected keys (name, source, date_column, target, ...)")
+    try:
+        return DatasetSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise SpecError(f"spec {path}: {validation_summary(exc)}") from None
+
+
+def validation_summary(exc: ValidationError) -> str:
+    """A pydantic error as one line per problem joined by '; ': the key path and the reason."""
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (a typo?)"
+        parts.append(f"{where}: {msg}" if where else msg)
+    return "; ".join(parts)

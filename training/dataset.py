@@ -21,7 +21,8 @@ from features.columns import from_frame, launch_days
 from features.simulator import simulate
 from features.spec import DatasetSpec, SpecError
 from features.tables import read
-from training.dates import parse_dates
+from training.dates import ParsedDates, parse_dates
+from training.numbers import parse_numbers
 
 DEFAULT_SIM_ROWS, DEFAULT_SIM_SEED = 20_000, 7
 
@@ -45,23 +46,56 @@ def simulated_frame(n_rows: int, seed: int, spec: DatasetSpec) -> pd.DataFrame:
         return load_launches(spec, data=path).frame
 
 
-def check_columns(frame: pd.DataFrame, spec: DatasetSpec) -> None:
-    """Fail before any training if a column the spec names is absent."""
+def named_columns(spec: DatasetSpec) -> list[str]:
+    """Every column the spec names in the data (inputs, id, target, outcome, filter, leakage)."""
     needed = list(spec.input_columns())
     if spec.id_column:
         needed.append(spec.id_column)
-    needed += [spec.target.column] if spec.target.column else [spec.target.rule.column]  # type: ignore[union-attr]
+    needed.append(spec.target.source_column)
     needed += [spec.outcome_column] if spec.outcome_column else []
     needed += spec.filter.require
-    missing = [c for c in dict.fromkeys(needed) if c not in frame.columns]
+    return list(dict.fromkeys(needed))
+
+
+def check_columns(frame: pd.DataFrame, spec: DatasetSpec) -> None:
+    """Fail before any training if a column the spec names is absent."""
+    missing = [c for c in named_columns(spec) if c not in frame.columns]
     if missing:
         raise SpecError(
             f"spec {spec.name!r} names column(s) not in the data: {', '.join(missing)} "
-            f"(available: {', '.join(map(str, frame.columns))})"
+            f"(available: {', '.join(map(repr, map(str, frame.columns)))})"
         )
 
 
+def match_headers(frame: pd.DataFrame, names: list[str]) -> tuple[pd.DataFrame, dict[str, str]]:
+    """``frame`` with its headers renamed to the spec's ``names`` where they differ only by
+    surrounding spaces (``" goal "``), or else by case (``Goal``) when exactly one header
+    matches so; (frame, {header as written: name in the spec})."""
+    headers = [str(c) for c in frame.columns]
+    matched: dict[str, str] = {}
+    for name in names:
+        if name in headers:
+            continue
+        free = [h for h in headers if h not in names and h not in matched]
+        for key in (str.strip, _folded):
+            candidates = [h for h in free if key(h) == key(name)]
+            if len(candidates) == 1:
+                matched[candidates[0]] = name
+                break
+            if len(candidates) > 1:  # ambiguous: left to the missing-column error
+                break
+    if not matched:
+        return frame, {}
+    return frame.rename(columns=matched), matched
+
+
+def _folded(header: str) -> str:
+    return header.strip().casefold()
+
+
 OUTCOME_LABEL = "_outcome_label"  # a scored concept's label, as its recorded outcome gave it
+# a numeric column more than this share of whose values do not read as numbers stops loading
+MOSTLY_UNREADABLE = 0.5
 
 
 def load_launches(
@@ -73,16 +107,24 @@ def load_launches(
     """Read, validate and label a launch history. ``scored``: concepts scored before their
     launch whose outcomes came back (``training.outcome_history``): their inputs as submitted,
     the actual launch date in the date column and the label in :data:`OUTCOME_LABEL`; they join
-    the history, except those the history already holds (same id)."""
+    the history, except those the history already holds (same id).
+
+    :class:`SpecError` (one paragraph, naming the column and what was found) when the data
+    cannot be what the spec says: a missing column, a numeric column mostly not numbers, a
+    date column that does not read as dates, a target that is not 0/1, counts that break the
+    boundary checks."""
     encoding = note = None
     if data is None and spec.source == "simulator":
         raw = simulate(DEFAULT_SIM_ROWS, DEFAULT_SIM_SEED)
     else:
         path = Path(data) if data is not None else spec.source_path(spec_dir)
         raw, encoding, note = read(path, encoding=spec.encoding)  # type: ignore[arg-type]
+    raw, matched = match_headers(raw, [*named_columns(spec), *spec.leakage])
     check_columns(raw, spec)
     report: dict[str, Any] = {"rows_read": len(raw)}
     notes: list[str] = []
+    if matched:
+        report["columns_matched"] = matched
     if scored is not None:
         raw, report["scored_with_outcomes"], report["scored_already_in_history"] = _with_scored(
             raw, scored, spec
@@ -97,16 +139,28 @@ def load_launches(
     report["leakage_columns"] = sum(c in raw.columns for c in spec.leakage)
     df = raw.copy()
 
-    for col in [*spec.numeric, *_pair_columns(spec)]:
-        if not pd.api.types.is_numeric_dtype(df[col]):
-            parsed = pd.to_numeric(df[col], errors="coerce")
-            bad = int((parsed.isna() & df[col].notna()).sum())
-            if bad:
-                report[f"unparseable_{col}"] = bad
-            df[col] = parsed
+    for col in _number_columns(spec):
+        parsed = parse_numbers(df[col])
+        if parsed.cleaned:
+            report.setdefault("numbers_cleaned", {})[col] = parsed.describe_cleaning()
+        if parsed.failed:
+            report[f"unparseable_{col}"] = parsed.failed
+            shown = ", ".join(repr(v) for v in parsed.examples)
+            if parsed.failed > MOSTLY_UNREADABLE * parsed.filled:
+                raise SpecError(
+                    f"numeric column {col!r}: {parsed.failed} of {parsed.filled} values are not "
+                    f"numbers (e.g. {shown}); fix the column in the file, or list it under "
+                    "categorical if it holds categories"
+                )
+            notes.append(
+                f"{col}: {parsed.failed} of {parsed.filled} values are not numbers (e.g. "
+                f"{shown}): read as missing"
+            )
+        df[col] = parsed.values
     for col in spec.categorical + spec.entities:
         df[col] = _as_text(df[col]).fillna("unknown").astype(str)
 
+    from_outcomes = df[OUTCOME_LABEL].notna() if OUTCOME_LABEL in df else None
     if spec.date_is_year:
         year = pd.to_numeric(df[spec.date_column], errors="coerce")
         report["missing_date"] = int(year.isna().sum())
@@ -114,7 +168,7 @@ def load_launches(
         df["launch_day"] = pd.to_datetime(launch_days(year[year.notna()].to_numpy(), True))
         df["launch_time"] = df["launch_day"].dt.tz_localize("UTC")
     else:
-        dates = parse_dates(df[spec.date_column], spec.date_column, spec.date_format)
+        dates = _launch_dates(df[spec.date_column], spec, from_outcomes)
         report |= dates.report
         notes += dates.notes
         report["missing_date"] = int(dates.day.isna().sum())
@@ -133,28 +187,88 @@ def load_launches(
     report["filtered_out"] = int((~keep).sum())
     df = df[keep].copy()
 
-    if spec.target.column:
-        target = pd.to_numeric(df[spec.target.column], errors="coerce")
-    else:
-        rule = spec.target.rule
-        target = pd.to_numeric(df[rule.column], errors="coerce")  # type: ignore[union-attr]
-        ops = {">=": target.ge, ">": target.gt, "<=": target.le, "<": target.lt}
-        target = ops[rule.op](rule.value).where(target.notna())  # type: ignore[union-attr]
+    target, unknown = _target(df, spec)
     if OUTCOME_LABEL in df:  # the recorded label counts (a rule target's raw value may be absent)
         given = pd.to_numeric(df[OUTCOME_LABEL], errors="coerce")
         target = target.where(given.isna(), given)
+        unknown &= given.isna()
         df = df.drop(columns=OUTCOME_LABEL)
-    report["missing_target"] = int(target.isna().sum())
+    if spec.target.unknown:
+        report["outcome_unknown"] = int(unknown.sum())  # candidates for scoring, not failures
+    report["missing_target"] = int((target.isna() & ~unknown).sum())
     df = df[target.notna()].copy()
     df["label"] = target[target.notna()].astype(int)
-    if not df["label"].isin([0, 1]).all():
-        raise SpecError(f"target column {spec.target.column!r} must hold 0/1")
 
+    if df.empty:
+        dropped = ("missing_date", "filtered_out", "missing_target", "outcome_unknown")
+        counts = ", ".join(f"{k} {report[k]}" for k in dropped if report.get(k))
+        raise SpecError(
+            f"spec {spec.name!r}: no launches to learn from ({report['rows_read']} rows read"
+            f"{'; left out: ' + counts if counts else ''})"
+        )
     df = df.sort_values("launch_day", kind="stable").reset_index(drop=True)
-    _schema(spec).validate(df, lazy=True)
+    _validate(df, spec)
     report["rows_used"] = len(df)
     report["hits"] = int(df["label"].sum())
     return LoadedData(df, report, notes)
+
+
+def _number_columns(spec: DatasetSpec) -> list[str]:
+    """Columns read as numbers: numeric inputs, count pairs, a rule's column, the outcome."""
+    cols = [*spec.numeric, *_pair_columns(spec)]
+    cols += [spec.target.rule.column] if spec.target.rule else []
+    cols += [spec.outcome_column] if spec.outcome_column else []
+    return list(dict.fromkeys(cols))
+
+
+def _target(df: pd.DataFrame, spec: DatasetSpec) -> tuple[pd.Series, pd.Series]:
+    """(the label per row, 0/1 or NaN where unknown or missing; True where the target column
+    holds one of ``target.unknown``'s values)."""
+    t = spec.target
+    column = t.source_column
+    written = df[column].astype("string").str.strip()
+    unknown = written.isin(t.unknown).fillna(False).astype(bool)
+    if t.positive is not None:
+        label = written.isin(t.positive).astype(float).where(written.notna() & (written != ""))
+    elif t.column is not None:
+        label = pd.to_numeric(df[column].where(~unknown), errors="coerce")
+        if not label.dropna().isin([0, 1]).all():
+            seen = ", ".join(
+                repr(str(v)) for v in written[label.notna() & ~label.isin([0, 1])].unique()[:3]
+            )
+            raise SpecError(
+                f"target column {column!r} must hold 0/1 (found {seen}); for a status column, "
+                f"list the values that are hits under target.positive"
+            )
+        not_numbers = written.notna() & (written != "") & label.isna() & ~unknown
+        if not_numbers.any():
+            seen = ", ".join(repr(str(v)) for v in written[not_numbers].unique()[:3])
+            raise SpecError(
+                f"target column {column!r} holds {int(not_numbers.sum())} values that are not "
+                f"0/1 (e.g. {seen}); list the values that are hits under target.positive (and "
+                "those whose outcome is not known yet under target.unknown)"
+            )
+    else:
+        rule = t.rule
+        value = df[column].where(~unknown)
+        ops = {">=": value.ge, ">": value.gt, "<=": value.le, "<": value.lt, "==": value.eq}
+        label = ops[rule.op](rule.value).astype(float).where(value.notna())  # type: ignore[union-attr]
+    return label.where(~unknown), unknown
+
+
+def _launch_dates(
+    values: pd.Series, spec: DatasetSpec, from_outcomes: pd.Series | None
+) -> ParsedDates:
+    """The date column parsed; recorded outcomes' dates (ISO, as the API took them) apart from
+    the history's own, whatever format the history writes."""
+    if from_outcomes is None or not from_outcomes.any():
+        return parse_dates(values, spec.date_column, spec.date_format)
+    dates = parse_dates(values[~from_outcomes], spec.date_column, spec.date_format)
+    api = pd.to_datetime(values[from_outcomes].astype(str), format="ISO8601", errors="coerce")
+    api = api.dt.tz_localize(None) if getattr(api.dt, "tz", None) is not None else api
+    day = pd.concat([dates.day, api.dt.normalize()]).reindex(values.index)
+    instant = pd.concat([dates.instant, api.dt.tz_localize("UTC")]).reindex(values.index)
+    return ParsedDates(day, instant, dates.report, dates.notes)
 
 
 def _as_text(values: pd.Series) -> pd.Series:
@@ -186,6 +300,23 @@ def _pair_columns(spec: DatasetSpec) -> list[str]:
     for p in spec.count_pairs:
         cols += [p.trials, p.successes or p.rate]  # type: ignore[list-item]
     return cols
+
+
+def _validate(df: pd.DataFrame, spec: DatasetSpec) -> None:
+    """The boundary checks (:func:`_schema`), their failures as one :class:`SpecError`."""
+    try:
+        _schema(spec).validate(df, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+        parts = []
+        for check, group in cases.groupby("check", sort=False):
+            rows = group["index"].nunique()
+            columns = group.loc[group["schema_context"] == "Column", "column"].unique()
+            where = f"column {columns[0]!r}: " if len(columns) == 1 else ""
+            parts.append(f"{where}{rows} launches fail {check}")
+        raise SpecError(
+            f"spec {spec.name!r}: the data breaks its checks: {'; '.join(parts)}"
+        ) from None
 
 
 def _schema(spec: DatasetSpec) -> pa.DataFrameSchema:

@@ -11,6 +11,15 @@
   (``3/1/17``), the report counts the rows that would read differently the other way round.
 * A column already holding datetimes (Parquet) keeps them: a zone-aware one is converted to UTC
   for the instant, its launch day is the local day.
+* Numbers are Unix epoch seconds (``1434931811``) or milliseconds, detected by their size
+  (seconds from 1973 on, 10^8, to 2100; milliseconds the same times 1000) or named
+  (``date_format: unix`` / ``unix_ms``); their launch day is the UTC day. ``20161231`` is read
+  as ``%Y%m%d``.
+
+Dates that cannot be what a launch history holds stop loading with a :class:`SpecError` that
+names the column, what was found and the key to set: most values unreadable, most dates outside
+1900 to 2100, or nearly every launch on one day (seconds read as nanoseconds put every launch on
+1 January 1970). A few dates outside that range are left out, counted and warned about.
 
 Every format is given to pandas explicitly, so pandas never guesses (and never warns that it
 could not infer one).
@@ -23,6 +32,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+
+from features.spec import UNIX_FORMATS, SpecError
 
 ISO = "ISO8601"  # pandas' own ISO 8601 reader (with or without a time)
 _DAYS_FIRST = ["%d/%m/%Y", "%d/%m/%y", "%d.%m.%Y", "%d.%m.%y", "%d-%m-%Y"]
@@ -49,6 +60,16 @@ DETECT_SAMPLE = 2000  # distinct values a candidate format is tried on
 # a UTC offset after a time: 12:52-08:00, 12:52:07.5 +0100, 12:52Z (a date alone has none, so
 # the year of 01-02-2022 is never taken for an offset)
 _OFFSET = re.compile(r"^(.*\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)\s*(Z|[+-]\d{2}:?\d{2})$")
+_NUMBER = re.compile(r"[-+]?\d+(?:\.\d*)?")
+PLAUSIBLE = (pd.Timestamp("1900-01-01"), pd.Timestamp("2100-12-31"))  # a launch's day
+UNIX_SECONDS = (1e8, 4_133_980_800.0)  # 1973-03-03 to 2101-01-01: a launch's epoch seconds
+UNIX_SCALE = {"unix": 1.0, "unix_ms": 1000.0}
+ONE_DAY_SHARE = 0.95  # this share of the launches on one day: the dates were misread
+ONE_DAY_MIN_LAUNCHES = 20
+HINT = (
+    "set date_format in the spec to how the column is written (a strftime format such as "
+    "'%d/%m/%Y %H:%M', or unix / unix_ms for epoch seconds / milliseconds)"
+)
 
 
 @dataclass
@@ -61,15 +82,31 @@ class ParsedDates:
     instant: pd.Series
     report: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    implausible: int = 0  # values read as times no launch has (left unread), for the check
 
 
 def parse_dates(values: pd.Series, column: str, date_format: str | None = None) -> ParsedDates:
     """The launch days and instants of ``values`` (see the module doc); ``column`` names the
     column in what is reported."""
     if pd.api.types.is_datetime64_any_dtype(values):
-        return _datetimes(values)
+        return _checked(_datetimes(values), values.astype("string"), column)
     text = values.astype("string").str.strip()
     text = text.mask(text == "")
+    unix = date_format if date_format in UNIX_FORMATS else None
+    if date_format is None and text.notna().any() and text.dropna().str.fullmatch(_NUMBER).all():
+        unix = _unix_by_size(pd.to_numeric(text, errors="coerce"))
+        if unix is None and text.dropna().str.fullmatch(r"\d{8}").all():
+            return _checked(_text_dates(text, column, "%Y%m%d", "detected"), text, column)
+    if unix is not None:
+        parsed = _unix(text, unix, "spec" if date_format else "detected")
+    else:
+        parsed = _text_dates(text, column, date_format)
+    return _checked(parsed, text, column)
+
+
+def _text_dates(
+    text: pd.Series, column: str, date_format: str | None, source: str = "spec"
+) -> ParsedDates:
     parts = text.str.extract(_OFFSET)
     has_offset = parts[1].notna()
     wall_text = parts[0].where(has_offset, text)
@@ -77,7 +114,7 @@ def parse_dates(values: pd.Series, column: str, date_format: str | None = None) 
     notes: list[str] = []
     if date_format is not None:
         fmt = re.sub(r"\s*%[zZ]$", "", date_format)  # the offset is read apart
-        report["date_format"], report["date_format_from"] = date_format, "spec"
+        report["date_format"], report["date_format_from"] = date_format, source
     else:
         fmt = detect_format(wall_text)
         report["date_format"] = "ISO 8601" if fmt == ISO else fmt
@@ -108,6 +145,82 @@ def parse_dates(values: pd.Series, column: str, date_format: str | None = None) 
                 "first: set date_format in the spec if that is wrong"
             )
     return ParsedDates(wall.dt.normalize(), instant.dt.tz_localize("UTC"), report, notes)
+
+
+def _unix_by_size(numbers: pd.Series) -> str | None:
+    """unix or unix_ms if the numbers' median is a plausible launch time so, else None."""
+    median = float(numbers.median())
+    for name, scale in UNIX_SCALE.items():
+        if UNIX_SECONDS[0] <= median / scale < UNIX_SECONDS[1]:
+            return name
+    return None
+
+
+def _unix(text: pd.Series, unit: str, source: str) -> ParsedDates:
+    """Epoch seconds or milliseconds; those outside :data:`UNIX_SECONDS` stay unread (NaT) and
+    are counted, so the check can say what was found."""
+    numbers = pd.to_numeric(text, errors="coerce")
+    seconds = numbers / UNIX_SCALE[unit]
+    inside = seconds.between(*UNIX_SECONDS)
+    instant = pd.to_datetime(seconds.where(inside), unit="s", utc=True)
+    report = {"date_format": unit, "date_format_from": source}
+    parsed = ParsedDates(instant.dt.tz_localize(None).dt.normalize(), instant, report)
+    parsed.implausible = int((numbers.notna() & ~inside).sum())
+    return parsed
+
+
+def _checked(parsed: ParsedDates, text: pd.Series, column: str) -> ParsedDates:
+    """``parsed``, with dates outside :data:`PLAUSIBLE` left out (counted); a
+    :class:`SpecError` when the dates cannot be what the column means (see the module doc)."""
+    filled = int(text.notna().sum())
+    day = parsed.day
+    outside = day.notna() & ~day.between(*PLAUSIBLE)
+    implausible = parsed.implausible + int(outside.sum())
+    readable = int(day.notna().sum()) + parsed.implausible  # read, if implausibly
+    how = f" as {parsed.report.get('date_format')}" if parsed.report else ""
+    unix = parsed.report.get("date_format") in UNIX_FORMATS
+    first = pd.Timestamp(UNIX_SECONDS[0], unit="s").year if unix else PLAUSIBLE[0].year
+    if filled and readable < filled / 2:
+        bad = text[text.notna() & day.isna()].unique()[:3]
+        shown = ", ".join(repr(str(v)) for v in bad)
+        raise SpecError(
+            f"date column {column!r}: {filled - readable} of {filled} values do not read as "
+            f"dates{how} (e.g. {shown}); {HINT}"
+        )
+    if readable and implausible > readable / 2:
+        raise SpecError(
+            f"date column {column!r}: {implausible} of {readable} dates read{how} fall outside "
+            f"{first} to {PLAUSIBLE[1].year} ({_found(text, day)}); {HINT}"
+        )
+    day, instant = day.mask(outside), parsed.instant.mask(outside)
+    counts = day.value_counts()
+    if len(counts) and counts.sum() >= ONE_DAY_MIN_LAUNCHES:
+        top = int(counts.iloc[0])
+        if top >= ONE_DAY_SHARE * counts.sum():
+            raise SpecError(
+                f"date column {column!r}: {top} of {int(counts.sum())} launches fall on "
+                f"{counts.index[0].date()} ({_found(text, day)}); if the dates were misread, "
+                f"{HINT}; a history of one day cannot be split out of time"
+            )
+    if implausible:
+        parsed.report["dates_implausible"] = implausible
+        parsed.notes.append(
+            f"{column}: {implausible} dates outside {first} to {PLAUSIBLE[1].year} left out "
+            "as missing"
+        )
+    return ParsedDates(day, instant, parsed.report, parsed.notes)
+
+
+def _found(text: pd.Series, day: pd.Series) -> str:
+    """What the column holds, for a message: its values' range, and the dates read."""
+    numbers = pd.to_numeric(text, errors="coerce")
+    if numbers.notna().any() and numbers.notna().sum() == text.notna().sum():
+        values = f"values from {numbers.min():.15g} to {numbers.max():.15g}"
+    else:
+        values = "values such as " + ", ".join(repr(str(v)) for v in text.dropna().unique()[:2])
+    if day.notna().any():
+        return f"{values}; read as {day.min().date()} to {day.max().date()}"
+    return values
 
 
 def detect_format(wall_text: pd.Series) -> str:

@@ -13,7 +13,7 @@ import pandas as pd
 
 from core.settings import state_dir
 from features.simulator import simulate
-from features.spec import DatasetSpec, load_spec
+from features.spec import DatasetSpec, SpecError, load_spec
 from scoring import prediction_log, store
 from training import DEFAULT_SPEC, registry
 from training.dataset import DEFAULT_SIM_ROWS, DEFAULT_SIM_SEED, load_launches
@@ -22,7 +22,7 @@ from training.promote import promote
 from training.report import write_run_report
 from training.stages import Stages
 from training.train import load_config, train_model
-from training.tune import load_tuned, tuned_config, tuned_params_path
+from training.tune import find_tuned, tuned_config
 
 
 def run_training(
@@ -45,14 +45,15 @@ def run_training(
     with stages("load"):
         loaded = load_launches(spec, data, spec_dir=spec_path.parent, scored=scored)
     params: dict[str, Any] = {}
+    applied: dict[str, Any] = {"file": None}  # config.yaml's
     if params_path is not None:
-        payload = json.loads(params_path.read_text())
+        payload = _params_file(params_path)
         params, config = payload["params"], tuned_config(config, payload.get("blend"))
-    elif tuned_params_path().exists():
+        applied = {"file": str(params_path), "study": payload.get("study")}
+    elif (tuned := find_tuned(spec, config)) is not None:
         # tuned params (and blend choices) apply only to the dataset they were tuned on
-        tuned = load_tuned(tuned_params_path(), spec, config)
-        if tuned is not None:
-            (params, config), params_path = tuned, tuned_params_path()
+        params, config, params_path = tuned.params, tuned.config, tuned.path
+        applied = tuned.summary()
     result = train_model(loaded.frame, spec, params, config, stages)
     # open or closed, as fitted on the training period (the spec's word, else inferred)
     loaded.report["vocabularies"] = {
@@ -86,6 +87,7 @@ def run_training(
     return {
         "model_name": model_name,
         "version": version,
+        "params_applied": applied,  # the tuned params file (None: config.yaml's)
         "data_report": loaded.report,
         "data_notes": loaded.notes,  # for the console: a fallback encoding, ambiguous dates
         "test_metrics": result.test_metrics,
@@ -95,6 +97,17 @@ def run_training(
         "train_result": result,
         "stages": stages,
     }
+
+
+def _params_file(path: Path) -> dict[str, Any]:
+    """A --params file: JSON with "params" (and optionally "blend"), as `compass tune` writes."""
+    try:
+        payload = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise SpecError(f"--params {path}: not JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("params"), dict):
+        raise SpecError(f'--params {path}: expected {{"params": {{...}}}}, as compass tune writes')
+    return payload
 
 
 def _scored_launches(spec: DatasetSpec, model_name: str) -> pd.DataFrame:

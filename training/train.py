@@ -21,7 +21,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
 
 from features.build import FeatureBuilder
-from features.spec import DatasetSpec
+from features.spec import DatasetSpec, SpecError
 from models.hit_model import Calibrator, HitModel
 from models.linear import LinearPart
 from training.blend import BlendChoice, choose_blend, fit_linear, forward_platt, recency_weights
@@ -144,15 +144,50 @@ def split_out_of_time(frame: pd.DataFrame, spec: DatasetSpec) -> tuple[pd.DataFr
         is_test = frame["launch_day"].dt.year >= spec.test_from_year
     elif spec.test_from_date is not None:
         is_test = frame["launch_day"] >= pd.Timestamp(spec.test_from_date)
-    else:
+    elif len(frame):
         cut = frame["launch_day"].iloc[int(len(frame) * (1 - spec.test_fraction))]
         is_test = frame["launch_day"] >= cut
+    else:
+        is_test = pd.Series(False, index=frame.index)
     train, test = frame[~is_test].reset_index(drop=True), frame[is_test].reset_index(drop=True)
-    if len(train) < 50 or len(test) < 20 or train["label"].nunique() < 2:
-        raise ValueError(
-            f"too little data for an out-of-time split: {len(train)} train, {len(test)} test"
-        )
+    if len(train) < MIN_TRAIN or len(test) < MIN_TEST or train["label"].nunique() < 2:
+        raise SpecError(_too_little(train, test, spec))
     return train, test
+
+
+MIN_TRAIN, MIN_TEST = 50, 20  # launches an out-of-time split needs on each side
+
+
+def _too_little(train: pd.DataFrame, test: pd.DataFrame, spec: DatasetSpec) -> str:
+    """Why the split cannot be made, with its counts and dates, and what to look at."""
+
+    def side(name: str, part: pd.DataFrame) -> str:
+        if part.empty:
+            return f"0 {name} launches"
+        first, last = part["launch_day"].min().date(), part["launch_day"].max().date()
+        hits = int(part["label"].sum())
+        return f"{len(part)} {name} launches ({first} to {last}, {hits} hits)"
+
+    if spec.test_from_year is not None:
+        split = f"test_from_year: {spec.test_from_year}"
+    elif spec.test_from_date is not None:
+        split = f"test_from_date: {spec.test_from_date}"
+    else:
+        split = f"test_fraction: {spec.test_fraction} (the latest launches)"
+    if len(train) >= MIN_TRAIN and len(test) >= MIN_TEST:
+        one = int(train["label"].iloc[0])
+        return (
+            f"the training period holds only {'hits' if one else 'non-hits'}: "
+            f"{side('training', train)}, {side('test', test)}, split by {split}; check the "
+            "target (the rule's threshold, or target.positive) and the date column"
+        )
+    return (
+        f"too little data for an out-of-time split: {side('training', train)} and "
+        f"{side('test', test)}, split by {split}; it needs at least {MIN_TRAIN} training "
+        f"launches with hits and non-hits among them and {MIN_TEST} test launches: check that "
+        "the date column reads as it should (the data report's date_format and missing_date) "
+        "or move the split (test_fraction, test_from_date, test_from_year)"
+    )
 
 
 def time_folds(days: np.ndarray, n_folds: int) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -18,8 +18,10 @@ as in training).
   another machine joins the same study with ``resume=True`` and the same storage and name.
 * Every trial is a nested MLflow run under one parent run per invocation (Optuna 5 deprecates
   ``MLflowCallback``, so trials are logged here).
-* The best params go to ``state/best_params.json`` (``{"params", "blend", "value", "study",
-  "spec"}``), which ``compass train`` picks up (:func:`load_tuned`).
+* The best params go to ``state/best_params-<spec name>.json`` (``{"params", "blend", "value",
+  "study", "spec"}``), one file per launch history, so tuning one never loses another's;
+  ``compass train --spec`` picks up its spec's (:func:`find_tuned`) and says which it applied.
+  A ``state/best_params.json`` of older versions still counts for the spec it names.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import json
 import multiprocessing
 import os
 import queue
+import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -72,9 +75,44 @@ class TuneError(ValueError):
     """A tuning request that cannot run as given; the message names the option."""
 
 
-def tuned_params_path() -> Path:
-    """Where the best params of the latest study go, and where `compass train` finds them."""
-    return state_dir() / "best_params.json"
+LEGACY_PARAMS = "best_params.json"  # one file for every spec, before each spec had its own
+
+
+def tuned_params_path(spec_name: str) -> Path:
+    """Where the best params of a spec's latest study go, and where `compass train` finds
+    them: a file named for the spec in the state folder."""
+    safe = re.sub(r"[^\w.-]", "_", spec_name)
+    return state_dir() / f"best_params-{safe}.json"
+
+
+@dataclass(frozen=True)
+class Tuned:
+    """Tuned choices found for a spec: LightGBM's params, the config with the tuned blend
+    choices, the file, and what the study said (for `compass train` to report)."""
+
+    params: dict[str, Any]
+    config: TrainingConfig
+    path: Path
+    payload: dict[str, Any]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "file": str(self.path),
+            "study": self.payload.get("study"),
+            "trial": self.payload.get("trial"),
+            "n_trials": self.payload.get("n_trials"),
+            "cv_logloss": self.payload.get("value"),
+        }
+
+
+def find_tuned(spec: DatasetSpec, config: TrainingConfig) -> Tuned | None:
+    """The tuned choices of ``spec`` (its own file, else an older shared file tuned on it),
+    or None when it was never tuned."""
+    for path in (tuned_params_path(spec.name), state_dir() / LEGACY_PARAMS):
+        if path.exists() and (found := load_tuned(path, spec, config)) is not None:
+            params, tuned = found
+            return Tuned(params, tuned, path, json.loads(path.read_text()))
+    return None
 
 
 def suggest_params(trial: optuna.Trial) -> dict[str, Any]:
@@ -322,7 +360,7 @@ def tune(
     best_blend = {k[n:]: v for k, v in searched if k.startswith(BLEND_PREFIX)}
     if best_blend and "C" not in best_blend:  # a one-value c_grid is not searched
         best_blend["C"] = config.blend.c_grid[0]
-    params_path = params_path or tuned_params_path()
+    params_path = params_path or tuned_params_path(spec.name)
     params_path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "params": best_params,

@@ -91,3 +91,29 @@ def test_a_year_after_a_dash_is_no_utc_offset(text: str) -> None:
     parsed = quiet_parse(pd.Series([text]))
     assert "date_utc_offsets" not in parsed.report
     assert parsed.day.notna().all()
+
+
+def test_epoch_seconds_and_milliseconds_are_told_apart_by_size() -> None:
+    seconds = quiet_parse(pd.Series(["1434931811", "1262304000", ""]))
+    assert seconds.report["date_format"] == "unix"
+    assert seconds.day.dt.strftime("%Y-%m-%d").tolist()[:2] == ["2015-06-22", "2010-01-01"]
+    assert str(seconds.instant[0]) == "2015-06-22 00:10:11+00:00"
+    millis = quiet_parse(pd.Series([1434931811000, 1262304000000]))
+    assert millis.report["date_format"] == "unix_ms"
+    assert millis.day.tolist() == seconds.day.tolist()[:2]
+
+
+def test_dates_that_cannot_be_right_stop_with_the_column_range_and_key() -> None:
+    from features.spec import SpecError
+
+    with pytest.raises(SpecError) as err:  # seconds said to be milliseconds: January 1970
+        quiet_parse(pd.Series(["1434931811", "1434939999"]), "unix_ms")
+    message = str(err.value)
+    assert "date column 'launched'" in message and "outside 1973 to 2100" in message
+    assert "values from 1434931811 to 1434939999" in message and "date_format" in message
+    # seconds read as nanoseconds (a datetime column written so): every launch on 1970-01-01
+    nanos = pd.Series(pd.to_datetime([1434931811 + i for i in range(30)]))
+    with pytest.raises(SpecError, match="30 of 30 launches fall on 1970-01-01.*date_format"):
+        quiet_parse(nanos)
+    with pytest.raises(SpecError, match="3 of 3 values do not read as dates.*'soon'"):
+        quiet_parse(pd.Series(["soon", "tbd", "2022-13-45"]))

@@ -95,6 +95,7 @@ def test_train_uses_the_tuned_params_and_blend_choices(
     small_launches: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from training import pipeline
+    from training import tune as tune_mod
 
     class Trained(Exception):
         pass
@@ -109,7 +110,7 @@ def test_train_uses_the_tuned_params_and_blend_choices(
     tuned = tmp_path / "best_params.json"
     tuned.write_text(json.dumps({"params": {"num_leaves": 7}, "blend": blend, "spec": "simulated"}))
     monkeypatch.setattr(pipeline, "train_model", train_model)
-    monkeypatch.setattr(pipeline, "tuned_params_path", lambda: tuned)
+    monkeypatch.setattr(tune_mod, "tuned_params_path", lambda name: tuned)
     for explicit in (None, tuned):  # found in the state folder, or passed as --params
         seen.clear()
         with pytest.raises(Trained):

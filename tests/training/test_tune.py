@@ -225,3 +225,54 @@ def test_parallel_workers_on_sqlite_are_refused(small_launches: Path, tmp_path: 
         app, ["tune", "--data", str(small_launches), "--trials", "1", "--storage", "mysql://x"]
     )
     assert bad.exit_code == 1 and "--storage must be postgresql://" in bad.output
+
+
+def test_two_specs_tuned_one_after_the_other_each_train_with_their_own(
+    frame: pd.DataFrame, small_launches: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each spec keeps its own tuned params (a file named for it); tuning a second spec loses
+    nothing of the first's, and `compass train` applies each spec's own and says which."""
+    import yaml
+
+    from training import pipeline
+
+    monkeypatch.setattr(tune_mod, "state_dir", lambda: tmp_path)  # files and study in tmp
+    spec_a = load_spec(DEFAULT_SPEC)
+    spec_b = spec_a.model_copy(update={"name": "simulated_b"})
+    path_b = tmp_path / "simulated_b.yaml"
+    path_b.write_text(yaml.safe_dump(spec_b.model_dump(mode="json", exclude_none=True)))
+    config = _config()
+    config = config.model_copy(update={"blend": config.blend.model_copy(update={"enabled": False})})
+    a = tune_mod.tune(frame, spec_a, n_trials=1, config=config, log_to_mlflow=False)
+    first = a.params_path.read_text()
+    b = tune_mod.tune(frame.iloc[:1200], spec_b, n_trials=1, config=config, log_to_mlflow=False)
+    assert a.params_path == tmp_path / "best_params-simulated.json"
+    assert b.params_path == tmp_path / "best_params-simulated_b.json"
+    assert a.params_path.read_text() == first  # the first spec's tuning is still there
+    assert b.best_value != a.best_value  # tuned on its own launches
+
+    class Trained(Exception):
+        pass
+
+    seen: dict = {}
+
+    def train_model(frame, spec, params, config, stages):  # stops where training would start
+        seen[spec.name] = (params, config)
+        raise Trained
+
+    monkeypatch.setattr(pipeline, "train_model", train_model)
+    for spec_path in (DEFAULT_SPEC, path_b):
+        with pytest.raises(Trained):
+            pipeline.run_training(small_launches, spec_path)
+    for name, result in (("simulated", a), ("simulated_b", b)):
+        params, _ = seen[name]
+        assert params == {"max_depth": -1, **result.best_params} or params["max_depth"] >= 2
+        assert {k: params[k] for k in result.best_params} == result.best_params
+    found = tune_mod.find_tuned(spec_b, config)
+    assert found is not None and found.summary() == {
+        "file": str(b.params_path),
+        "study": "simulated_b-lightgbm",
+        "trial": 0,
+        "n_trials": 1,
+        "cv_logloss": b.best_value,
+    }
