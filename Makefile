@@ -50,14 +50,15 @@ test: setup chromium java postgresql  ## lint and the whole suite
 	$(UV) run ruff check .
 	$(UV) run pytest
 
-# the browser test drives Debian's chromium (Playwright cannot download its own browser here)
+# the browser test drives Debian's chromium (Playwright cannot download its own browser here);
+# like postgresql, a failed install fails `make test` (the page tests would otherwise skip)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 chromium:  ## Debian's chromium for the /ui browser test, if missing
 	@command -v chromium >/dev/null 2>&1 || { \
 		echo "installing chromium (apt-get)"; \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; \
-	} || echo "chromium could not be installed: the browser test will skip"
+	}
 
 # the PostgreSQL tests start their own server from Debian's binaries (tests/postgres.py)
 postgresql:  ## Debian's postgresql for the shared-state tests, if missing

@@ -343,7 +343,9 @@ def _parse_grid(lever: Lever, grid: Sequence[float | dt.date | str]) -> list[flo
             else:
                 out.append(float(g))
         except (TypeError, ValueError) as exc:
-            raise BadRequest(f"grid.{k}: {lever.name}: {exc}") from exc
+            # the reason, never the value sent (fromisoformat's message quotes it back)
+            reason = "expected an ISO date (YYYY-MM-DD)" if lever.kind == "date" else exc
+            raise BadRequest(f"grid.{k}: {lever.name}: {reason}") from exc
     return out
 
 

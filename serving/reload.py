@@ -88,8 +88,8 @@ def load_from_store(tag: str = store.DEFAULT_TAG) -> tuple[HitModel, str, str]:
     with the reason if it is not there or does not load."""
     try:
         return store.load(tag)
-    except store.NotInStore as exc:
-        raise ReloadFailed(str(exc)) from exc
+    except store.NotInStore as exc:  # the field, never the value sent (a 4xx echoes nothing)
+        raise ReloadFailed("tag: the model is not in the BentoML store") from exc
     except ModelLoadError as exc:
         raise ReloadFailed(f"model {tag} does not load: {exc}") from exc
 

@@ -5,11 +5,33 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from benchmarks.quality import ablate, run_benchmark
 from training.baselines import METRICS
 from training.dataset import to_columns
 from training.train import TrainResult
+
+
+def same_rows(n: int, seed: int) -> dict:
+    """On the out-of-time test rows of the benchmark's simulated frame: the Bayes limit's
+    metrics, and the MAPE of a constant forecast (the training period's median outcome)."""
+    from features.spec import load_spec
+    from training import DEFAULT_SPEC
+    from training.dataset import simulated_frame
+    from training.evaluate import score
+    from training.train import split_out_of_time
+
+    spec = load_spec(DEFAULT_SPEC)
+    train, test = split_out_of_time(simulated_frame(n, seed, spec), spec)
+    y = test["gmv_90d"].to_numpy(float)
+    pos = y > 0
+    constant = np.median(train["gmv_90d"].to_numpy(float))
+    return {
+        "bayes": score(test["label"].to_numpy(), test["p_hit_bayes"].to_numpy(float)),
+        "n": int(np.sum(np.isfinite(y) & (y >= 0))),
+        "constant_mape": float(np.mean(np.abs(constant - y[pos]) / y[pos])),
+    }
 
 
 def test_ablation_variants_drop_their_family(small_result: TrainResult) -> None:
@@ -45,8 +67,17 @@ def test_benchmark_json_shape_on_a_tiny_run(video_games_spec: Path, fast_config)
         }
     assert set(METRICS) <= set(out["simulated"]["bayes"]) and "bayes" not in out["video_games"]
     assert out["simulated"]["setup"]["rows"] == 1500
-    forecast = out["simulated"]["forecast"]
-    assert 0 <= forecast["coverage_80"] <= 1 and forecast["mape_p50"] > 0
+    # the figures against the Bayes limit and the baselines on the same out-of-time rows
+    sim = out["simulated"]
+    model, bayes, base_rate = sim["model"], sim["bayes"], sim["baselines"]["base_rate"]
+    truth = same_rows(1500, 7)
+    assert bayes["auc"] == pytest.approx(truth["bayes"]["auc"], abs=1e-5)
+    assert bayes["auc"] - 0.1 < model["auc"] < bayes["auc"] + 0.02, (model, bayes)
+    assert bayes["logloss"] - 0.02 < model["logloss"] < base_rate["logloss"], (model, base_rate)
+    forecast = sim["forecast"]
+    assert forecast["n"] == truth["n"]
+    assert 0.65 <= forecast["coverage_80"] <= 0.95, forecast  # 80 % nominal, 300 test rows
+    assert forecast["mape_p50"] < truth["constant_mape"], (forecast, truth)
     assert "forecast" not in out["video_games"]  # no outcome column in that spec
     assert "config.yaml" in out["params_source"] and out["seconds_total"] > 0
     assert set(out["simulated"]["targets"]) >= {"auc_ge_0.98_bayes", "beats_every_baseline"}

@@ -67,15 +67,26 @@ def test_track_record_never_looks_ahead(frame: pd.DataFrame) -> None:
     np.testing.assert_array_equal(fb_all.transform(last), fb_flip.transform(last))
 
 
-def test_shrinkage_pulls_small_samples_to_the_prior() -> None:
+def test_shrinkage_pulls_small_samples_to_the_prior(frame: pd.DataFrame) -> None:
+    """The builder's own shrunk rates: 12 positive of 20 trials sits nearer the prior than
+    600 of 1,000 (the same raw 60 %), and both between the raw rate and the prior."""
     rng = np.random.default_rng(0)
     trials = rng.integers(20, 400, 2000).astype(float)
     succ = rng.binomial(trials.astype(int), rng.beta(20, 30, 2000)).astype(float)
     prior = fit_pair_prior(succ, trials, np.array([""] * 2000, dtype=object))
     assert 0.35 < prior.global_mean < 0.45 and 10 < prior.kappa < 200
-    small = (12 + prior.kappa * prior.global_mean) / (20 + prior.kappa)  # 12 of 20
-    large = (600 + prior.kappa * prior.global_mean) / (1000 + prior.kappa)  # 600 of 1000
-    assert abs(small - prior.global_mean) < abs(large - prior.global_mean)
+    fb = _builder(frame)
+    cols = to_columns(frame.head(2), fb.spec)
+    for key in ("category", "target_segment"):  # one prior group for both rows
+        cols[key] = np.repeat(np.asarray(cols[key])[:1], 2)
+    cols["test_samples_sent"] = np.array([30, 1500])
+    cols["test_trials"], cols["test_positive"] = np.array([20, 1000]), np.array([12, 600])
+    rate = fb.transform(cols)[:, fb.feature_names.index("test_positive_rate_eb")]
+    mean = fb.prior_mean("test_positive", {k: np.asarray(v)[0] for k, v in cols.items()})
+    assert abs(mean - 0.6) > 0.05  # the prior is not the raw rate: shrinking shows
+    small, large = abs(rate - mean)
+    assert 0 < small < large < abs(0.6 - mean)
+    assert np.all(np.sign(rate - mean) == np.sign(0.6 - mean))
 
 
 def test_video_games_spec_loads_with_counted_problems(video_games_spec) -> None:
@@ -134,6 +145,79 @@ def test_entity_age_counts_days_since_first_earlier_launch() -> None:
     np.testing.assert_array_equal(out["age_days"], [np.nan, 20, 10, np.nan])
     np.testing.assert_array_equal(out["prior_launches"], [0, 2, 1, 0])
     np.testing.assert_array_equal(out["recent_launches"], [0, 1, 1, 0])  # days 5..19
+
+
+def test_an_outcome_counts_only_once_known(frame: pd.DataFrame) -> None:
+    """With the simulated spec's lag (a launch's outcome is known 90 days after it), a
+    same-brand hit launched 30 or 90 days before a concept is not in its track record yet;
+    ones launched 91 and 200 days before are."""
+    spec = load_spec(DEFAULT_SPEC)
+    assert spec.track_record_lag_days == 90
+    day = frame["launch_day"].max() + pd.Timedelta(days=1)
+    earlier = frame.tail(4).assign(
+        brand="brand_lag_test",
+        label=1,
+        launch_day=[day - pd.Timedelta(days=n) for n in (200, 91, 90, 30)],
+    )
+    fb = _builder(pd.concat([frame, earlier], ignore_index=True))
+    concept = to_columns(frame.tail(1).assign(brand="brand_lag_test", launch_day=day), spec)
+    x = fb.transform(concept)[0]
+    assert x[fb.feature_names.index("brand_prior_launches")] == 2
+
+
+def _brute_force_track_record(
+    values: np.ndarray,
+    days: np.ndarray,
+    label: np.ndarray,
+    outcome: np.ndarray,
+    lag: int,
+    k: float,
+    window: int,
+    query: tuple[str, int],
+) -> dict[str, float]:
+    """A launch of entity ``v`` on day ``d``: every history feature from a loop over the
+    launches whose outcome was known strictly before ``d`` (launch day + ``lag`` < ``d``)."""
+    v, d = query
+    log_out = np.log1p(np.nan_to_num(np.clip(outcome, 0, None)))
+    known_all = [j for j in range(len(days)) if days[j] + lag < d]
+    known = [j for j in known_all if values[j] == v]
+    recent = [j for j in known if days[j] + lag >= d - window]
+    base = (sum(label[j] for j in known_all) + 1) / (len(known_all) + 2)
+    base_out = np.mean([log_out[j] for j in known_all]) if known_all else np.nan
+    launched = [days[j] for j in range(len(days)) if values[j] == v]
+    before = [t for t in launched if t < d]
+    return {
+        "prior_launches": len(known),
+        "hit_rate_eb": (sum(label[j] for j in known) + k * base) / (len(known) + k),
+        "age_days": d - min(launched) if before else np.nan,
+        "recent_launches": sum(d - window <= t < d for t in launched),
+        "recent_hit_rate_eb": (sum(label[j] for j in recent) + k * base) / (len(recent) + k),
+        "outcome_mean_eb": (sum(log_out[j] for j in known) + k * base_out) / (len(known) + k),
+    }
+
+
+@pytest.mark.parametrize("lag", [0, 1, 90])
+def test_track_record_equals_a_brute_force_loop(lag: int) -> None:
+    """Every entity-history feature, on a small random history with same-day launches and
+    missing outcomes, equals the loop over "known strictly before this launch"."""
+    from features.build import fit_track_record
+
+    rng = np.random.default_rng(lag)
+    n, k, window = 80, 6.0, 120
+    values = rng.choice(["a", "b", "c", "d"], n)
+    days = rng.integers(0, 400, n)
+    label = rng.integers(0, 2, n)
+    outcome = np.where(rng.random(n) < 0.1, np.nan, rng.lognormal(3, 1, n))
+    tr = fit_track_record(values, days, label, lag, k, outcome)
+    # the history's own launches (as in training), then other days and an unseen entity
+    q_values = np.concatenate([values, rng.choice(["a", "b", "c", "d", "z"], 40)])
+    q_days = np.concatenate([days, rng.integers(-10, 520, 40)])
+    hist = EntityHistory(age=True, window_days=window, outcome=True)
+    got = tr.features(q_values, q_days, hist)
+    for i, query in enumerate(zip(q_values.tolist(), q_days.tolist(), strict=True)):
+        expected = _brute_force_track_record(values, days, label, outcome, lag, k, window, query)
+        for name, value in expected.items():
+            assert got[name][i] == pytest.approx(value, rel=1e-9, nan_ok=True), (name, query)
 
 
 def test_spec_rejects_inconsistent_entity_history() -> None:

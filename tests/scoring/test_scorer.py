@@ -59,6 +59,35 @@ def test_drivers_add_up_for_a_blended_model(blended_scorer, test_concepts: list[
     np.testing.assert_allclose(raw, w * tree + (1 - w) * model.linear.log_odds(x), atol=1e-9)
 
 
+def test_drivers_per_field_one_concept_at_a_time(blended_scorer, blended_result) -> None:
+    """The service's path: one concept per request, through LightGBM's single-row fast path
+    with contributions. Each field's driver, the base and the rest equal ``w *`` LightGBM's own
+    ``pred_contrib`` + ``(1 - w) *`` the linear part's literal design terms, summed per field."""
+    model = blended_scorer.model
+    w, linear = model.blend_weight, model.linear
+    assert model.is_blend and 0 < w < 1
+    coef, ref = np.asarray(linear.coef), np.asarray(linear.reference)
+    fields = list(model.feature_sources.values())  # the matrix's columns' fields, in order
+    frame = blended_result.test.head(40)
+    frame = frame.assign(launch_date=frame["launch_day"].dt.strftime("%Y-%m-%d"))
+    for concept in frame[blended_scorer.schema.names].to_dict("records"):
+        (out,) = blended_scorer.score([concept])
+        x = model.matrix(blended_scorer.columns([concept]))
+        tree = model.booster.predict(x, pred_contrib=True)[0]
+        terms = np.bincount(linear.owners, coef * (linear.design(x)[0] - ref), x.shape[1])
+        by_field: dict[str, float] = {}
+        for f, value in zip(fields, w * tree[:-1] + (1 - w) * terms, strict=True):
+            by_field[f] = by_field.get(f, 0.0) + float(value)
+        d = out["drivers"]
+        base = w * tree[-1] + (1 - w) * (linear.intercept + coef @ ref)
+        assert d["base_value"] == pytest.approx(base, abs=1e-9)
+        top = {t["field"]: t["log_odds"] for t in d["top"]}
+        assert top == pytest.approx({f: by_field[f] for f in top}, abs=1e-9)
+        rest = [v for f, v in by_field.items() if f not in top]
+        assert d["other_fields"] == pytest.approx(sum(rest), abs=1e-9)
+        assert min(map(abs, top.values())) >= max(map(abs, rest), default=0.0) - 1e-12
+
+
 @pytest.mark.parametrize("lever", ["marketing_budget", "seeding_posts"])
 def test_monotone_levers_never_zigzag_for_a_blended_model(
     blended_scorer, test_concepts: list[dict], lever: str

@@ -8,6 +8,7 @@ checks that the run really generated at least 1,000 cases and reached every oper
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 
 import pytest
@@ -24,6 +25,9 @@ POST_PATHS = ["/score", "/target", "/whatif", "/forecast", "/outcomes", "/admin/
 GET_PATHS = ["/livez", "/readyz", "/healthz"]
 
 WHOLE_BODY_ERRORS = ("json_invalid", "json_type", "model_type", "model_attributes_type")
+# an error without a field names the limit it hit (413: body size, batch size)
+LIMIT_WORDS = {"limit"}
+ECHO_MIN_CHARS = 6  # shorter sent strings may be in an answer by chance ("price", "2026-")
 
 seen: Counter[str] = Counter()
 answered: Counter[str] = Counter()  # 200s whose body was validated against its declared type
@@ -73,7 +77,33 @@ def field_names(error: dict) -> list[str]:
     return [str(part) for part in error.get("loc", []) if isinstance(part, str)]
 
 
-def explains_itself(body: str) -> str | None:
+def request_words(document: dict) -> tuple[set[str], set[str]]:
+    """(every property name, every enum value) the operations' request bodies declare, $refs
+    followed: the field names an error may name, and the values it may list as allowed."""
+    names: set[str] = set()
+    values: set[str] = set()
+    pending = [op["requestBody"] for item in document["paths"].values() for op in item.values()
+               if isinstance(op, dict) and "requestBody" in op]  # fmt: skip
+    seen_refs: set[str] = set()
+    while pending:
+        node = pending.pop()
+        if isinstance(node, list):
+            pending += node
+        elif isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref not in seen_refs:
+                seen_refs.add(ref)
+                target = document
+                for part in ref.removeprefix("#/").split("/"):
+                    target = target[part]
+                pending.append(target)
+            names |= set(node.get("properties", {}))
+            values |= {str(v) for v in node.get("enum", [])}
+            pending += [v for k, v in node.items() if k not in ("$ref", "enum", "example")]
+    return names, values
+
+
+def explains_itself(body: str, fields: set[str]) -> str | None:
     """None if a 4xx body names what is wrong; otherwise why not."""
     try:
         data = json.loads(body)
@@ -83,14 +113,30 @@ def explains_itself(body: str) -> str | None:
         data = data[0]
     if not isinstance(data, dict) or not data.get("error"):
         return "no 'error' message"
-    for error in data.get("detail") or []:
+    detail = data.get("detail")
+    if not detail:  # then the message itself names the field (or the limit) that is wrong
+        words = set(re.findall(r"\w+", str(data["error"])))
+        if not words & (fields | LIMIT_WORDS):
+            return "an error naming no field"
+    for error in detail or []:
         # an empty loc is the body itself (not JSON, not an object): the body is the "field"
         if not field_names(error) and error.get("type") not in WHOLE_BODY_ERRORS:
             return f"a validation error without a field: {error}"
     return None
 
 
-def check(case, types: dict[str, TypeAdapter]) -> None:
+def sent_strings(value: object) -> set[str]:
+    """The string values (not keys) of a request body at least ECHO_MIN_CHARS long."""
+    if isinstance(value, str):
+        return {value} if len(value) >= ECHO_MIN_CHARS else set()
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        return set().union(*map(sent_strings, value)) if value else set()
+    return set()
+
+
+def check(case, types: dict[str, TypeAdapter], words: tuple[set[str], set[str]]) -> None:
     response = case.call()
     seen[f"{case.method} {case.path}"] += 1
     status = response.status_code
@@ -102,11 +148,15 @@ def check(case, types: dict[str, TypeAdapter]) -> None:
         assert adapter.dump_json(adapter.validate_json(response.content)) == response.content
         answered[case.path] += 1
     if 400 <= status < 500:
-        problem = explains_itself(response.text)
+        fields, allowed = words
+        problem = explains_itself(response.text, fields)
         assert problem is None, f"{case.method} {case.path} -> {status} {problem}: {response.text}"
+        # a value the schema allows may be listed back ("should be 'a', 'b'"): not an echo
+        echoed = [v for v in sent_strings(case.body) - allowed if v in response.text]
+        assert not echoed, f"{case.method} {case.path} -> {status} echoes {echoed}: {response.text}"
 
 
-def fuzz(strategy, examples: int) -> None:
+def fuzz(strategy, examples: int, words: tuple[set[str], set[str]]) -> None:
     types = answer_types()
 
     @given(case=strategy)
@@ -118,7 +168,7 @@ def fuzz(strategy, examples: int) -> None:
         database=None,
     )
     def run(case) -> None:
-        check(case, types)
+        check(case, types, words)
 
     run()
 
@@ -126,12 +176,47 @@ def fuzz(strategy, examples: int) -> None:
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 @pytest.mark.parametrize("path", POST_PATHS)
 def test_post_operations(api_schema, path: str, mode: GenerationMode) -> None:
-    fuzz(api_schema[path]["POST"].as_strategy(mode), EXAMPLES)
+    fuzz(api_schema[path]["POST"].as_strategy(mode), EXAMPLES, request_words(api_schema.raw_schema))
 
 
 @pytest.mark.parametrize("path", GET_PATHS)
 def test_probes(api_schema, path: str) -> None:
-    fuzz(api_schema[path]["GET"].as_strategy(), 5)
+    fuzz(api_schema[path]["GET"].as_strategy(), 5, request_words(api_schema.raw_schema))
+
+
+MARKER = "Zq7echomarker"
+FREE = ("concept_id", "brand")
+
+
+def planted(concept: dict) -> list[tuple[str, dict]]:
+    """Requests that must be refused, a marker string in each place the service reads."""
+    every = {k: f"{MARKER}-{k}" for k in concept}  # every field a marker, numbers too
+    outcome = {"concept_id": MARKER, "launch_date": f"{MARKER}-date", "hit": f"{MARKER}-hit"}
+    return [
+        ("/score", {"concepts": [every]}),
+        # each field alone (but the free-text id and brand, where any string is valid)
+        *(("/score", {"concepts": [{**concept, k: MARKER}]}) for k in concept if k not in FREE),
+        ("/target", {"concept": every}),
+        ("/whatif", {"concept": concept, "lever": MARKER}),
+        ("/whatif", {"concept": concept, "lever": "launch_date", "grid": [MARKER]}),
+        ("/whatif", {"concept": concept, "lever": "price", "grid": [MARKER]}),
+        ("/forecast", {"concepts": [every]}),
+        ("/outcomes", {"outcomes": [outcome]}),
+        ("/outcomes", {"outcomes": [{**outcome, "launch_date": "2026-01-01", "hit": 1}, MARKER]}),
+        ("/admin/reload", {"tag": f"hit-compass:{MARKER}"}),
+    ]
+
+
+def test_refusals_never_echo_what_was_sent(api_schema, concept: dict) -> None:
+    """Marker strings planted in every field, lever and grid point: each request is a 4xx
+    that names what is wrong, and the marker is nowhere in the answer."""
+    fields, _ = request_words(api_schema.raw_schema)
+    for path, body in planted(concept):
+        response = api_schema[path]["POST"].Case(body=body, media_type="application/json").call()
+        where = f"{path} {json.dumps(body)[:200]} -> {response.status_code}: {response.text}"
+        assert 400 <= response.status_code < 500, where
+        assert explains_itself(response.text, fields) is None, where
+        assert MARKER not in response.text, where
 
 
 def test_fuzzing_covered_every_operation(api_schema) -> None:

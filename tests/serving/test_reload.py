@@ -84,28 +84,33 @@ def test_reload_under_load_drops_nothing(
     # its own state folder: what it publishes must not move the session's services
     with fresh_service(HIT_COMPASS_STATE=str(tmp_path)) as client:
         results: list[tuple[int, str]] = []
-        stop = threading.Event()
+        stop, finished = threading.Event(), []
 
         def hammer() -> None:
             while not stop.is_set():
-                r = client.post("/score", json={"concepts": [concept]})
-                version = r.json()[0]["model_version"] if r.status_code == 200 else r.text
-                results.append((r.status_code, version))
+                try:  # any exception is a failed request, not a thread dying unseen
+                    r = client.post("/score", json={"concepts": [concept]})
+                    version = r.json()[0]["model_version"] if r.status_code == 200 else r.text
+                    results.append((r.status_code, version))
+                except Exception as exc:
+                    results.append((0, repr(exc)))
+            finished.append(threading.current_thread().name)
 
         threads = [threading.Thread(target=hammer) for _ in range(2)]
         for t in threads:
             t.start()
         try:
             for tag in (alt_tag, champion["bento_tag"], alt_tag, champion["bento_tag"], alt_tag):
-                time.sleep(0.3)
+                _answers_keep_coming(results)  # each swap happens under load
                 r = client.post("/admin/reload", json={"tag": tag})
                 assert r.status_code == 200, r.text
                 assert r.json()["model_tag"] == tag
-            time.sleep(0.3)
+            _answers_keep_coming(results)
         finally:
             stop.set()
             for t in threads:
-                t.join(30)
+                t.join(60)
+        assert sorted(finished) == sorted(t.name for t in threads), "a client thread died"
         failed = [r for r in results if r[0] != 200]
         assert not failed, failed[:5]
         assert len(results) > 20
@@ -214,9 +219,10 @@ def test_a_starting_worker_serves_a_later_publication(
 
 
 WORKERS = 2
-# every worker serves a change within this (each checks every second; a load takes well under
-# one): a deadline for the test, not a speed target
-FOLLOW_BOUND_S = 15.0
+# every worker serves a change (each checks every second; a load takes well under one): this
+# ceiling only keeps a broken follower from hanging the suite, far above the seconds measured
+# (printed); not a speed target
+FOLLOW_CEILING_S = 120.0
 
 
 def _readyz(url: str) -> dict:
@@ -234,7 +240,7 @@ def _every_worker_on(url: str, pids: set[int], version: str) -> float:
         if answer["model_version"] == version:
             pending.discard(answer["worker_pid"])
         waited = time.monotonic() - started
-        assert waited < FOLLOW_BOUND_S, f"workers {pending} not on {version} after {waited:.1f} s"
+        assert waited < FOLLOW_CEILING_S, f"workers {pending} not on {version} after {waited:.0f} s"
     return time.monotonic() - started
 
 
@@ -251,8 +257,9 @@ def _answers_keep_coming(results: list, n: int = 5) -> None:
 def test_every_worker_follows_five_reloads_under_load(
     champion: dict, concept: dict, tmp_path: Path
 ) -> None:
-    """Two workers, two client threads scoring, five model changes: no failed request, and every
-    worker on the newest version within FOLLOW_BOUND_S of each change."""
+    """Two workers, two client threads scoring, five model changes: no failed request, every
+    client thread scoring to the end, and every worker on the newest version after each
+    change."""
     versions = [f"workers-{i}" for i in range(1, 6)]
     tags = [copy_model(champion, "hit-compass-workers-test", v) for v in versions]
     env = {
@@ -270,17 +277,17 @@ def test_every_worker_follows_five_reloads_under_load(
             pids.add(_readyz(url)["worker_pid"])
 
         results: list[tuple[int, str]] = []
-        stop = threading.Event()
+        stop, finished = threading.Event(), []
 
         def hammer() -> None:
             while not stop.is_set():
                 try:  # a new connection per request: both workers get traffic
                     r = httpx.post(f"{url}/score", json={"concepts": [concept]}, timeout=30)
-                except httpx.HTTPError as exc:
+                    ok = r.status_code == 200
+                    results.append((r.status_code, r.json()[0]["model_version"] if ok else r.text))
+                except Exception as exc:  # any of them a failure, never a silent thread death
                     results.append((0, repr(exc)))
-                    continue
-                ok = r.status_code == 200
-                results.append((r.status_code, r.json()[0]["model_version"] if ok else r.text))
+            finished.append(threading.current_thread().name)
 
         threads = [threading.Thread(target=hammer) for _ in range(2)]
         for t in threads:
@@ -299,6 +306,7 @@ def test_every_worker_follows_five_reloads_under_load(
                 t.join(60)
         after = [httpx.post(f"{url}/score", json={"concepts": [concept]}) for _ in range(10)]
 
+    assert sorted(finished) == sorted(t.name for t in threads), "a client thread died"
     failed = [r for r in results if r[0] != 200]
     assert not failed, failed[:5]
     assert {v for _, v in results} <= {champion["version"], *versions}

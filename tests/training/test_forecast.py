@@ -37,15 +37,34 @@ def test_conformal_offset() -> None:
 
 
 def test_category_norms_are_out_of_fold(champion: dict) -> None:
+    """The norms are the quantiles of the served log-odds' out-of-fold twin, calibrated: each
+    launch as a fold model trained on earlier launches scored it; not the final model's
+    in-sample scores of the same launches."""
+    from training.dataset import to_columns
+    from training.forecast import NORM_QUANTILES
+
     result = champion["train_result"]
-    norms = result.model.norms
+    model, norms = result.model, result.model.norms
+    choice = result.extras.get("blend")  # a blend's norms come from its pooled out-of-fold
+    oof = choice.oof_logit if choice is not None else result.cv.oof_logit
+    has = np.isfinite(oof)  # launches before the first validation block have none
     assert norms["by"] == "category"
-    assert norms["n"]["*"] == int(result.cv.mask.sum()) < len(result.train)
+    assert norms["n"]["*"] == int(has.sum()) < len(result.train)
+    oof, label = oof[has], result.train["label"].to_numpy()[has]
+    cats = result.train["category"].to_numpy()[has]
+    in_sample = model.log_odds(model.matrix(to_columns(result.train, model.spec)))[has]
+    grid = np.linspace(0.0, 1.0, NORM_QUANTILES)
+    counts = dict(zip(*np.unique(cats, return_counts=True), strict=True))
+    assert set(norms["quantiles"]) == {"*"} | {c for c, n in counts.items() if n >= 20}
     for key, q in norms["quantiles"].items():
-        assert q == sorted(q) and len(q) == 201 and 0 <= q[0] <= q[-1] <= 1
-        assert 0 <= norms["hit_rate"][key] <= 1
-    cats = result.train["category"][result.cv.mask]
-    assert norms["n"]["skincare"] == int((cats == "skincare").sum())
+        rows = np.ones(len(oof), dtype=bool) if key == "*" else cats == key
+        assert norms["n"][key] == int(rows.sum())
+        expected = np.quantile(model.calibrated(oof[rows]), grid)
+        np.testing.assert_allclose(q, expected, atol=1e-6)
+        assert q == sorted(q) and len(q) == NORM_QUANTILES
+        assert norms["hit_rate"][key] == pytest.approx(label[rows].mean())
+    fitted = np.quantile(model.calibrated(in_sample), grid)
+    assert np.abs(np.asarray(norms["quantiles"]["*"]) - fitted).max() > 0.01
 
 
 def test_model_without_outcome_has_no_forecast(champion: dict) -> None:
