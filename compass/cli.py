@@ -3,7 +3,12 @@
 simulate -> train (gate included) -> promote -> export (into the BentoML model store); batch
 scoring, the prediction log and the outcomes of launched concepts; the benchmarks. Commands are
 thin: each calls one function of the layer below and turns its errors into a message and an
-exit status.
+exit status. While a command works, its own lines go to the console and the libraries' to a log
+file in the state folder (``core.console``); stdout carries only its answer.
+
+Help is plain text (``rich_markup_mode=None``): rich's markup mode kept each docstring's line
+breaks in the commands table, cutting sentences mid-line. A command's docstring opens with one
+short sentence (the commands table shows it) and a blank line.
 """
 
 from __future__ import annotations
@@ -20,23 +25,47 @@ from typing import Annotated, Any
 
 import typer
 
-from core.settings import settings
+from core import console
+from core.settings import REPO_ROOT, set_verbose, settings
 from training import DEFAULT_SPEC
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+HELP = """Hit Compass for data scientists: train, tune, promote and export models of a launch
+history, score files of concepts, record outcomes, monitor, and run the benchmarks.
+
+simulate -> train (the promotion gate included) -> promote -> export (into the BentoML model
+store, for the service). Libraries' warnings and INFO lines go to a log file in the state
+folder (each command prints its path), or to the console with --verbose."""
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help=HELP,
+    rich_markup_mode=None,
+    context_settings={"max_content_width": 100},
+)
 bench_app = typer.Typer(
-    no_args_is_help=True, help="Benchmarks: quality, training, serving, the loop."
+    no_args_is_help=True,
+    help="Benchmarks: quality, training, serving, the loop.",
+    rich_markup_mode=None,
 )
 app.add_typer(bench_app, name="bench")
 
-SpecOpt = Annotated[Path, typer.Option("--spec", help="Dataset spec (YAML).")]
+SpecOpt = Annotated[
+    Path,
+    typer.Option(
+        "--spec",
+        help=f"Dataset spec (YAML; default: {DEFAULT_SPEC.relative_to(REPO_ROOT)}).",
+        show_default=False,
+    ),
+]
 # one registered model per launch history (scoring.store.model_name_for)
 ModelOpt = Annotated[
     str,
     typer.Option(
         "--model",
-        help="Registered model: hit-compass (the simulated default) or hit-compass-<spec name>, "
-        "as `compass train` prints it.",
+        help="Registered model, as `compass train` names it (default: hit-compass, the "
+        "simulator's; another spec's: hit-compass-<spec name>).",
+        show_default=False,
     ),
 ]
 
@@ -51,22 +80,50 @@ def _write_json(out: Path, result: dict[str, Any]) -> None:
     out.write_text(json.dumps(result, indent=2) + "\n")
 
 
+def main() -> None:
+    """The ``compass`` command (``python -m compass.cli`` too)."""
+    console.quiet_libraries()
+    _hide_pyspark()
+    app()
+
+
+@app.callback()
+def _options(
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            help="Show the libraries' warnings, INFO lines and output here instead of in the "
+            "log file (HIT_COMPASS_VERBOSE=1 does the same).",
+        ),
+    ] = False,
+) -> None:
+    if verbose:
+        set_verbose()
+
+
 @contextlib.contextmanager
-def _answer_on_stdout() -> Iterator[None]:
-    """While a command works, whatever else writes to stdout goes to stderr (MLflow prints
-    "View run ..." lines there when it talks to a tracking server, and so do the tuning
-    workers it forks): stdout carries only the answer printed after it, for scripts to read
+def _working(command: str) -> Iterator[console.Console]:
+    """While a command works: its own lines on the console (stderr); what libraries, C code and
+    child processes (the tuning workers) print, to a log file in the state folder, or with
+    --verbose to stderr; stdout carries only the answer printed after it, for scripts to read
     (`make serve` reads the served tag so)."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    os.dup2(2, 1)  # the descriptor too: child processes inherit it
-    try:
-        with contextlib.redirect_stdout(sys.stderr):
-            yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
+    with console.quiet(console.log_file(command), verbose=settings().verbose) as con:
+        yield con
+
+
+def _hide_pyspark() -> None:
+    """pandera (``pandera.pandas``) imports ``pyspark.pandas`` whenever pyspark is installed and
+    MLflow imports ``pyspark`` in several modules: PySpark's pandas FutureWarning and its import
+    time on every command's start, for commands that never use Spark. Both take a failed
+    import for pyspark being absent (as in the service's environment, which has no pyspark):
+    a None in ``sys.modules`` fails it until a command uses Spark (:func:`_unhide_pyspark`)."""
+    sys.modules.setdefault("pyspark", None)  # type: ignore[arg-type]
+
+
+def _unhide_pyspark() -> None:
+    if "pyspark" in sys.modules and sys.modules["pyspark"] is None:
+        del sys.modules["pyspark"]
 
 
 @contextlib.contextmanager
@@ -100,7 +157,9 @@ def simulate(
         "launches.parquet"
     ),
 ) -> None:
-    """Simulate a launch history (with the exact Bayes-optimal p_hit_bayes per row)."""
+    """Simulate a launch history.
+
+    Each launch comes with its exact Bayes-optimal hit probability (p_hit_bayes)."""
     from features.simulator import simulate as run
 
     frame = run(n, seed)
@@ -127,10 +186,15 @@ def train(
         ),
     ] = False,
 ) -> None:
-    """Train, evaluate out of time, log to MLflow, register, and run the promotion gate."""
-    from training.pipeline import run_training
+    """Train, register and gate a model.
 
-    with _user_errors(), _answer_on_stdout():
+    Trains on the launch history, evaluates on its newest launches (out of time), logs the run
+    and its report to MLflow, registers the version and runs the promotion gate. Each stage is
+    reported with its seconds, then the result and where to look; stdout carries the result as
+    JSON."""
+    from training.pipeline import result_lines, run_training
+
+    with _user_errors(), _working("train") as con:
         result = run_training(
             data=data,
             spec_path=spec,
@@ -138,24 +202,14 @@ def train(
             gate=gate,
             force=force,
             with_outcomes=with_outcomes,
+            say=con.say,
+            status=con.status,
         )
-    for note in result["data_notes"]:
-        typer.echo(f"warning: {note}", err=True)
-    typer.echo(_applied(result["params_applied"]), err=True)
+        for line in result_lines(result):
+            con.say(line)
     shown = {k: v for k, v in result.items() if k not in ("train_result", "stages", "data_notes")}
     _echo_json(shown | {"stages": {k: round(v, 2) for k, v in result["stages"].seconds.items()}})
 
-
-def _applied(applied: dict[str, Any]) -> str:
-    """The line saying which tuned params `compass train` applied."""
-    if applied["file"] is None:
-        return "params: config.yaml's (no tuned params for this spec: `compass tune` writes them)"
-    if applied.get("trial") is None:
-        return f"params: {applied['file']}"
-    return (
-        f"params: tuned, from {applied['file']} (study {applied['study']}, trial "
-        f"{applied['trial']} of {applied['n_trials']}, CV log loss {applied['cv_logloss']:.4f})"
-    )
 
 
 @app.command()
@@ -189,10 +243,14 @@ def tune(
         ),
     ] = 1,
 ) -> None:
-    """Optuna TPE over LightGBM and the blend's linear part (C, half-lives), selected on
-    out-of-time CV; best params -> state/best_params-<spec name>.json (used by `compass train`
-    on that spec). Without --resume an existing study of that name starts over; with --resume
-    and the same --storage, a command on another machine joins the study."""
+    """Tune the params with Optuna on out-of-time CV.
+
+    Optuna's TPE searches LightGBM's params and the blend's linear part (C, half-lives), each
+    trial judged on out-of-time cross-validation; the best params go to
+    state/best_params-<spec name>.json, which `compass train` on that spec uses. Without
+    --resume an existing study of that name starts over; with --resume and the same --storage,
+    a command on another machine joins the study. Each trial is reported as it ends; stdout
+    carries the result as JSON."""
     from features.spec import load_spec
     from training.dataset import load_launches
     from training.tune import TuneError, study_storage
@@ -200,13 +258,12 @@ def tune(
 
     if trials is None and timeout is None:
         raise typer.BadParameter("give a budget: --trials N and/or --timeout SECONDS")
-    with _user_errors():
-        dataset = load_spec(spec)
-        loaded = load_launches(dataset, data, spec_dir=spec.parent)
-    for note in loaded.notes:
-        typer.echo(f"warning: {note}", err=True)
     try:
-        with _user_errors(), _answer_on_stdout():
+        with _user_errors(), _working("tune") as con:
+            dataset = load_spec(spec)
+            loaded = load_launches(dataset, data, spec_dir=spec.parent)
+            for note in loaded.notes:
+                con.say(f"warning: {note}")
             result = run(
                 loaded.frame,
                 dataset,
@@ -217,6 +274,7 @@ def tune(
                 storage=study_storage(storage) if storage else None,
                 report_test=report_test,
                 workers=workers,
+                say=con.say,
             )
     except TuneError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -251,7 +309,9 @@ def bench_quality(
     ] = 0,
     ablation: Annotated[bool, typer.Option(help="Run the feature-family ablation.")] = True,
 ) -> None:
-    """Model vs baselines (and the Bayes limit) on simulated and video-game launches -> JSON."""
+    """The model against baselines and the Bayes limit.
+
+    On simulated and video-game launches -> JSON."""
     from benchmarks.quality import markdown_tables, run_benchmark
 
     result = run_benchmark(
@@ -282,8 +342,10 @@ def bench_train(
     ] = "20000,200000,1000000",
     seed: Annotated[int, typer.Option(help="Simulator seed.")] = 7,
 ) -> None:
-    """How `compass train` grows: per size, wall time, peak memory, seconds per stage and test
-    quality, each size simulated and trained in fresh processes -> JSON."""
+    """How `compass train` grows with the history.
+
+    Per size: wall time, peak memory, seconds per stage and test quality, each size simulated
+    and trained in fresh processes -> JSON."""
     from benchmarks import train as bench
 
     try:
@@ -311,8 +373,10 @@ def bench_serve(
     ] = False,
     soak_seconds: Annotated[float, typer.Option(help="Soak length.", min=1)] = 60.0,
 ) -> None:
-    """Serving benchmark: this service vs a no-op BentoML service vs `mlflow models serve`,
-    all driven by wrk on 127.0.0.1 -> JSON (the targets are reported, not asserted)."""
+    """The service against a no-op one and MLflow's.
+
+    This service vs a no-op BentoML service vs `mlflow models serve`, all driven by wrk on
+    127.0.0.1 -> JSON (the targets are reported, not asserted)."""
     from benchmarks import serve as bench
 
     result = bench.soak(duration_s=soak_seconds) if soak else bench.run(duration)
@@ -330,9 +394,11 @@ def bench_loop(
         str, typer.Option(help="full (the README's numbers) or small (minutes: mechanics only).")
     ] = "full",
 ) -> None:
-    """The outcomes loop on the simulator, through the real commands and a real `bentoml
-    serve`: train -> serve -> score cohort 1 -> record its outcomes -> monitor -> retrain with
-    outcomes -> gate -> reload -> score cohort 2; without and with a drifted world -> JSON."""
+    """The outcomes loop, end to end, on the simulator.
+
+    Through the real commands and a real `bentoml serve`: train -> serve -> score cohort 1 ->
+    record its outcomes -> monitor -> retrain with outcomes -> gate -> reload -> score cohort 2;
+    without and with a drifted world -> JSON."""
     from benchmarks import loop
 
     if scale not in loop.SCALES:
@@ -349,7 +415,9 @@ def promote(
     force: Annotated[bool, typer.Option(help="Override the gate (recorded as forced).")] = False,
     model: ModelOpt = "hit-compass",
 ) -> None:
-    """Make VERSION the champion if it beats the current one on the same test set."""
+    """Promote VERSION if it beats the champion.
+
+    VERSION becomes the champion if it beats the current one on the same test set."""
     from training.promote import promote as run
     from training.train import load_config
 
@@ -373,14 +441,17 @@ def export(
     ] = None,
     model: ModelOpt = "hit-compass",
 ) -> None:
-    """Copy a registered version into the BentoML model store as 'hit-compass', publish it for
-    every service worker and replica sharing the state, then ask the running service to load it
-    now (POST /admin/reload; nothing happens if none is running)."""
+    """Export a version for the service and reload it.
+
+    Copies the version (default: the champion) into the BentoML model store, publishes it for
+    every service worker and replica sharing the state, then asks the running service to load
+    it now (POST /admin/reload; nothing happens if none is running). Prints the store tag."""
     from scoring.prediction_log import PredictionLog, shown
     from scoring.served import ServedModels
     from serving.reload import notify
 
-    tag = _export(version, model)
+    with _working("export"):
+        tag = _export(version, model)
     typer.echo(tag)
     url = settings().service_url if reload_url is None else reload_url
     if url:
@@ -404,18 +475,17 @@ def _export(version: str | None, model: str = "hit-compass") -> str:
 
 @app.command("ensure-champion")
 def ensure_champion(spec: SpecOpt = DEFAULT_SPEC) -> None:
-    """For `make serve`: train a champion for the spec if it has none (the embedded default
-    simulates its launch history first), export it into the BentoML model store and print its
-    store tag (the only line on stdout; progress goes to stderr)."""
+    """For `make serve`: a champion, exported.
+
+    Trains a champion if the spec has none (the embedded default simulates its launch history
+    first) and exports it into the BentoML model store. The tag is the only line on stdout;
+    progress goes to stderr, the libraries' output to a log file."""
     from training.pipeline import ensure_champion as ensure
 
-    def say(message: str) -> None:
-        typer.echo(message, err=True)
-
-    with _user_errors(), _answer_on_stdout():
-        model_name, version = ensure(spec, say=say)
+    with _user_errors(), _working("ensure-champion") as con:
+        model_name, version = ensure(spec, say=con.say, status=con.status)
         tag = _export(version, model_name)
-    say(f"serving {tag} (BENTOML_HOME={os.environ.get('BENTOML_HOME')})")
+        con.say(f"serving {tag} (BENTOML_HOME={os.environ.get('BENTOML_HOME')})")
     typer.echo(tag)
 
 
@@ -459,8 +529,10 @@ def score(
         typer.Option(help="--engine spark: e.g. local[2] (default: spark-submit's, or local[*])."),
     ] = None,
 ) -> None:
-    """Score a file of concepts like POST /score, flattened to columns; every input row is kept
-    (invalid rows get an `error` naming row and column, and exit status 1)."""
+    """Score a file of concepts like POST /score.
+
+    The answers are flattened to columns; every input row is kept (invalid rows get an `error`
+    naming row and column, and exit status 1)."""
     from scoring.batch import score_file
     from scoring.prediction_log import PredictionLog
     from scoring.scorer import Scorer
@@ -496,8 +568,10 @@ def _score_on_spark(src: str, dst: str, version: str, model: str, master: str | 
     """The registered version's native files, shipped to a Spark job (scoring/spark.py)."""
     import tempfile
 
-    from scoring import spark as bulk
     from training import registry
+
+    _unhide_pyspark()
+    from scoring import spark as bulk
 
     with tempfile.TemporaryDirectory() as tmp, _user_errors():
         model_dir, _ = registry.download_version(version, Path(tmp), model)
@@ -506,7 +580,8 @@ def _score_on_spark(src: str, dst: str, version: str, model: str, master: str | 
 
 log_app = typer.Typer(
     no_args_is_help=True,
-    help="The prediction log (SQLite in the state folder, or HIT_COMPASS_DB_URL's PostgreSQL).",
+    help="The prediction log.\n\nSQLite in the state folder, or HIT_COMPASS_DB_URL's PostgreSQL.",
+    rich_markup_mode=None,
 )
 app.add_typer(log_app, name="log")
 
@@ -517,7 +592,9 @@ def log_export(
         "log.parquet"
     ),
 ) -> None:
-    """Write every logged prediction (HTTP and batch) to a Parquet or CSV file."""
+    """Write the prediction log to a file.
+
+    Every logged prediction (HTTP and batch), to a Parquet or CSV file."""
     from scoring.prediction_log import default_location, exists, export, shown
 
     with _user_errors():
@@ -528,7 +605,9 @@ def log_export(
 
 
 outcomes_app = typer.Typer(
-    no_args_is_help=True, help="What happened to launched concepts (beside the prediction log)."
+    no_args_is_help=True,
+    help="Outcomes of launched concepts.\n\nWhat happened to them, beside the prediction log.",
+    rich_markup_mode=None,
 )
 app.add_typer(outcomes_app, name="outcomes")
 
@@ -538,7 +617,9 @@ def outcomes_import(
     file: Annotated[Path, typer.Argument(help="CSV or Parquet of outcomes.")],
     model: ModelOpt = "hit-compass",
 ) -> None:
-    """Record a file of outcomes, validated with the champion's spec: the id, the actual launch
+    """Record what happened to scored concepts.
+
+    A file of outcomes, validated with the champion's spec: the id, the actual launch
     date, and the label and/or the raw outcome its target names (POST /outcomes takes the
     same). All or nothing: if any row is bad, every bad row is listed (row and field), nothing
     is recorded and the exit status is 1. Importing the same file again records nothing."""
@@ -585,7 +666,9 @@ def monitor(
         "monitor"
     ),
 ) -> None:
-    """Is the compass right? For one model version: input drift (PSI per field against its
+    """Drift and live quality of a model version.
+
+    Is the compass right? For one model version: input drift (PSI per field against its
     training data) and prediction drift of the concepts it scored, and, where outcomes came
     back, live AUC / log loss / Brier / ECE with intervals (overall and per launch quarter) and
     the go / refine / stop hit rates, next to its out-of-time test metrics. Writes
@@ -605,4 +688,4 @@ def monitor(
 
 
 if __name__ == "__main__":
-    app()
+    main()

@@ -3,20 +3,21 @@
 Several commands started together on a fresh state folder would each create and migrate the
 same SQLite database: three ``compass train`` at once died inside MLflow's migration
 (``alembic_version`` CommandError) in all but one. Each store's setup runs under a file lock
-beside its database; a command that has to wait says so on stderr and waits. The lock is the
-operating system's (``flock``): a command that dies releases it, so no stale lock file blocks
-the next one.
+beside its database; a command that has to wait says so (a warning of this module's logger:
+on stderr, or on a command's console) and waits. The lock is the operating system's
+(``flock``): a command that dies releases it, so no stale lock file blocks the next one.
 """
 
 from __future__ import annotations
 
 import contextlib
-import sys
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+log = logging.getLogger(__name__)
 WAIT_S = 600.0  # a first setup takes seconds; this long means the holder is stuck
 
 
@@ -29,7 +30,7 @@ def one_at_a_time(lock_path: Path, waiting: str, wait_s: float = WAIT_S) -> Iter
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        print(waiting, file=sys.stderr, flush=True)
+        log.warning(waiting)
         try:
             lock.acquire(timeout=wait_s)
         except Timeout:

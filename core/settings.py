@@ -30,6 +30,9 @@ Each field's description names its variable; defaults in brackets:
   /score's throughput; ``compass bench serve`` measures it).
 * ``HIT_COMPASS_URL`` -> ``service_url`` [http://127.0.0.1:3000]: the running service
   ``compass export`` asks to reload.
+* ``HIT_COMPASS_VERBOSE`` -> ``verbose`` [off]: ``compass`` shows the libraries' warnings, INFO
+  lines and output on the console instead of writing them to a log file in the state folder
+  (``compass --verbose`` sets it; ``core.console``).
 
 On/off switches take 1/0, true/false, yes/no or on/off.
 """
@@ -68,6 +71,7 @@ class Settings(BaseModel):
     access_log: bool = Field(True, description="HIT_COMPASS_ACCESS_LOG")
     tracing: bool = Field(False, description="HIT_COMPASS_TRACING")
     service_url: str = Field("http://127.0.0.1:3000", description="HIT_COMPASS_URL")
+    verbose: bool = Field(False, description="HIT_COMPASS_VERBOSE")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -123,6 +127,11 @@ def _parse(var: str, annotation: object, raw: str) -> object:
 def settings() -> Settings:
     """The current environment's settings (read now: tests and commands may change it)."""
     return Settings.from_env()
+
+
+def set_verbose() -> None:
+    """``compass --verbose``: the setting on, for this process and the processes it starts."""
+    os.environ[str(Settings.model_fields["verbose"].description)] = "1"
 
 
 def state_dir() -> Path:

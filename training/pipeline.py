@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,37 @@ from training.stages import Stages
 from training.train import load_config, train_model
 from training.tune import find_tuned, tuned_config
 
+Say = Callable[[str], None]
+# the stages of one training run, in their order, as the console names them
+STAGE_NAMES = {
+    "load": "load the launch history",
+    "features": "features",
+    "time_folds": "time-fold CV",
+    "final_fit": "final fit",
+    "pre_test_and_forecast": "pre-test model, forecast",
+    "test_scores": "score the test period",
+    "baselines": "baselines",
+    "report": "report and plots",
+    "mlflow_logging": "log and register in MLflow",
+    "gate": "promotion gate",
+}
+
+
+def stage_lines(say: Say, status: Say | None = None) -> Callable[[str, float | None], None]:
+    """A :class:`Stages` watcher that says each stage's line with its seconds when it ends and,
+    given ``status``, shows it while it runs ("3/10 time-fold CV ...")."""
+
+    def watch(name: str, seconds: float | None) -> None:
+        names = list(STAGE_NAMES)
+        step = f"{names.index(name) + 1:>2}/{len(names)}" if name in STAGE_NAMES else "     "
+        line = f"  {step} {STAGE_NAMES.get(name, name):<27}"
+        if seconds is not None:
+            say(f"{line}{seconds:6.1f} s")
+        elif status is not None:
+            status(f"{line}   ...")
+
+    return watch
+
 
 def run_training(
     data: Path | None,
@@ -32,12 +64,15 @@ def run_training(
     gate: bool = True,
     force: bool = False,
     with_outcomes: bool = False,
+    say: Say | None = None,
+    status: Say | None = None,
 ) -> dict[str, Any]:
     """``with_outcomes``: the history gains the scored concepts whose outcomes came back
     (``training.outcome_history``); the out-of-time test is the newest launches, so the gate
     judges challenger and champion on the newest outcomes. ``stages`` in the result: the
-    :class:`~training.stages.Stages` recorder, seconds per stage (``compass bench train``)."""
-    stages = Stages()
+    :class:`~training.stages.Stages` recorder, seconds per stage (``compass bench train``).
+    ``say``: each stage's line as it ends (``status``: while it runs, see :func:`stage_lines`)."""
+    stages = Stages(watch=stage_lines(say, status) if say is not None else None)
     config = load_config()
     spec = load_spec(spec_path)
     model_name = store.model_name_for(spec.name)  # one registered model per launch history
@@ -84,10 +119,16 @@ def run_training(
             if gate
             else {"promoted": False, "reason": "gate skipped"}
         )
+    run = registry.run_of(version, model_name)
     return {
         "model_name": model_name,
         "version": version,
         "params_applied": applied,  # the tuned params file (None: config.yaml's)
+        "mlflow_run": {
+            "id": run.run_id,
+            "page": registry.run_page(run),
+            "report": _shown_uri(f"{run.artifact_uri}/report/model_report.md"),
+        },
         "data_report": loaded.report,
         "data_notes": loaded.notes,  # for the console: a fallback encoding, ambiguous dates
         "test_metrics": result.test_metrics,
@@ -110,6 +151,44 @@ def _params_file(path: Path) -> dict[str, Any]:
     return payload
 
 
+def result_lines(result: dict[str, Any]) -> list[str]:
+    """What a person reads after a training run: what to know about the data (a fallback
+    encoding, ambiguous dates), the version and its test, the params it used, the gate's
+    decision, and where to look (the MLflow run, the model report)."""
+    metrics, run = result["test_metrics"], result["mlflow_run"]
+    low, high = result["evaluation"]["model"]["auc_ci"]
+    decision = result["promotion"]
+    verdict = "champion now" if decision["promoted"] else "not promoted"
+    return [
+        *(f"warning: {note}" for note in result["data_notes"]),
+        f"{result['model_name']} version {result['version']}: test AUC {metrics['auc']:.3f} "
+        f"(95% CI {low:.3f}-{high:.3f}), log loss {metrics['logloss']:.3f}, on the newest "
+        f"{len(result['train_result'].test)} launches",
+        _params_line(result["params_applied"]),
+        f"promotion gate: {verdict} ({decision['reason']})",
+        f"MLflow run {run['id']}: {run['page']} (`make mlflow-ui` on a local store)",
+        f"model report: {run['report']}",
+    ]
+
+
+def _shown_uri(uri: str) -> str:
+    """A local artifact's path (what a person opens), any other URI as it is."""
+    parsed = urllib.parse.urlsplit(uri)
+    return urllib.parse.unquote(parsed.path) if parsed.scheme == "file" else uri
+
+
+def _params_line(applied: dict[str, Any]) -> str:
+    """The line saying which tuned params the run applied."""
+    if applied["file"] is None:
+        return "params: config.yaml's (no tuned params for this spec: `compass tune` writes them)"
+    if applied.get("trial") is None:
+        return f"params: {applied['file']}"
+    return (
+        f"params: tuned, from {applied['file']} (study {applied['study']}, trial "
+        f"{applied['trial']} of {applied['n_trials']}, CV log loss {applied['cv_logloss']:.4f})"
+    )
+
+
 def _scored_launches(spec: DatasetSpec, model_name: str) -> pd.DataFrame:
     if not prediction_log.exists():
         where = prediction_log.shown(prediction_log.default_location())
@@ -124,11 +203,12 @@ def _scored_launches(spec: DatasetSpec, model_name: str) -> pd.DataFrame:
 
 
 def ensure_champion(
-    spec_path: Path = DEFAULT_SPEC, say: Callable[[str], None] = print
+    spec_path: Path = DEFAULT_SPEC, say: Say = print, status: Say | None = None
 ) -> tuple[str, str]:
     """(registered model, champion version) of the spec's launch history; without a champion,
     train one first: on the embedded default, simulate its launch history; otherwise on the
-    spec's source file (``say`` reports each step: it takes a while)."""
+    spec's source file (``say`` reports each step and stage: it takes a while; ``status`` as in
+    :func:`run_training`)."""
     spec = load_spec(spec_path)
     model_name = store.model_name_for(spec.name)
     current = registry.champion_version(model_name)
@@ -141,10 +221,9 @@ def ensure_champion(
             say(f"simulating the default launch history ({DEFAULT_SIM_ROWS} launches) -> {data}")
             simulate(DEFAULT_SIM_ROWS, DEFAULT_SIM_SEED).to_parquet(data, index=False)
     say(f"no champion of {model_name} yet: training one (about a minute on 2 cores)")
-    result = run_training(data=data, spec_path=spec_path)
-    for note in result["data_notes"]:
-        say(f"warning: {note}")
-    say(f"trained version {result['version']}: {result['promotion']['reason']}")
+    result = run_training(data=data, spec_path=spec_path, say=say, status=status)
+    for line in result_lines(result):
+        say(line)
     if not result["promotion"]["promoted"]:  # a first version always passes the gate
         raise RuntimeError(f"version {result['version']} was not promoted: nothing to serve")
     return model_name, result["version"]

@@ -20,6 +20,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
+from mlflow.entities import RunInfo
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
@@ -188,6 +189,21 @@ def champion_version(model_name: str = MODEL_NAME) -> str | None:
         return str(client.get_model_version_by_alias(model_name, CHAMPION).version)
     except MlflowException:
         return None
+
+
+def run_of(version: str, model_name: str = MODEL_NAME) -> RunInfo:
+    """The MLflow run that logged a registered version (its id, experiment, artifact URI)."""
+    client = configure()
+    mv = client.get_model_version(model_name, version)
+    return client.get_run(mv.tags.get("run_id") or mv.run_id).info
+
+
+def run_page(run: RunInfo) -> str:
+    """Where a person sees a run: the tracking server's page, or the page of ``make mlflow-ui``
+    (its default port) on the local store."""
+    uri = tracking_uri()
+    base = uri.rstrip("/") if uri.startswith(("http://", "https://")) else "http://127.0.0.1:5000"
+    return f"{base}/#/experiments/{run.experiment_id}/runs/{run.run_id}"
 
 
 def is_complete(version: str, model_name: str = MODEL_NAME) -> bool:

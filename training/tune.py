@@ -44,7 +44,6 @@ import optuna
 import pandas as pd
 import sqlalchemy
 from optuna_integration import LightGBMPruningCallback
-from tqdm.auto import tqdm
 
 from core.locks import setting_up
 from core.settings import state_dir
@@ -313,11 +312,14 @@ def tune(
     log_to_mlflow: bool = True,
     report_test: bool = False,
     workers: int = 1,
+    say: Callable[[str], None] | None = None,
 ) -> TuneResult:
     """Run (or continue) the study and write the best params where ``compass train`` reads them.
 
     ``workers`` > 1: that many processes, each running ``n_trials`` / ``timeout`` of its own on
-    the study (a database server's storage only, see the module doc)."""
+    the study (a database server's storage only, see the module doc). ``say``: a line per trial
+    as it ends (the workers' too) and per step after."""
+    say = say or (lambda line: None)
     if n_trials is None and timeout is None:
         raise ValueError("give a budget: n_trials and/or timeout")
     config = config or load_config()
@@ -340,12 +342,17 @@ def tune(
         mlflow.set_tags({"kind": "tuning", "study": name, "dataset": spec.name, "resume": resume})
     parent_id = parent.info.run_id if parent is not None else None
     reports: list[WorkerReport] = []
+    budget = [f"{n_trials} trials"] if n_trials is not None else []
+    budget += [f"{timeout:.0f} s"] if timeout is not None else []
+    where = f"in each of {workers} workers" if workers > 1 else "now"
+    say(f"study {name}: {before} trials so far; {' and '.join(budget)} {where}")
     try:
         if workers == 1:
-            _optimize(study, prepare(frame, spec), config, n_trials, timeout, parent_id)
+            prep = prepare(frame, spec)
+            _optimize(study, prep, config, n_trials, timeout, parent_id, progress=say)
         else:
             job = _Job(frame, spec, name, storage, n_trials, timeout, config, parent_id)
-            reports = _run_workers(job, workers)
+            reports = _run_workers(job, workers, say)
         if not _has_complete(study):
             raise RuntimeError(f"study {name!r}: no trial completed (all pruned or failed)")
     except BaseException:
@@ -379,8 +386,10 @@ def tune(
         ),
     }
     params_path.write_text(json.dumps(payload, indent=2))
+    say(f"best: trial {best.number}, cv log loss {best.value:.4f} -> {params_path}")
     test: dict[str, Any] = {}
     if report_test:
+        say("training once with the best params, for the test period's metrics")
         # after selection, once: the test period with a bootstrap interval (never selected on)
         tuned = tuned_config(config, best_blend)
         test = model_summary(train_model(frame, spec, best_params, tuned))
@@ -418,27 +427,48 @@ def _optimize(
     n_trials: int | None,
     timeout: float | None,
     parent_run_id: str | None,
-    worker: int = 0,
+    worker: int | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> int:
-    """Run this process's budget on the study; the number of trials it ran."""
-    label = f"tune {study.study_name}" + (f" [worker {worker}]" if worker else "")
-    bar = tqdm(total=n_trials, desc=label, unit="trial", position=worker)
-
+    """Run this process's budget on the study; the number of trials it ran. ``progress``: a
+    line per trial as it ends (naming the local ``worker``, if one)."""
     ran = 0
 
-    def progress(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+    def ended(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         nonlocal ran
         ran += 1
-        bar.update(1)
-        if _has_complete(study):
-            bar.set_postfix(best=f"{study.best_value:.4f}")
+        if progress is not None:
+            progress(_trial_line(study, trial, ran, n_trials, worker))
 
     objective = make_objective(prep, config, _mlflow_trial_logger(parent_run_id))
-    try:
-        study.optimize(objective, n_trials=n_trials, timeout=timeout, callbacks=[progress])
-    finally:
-        bar.close()
+    study.optimize(objective, n_trials=n_trials, timeout=timeout, callbacks=[ended])
     return ran
+
+
+def _trial_line(
+    study: optuna.Study,
+    trial: optuna.trial.FrozenTrial,
+    ran: int,
+    budget: int | None,
+    worker: int | None,
+) -> str:
+    """One trial's line: ``trial 7 (3/20): cv log loss 0.4567, 12.3 s; best 0.4501 (trial 5)``."""
+    who = f"worker {worker}: " if worker is not None else ""
+    of = f"{ran}/{budget}" if budget else f"{ran}"
+    done = trial.state == optuna.trial.TrialState.COMPLETE
+    outcome = f"cv log loss {trial.value:.4f}" if done else trial.state.name.lower()
+    seconds = trial.duration.total_seconds() if trial.duration is not None else 0.0
+    best = ""
+    if _has_complete(study):
+        best = f"; best {study.best_value:.4f} (trial {study.best_trial.number})"
+    return f"  {who}trial {trial.number} ({of}): {outcome}, {seconds:.1f} s{best}"
+
+
+@dataclass(frozen=True)
+class _Progress:
+    """A worker's line about a trial it ended, for the command's console."""
+
+    line: str
 
 
 @dataclass(frozen=True)
@@ -455,11 +485,13 @@ class _Job:
     parent_run_id: str | None
 
 
-def _run_workers(job: _Job, workers: int) -> list[WorkerReport]:
+def _run_workers(job: _Job, workers: int, say: Callable[[str], None]) -> list[WorkerReport]:
     """Run ``workers`` processes on the study; their reports, in worker order. Each reads the
     best trial only once all are done (a barrier), so every one reports the study's final best.
     Forked from a fresh server process that imported this module once (a fork of this process
-    would inherit LightGBM's OpenMP threads and the study's open connections)."""
+    would inherit LightGBM's OpenMP threads and the study's open connections). Their lines
+    about each trial come through the results queue to ``say``: the workers' own output goes
+    where the command's libraries' goes (its log file)."""
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload([__name__])
     barrier, results = ctx.Barrier(workers), ctx.Queue()
@@ -481,7 +513,9 @@ def _run_workers(job: _Job, workers: int) -> list[WorkerReport]:
                     barrier.abort()
                     failure = f"{dead[0].name} exited with status {dead[0].exitcode}"
                 continue
-            if isinstance(outcome, WorkerReport):
+            if isinstance(outcome, _Progress):
+                say(outcome.line)
+            elif isinstance(outcome, WorkerReport):
                 reports[outcome.worker] = outcome
             else:
                 failure = outcome
@@ -506,7 +540,14 @@ def _worker(job: _Job, worker: int, barrier: Any, results: Any) -> None:
         study = open_study(job.study_name, job.storage, resume=True, worker=worker)
         prep = prepare(job.frame, job.spec)
         ran = _optimize(
-            study, prep, job.config, job.n_trials, job.timeout, job.parent_run_id, worker
+            study,
+            prep,
+            job.config,
+            job.n_trials,
+            job.timeout,
+            job.parent_run_id,
+            worker,
+            progress=lambda line: results.put(_Progress(line)),
         )
         barrier.wait()
         best = study.best_trial

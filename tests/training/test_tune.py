@@ -192,6 +192,7 @@ def test_two_workers_share_one_postgresql_study(
     storage = tune_mod.study_storage(pg_url)
     config = _config()  # LightGBM alone: the quicker objective; the study's bookkeeping is tested
     config = config.model_copy(update={"blend": config.blend.model_copy(update={"enabled": False})})
+    said: list[str] = []  # the command's console
     res = tune_mod.tune(
         frame,
         load_spec(DEFAULT_SPEC),
@@ -202,6 +203,7 @@ def test_two_workers_share_one_postgresql_study(
         config=config,
         log_to_mlflow=False,
         workers=2,
+        say=said.append,
     )
     study = optuna.load_study(study_name="parallel-test", storage=tune_mod.study_storage(pg_url))
     numbers = [t.number for t in study.trials]
@@ -211,6 +213,9 @@ def test_two_workers_share_one_postgresql_study(
     assert (a.trials, b.trials) == (2, 2) and a.pid != b.pid
     assert a.best_trial == b.best_trial == study.best_trial.number
     assert a.best_params == b.best_params == study.best_params
+    # each worker's trials reach the command's console, through the parent
+    trials = sorted(line.split(":")[0].strip() for line in said if line.startswith("  worker "))
+    assert trials == ["worker 0", "worker 0", "worker 1", "worker 1"], said
     # the two workers' samplers differ: no proposal evaluated twice
     assert len({json.dumps(t.params, sort_keys=True) for t in study.trials}) == 4
 
