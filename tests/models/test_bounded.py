@@ -1,0 +1,159 @@
+"""Bounded answers: every part of the model (booster, linear part, pre-test twins, calibration,
+forecast) answers an input far outside the training range exactly as it answers the range's
+edge, with the warning kept.
+
+The sweep runs at the Scorer level (no request schema: it would refuse some of these values by
+its bounds) on the simulated models (the champion, and a blend whose linear part surely
+counts) and the video games champion, one concept at a time (the service's path) and all at
+once (the batch path).
+
+The edges:
+
+* a number input (numeric, count-pair and relative columns): its training range's low and high
+  (``FeatureBuilder.numeric_ranges``), against -1e12, -1e308 and 1e12, 1e308;
+* the launch date: its month and day, and festival distances, are cyclic (a season), so the far
+  date keeps the month and day of the example's date, and its edge does too. The trending
+  features (entity track records, their recent windows and ages, the date as a number) run
+  until the horizon, DATE_HORIZON_DAYS after the latest training launch, where the date's
+  warning starts and where they stop (by then the track records hold every training outcome:
+  the lag and windows are shorter). Ages are why the edge is not the latest launch + the lag:
+  they grow with the date, and stopping them there would freeze them for every concept
+  launched after training. So the upper edge of year 9999 is the first date on or after the
+  horizon with the same month and day, the lower edge of year 1 the last one on or before the
+  first training launch (before it no track record has begun). One more condition makes the
+  cyclic features equal exactly: the days to a festival count a 29 February when one lies in
+  between, so the edge's year, and the year after it, must be leap years just when the far
+  date's are (9999 is not, 10000 is; 1 and 2 are not). A year spec (the date is 1 January of
+  it, no month) takes the same rule: it does no harm there.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import numpy as np
+import pytest
+
+from features.build import DATE_HORIZON_DAYS
+from scoring.scorer import Scorer
+
+FAR_NUMBERS = {"low": (-1e12, -1e308), "high": (1e12, 1e308)}
+FAR_YEARS = {"low": 1, "high": 9999}
+
+
+@pytest.fixture(scope="module", params=["simulated", "simulated blend", "video games"])
+def bounded_scorer(request: pytest.FixtureRequest) -> Scorer:
+    if request.param == "simulated":
+        return request.getfixturevalue("scorer")
+    if request.param == "simulated blend":
+        scorer = request.getfixturevalue("blended_scorer")
+        assert scorer.model.is_blend  # the linear part counts: its clipping is swept
+        return scorer
+    vg = request.getfixturevalue("video_games_champion")
+    return Scorer(vg["train_result"].model, vg["version"])
+
+
+def _leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+def _calendar(year: int) -> tuple[bool, bool]:
+    return _leap(year), _leap(year + 1)
+
+
+def _day(day_number: int) -> dt.date:
+    return dt.date(1970, 1, 1) + dt.timedelta(days=day_number)
+
+
+def date_edges(scorer: Scorer, month: int, day: int) -> dict[str, tuple[dt.date, dt.date]]:
+    """{"low" | "high": (the far date, its edge)} (see the module doc)."""
+    first, latest = scorer.model.features.date_range  # type: ignore[misc]
+    horizon, start = _day(latest + DATE_HORIZON_DAYS), _day(first)
+    out = {}
+    for side, far_year in FAR_YEARS.items():
+        step = 1 if side == "high" else -1
+        year = horizon.year if side == "high" else start.year
+        while True:
+            edge = dt.date(year, month, day)
+            beyond = edge >= horizon if side == "high" else edge <= start
+            if beyond and _calendar(year) == _calendar(far_year):
+                break
+            year += step
+        out[side] = (dt.date(far_year, month, day), edge)
+    return out
+
+
+def _with(scorer: Scorer, concept: dict, field: str, value: Any) -> dict:
+    if field == scorer.spec.date_column:
+        value = value.year if scorer.spec.date_is_year else value.isoformat()
+    return {**concept, field: value}
+
+
+def _answers(scorer: Scorer, concepts: list[dict], one_at_a_time: bool) -> list[dict]:
+    """What the model answers per concept, warnings and ids aside."""
+    if one_at_a_time:
+        scored = [scorer.score([c])[0] for c in concepts]
+        forecasts = [scorer.forecast([c])[0] for c in concepts] if scorer.has_forecast else []
+    else:
+        scored = scorer.score(concepts)
+        forecasts = scorer.forecast(concepts) if scorer.has_forecast else []
+    keep = ("hit_probability", "pre_test_probability", "category_percentile", "band", "drivers")
+    out = [{k: s[k] for k in keep} for s in scored]
+    for o, f in zip(out, forecasts, strict=False):
+        o |= {k: f[k] for k in ("p10", "p50", "p90")}
+    return out
+
+
+def _sweep(scorer: Scorer) -> tuple[list[str], list[dict], list[dict]]:
+    """(what each case is, its far concept, its edge concept)."""
+    concept = dict(scorer.schema.example)
+    names, far, edge = [], [], []
+    date = scorer.spec.date_column
+    for field, (lo, hi) in scorer.model.features.numeric_ranges.items():
+        if field == date:  # a year as a number: swept as the date
+            continue
+        for side, values in FAR_NUMBERS.items():
+            for v in values:
+                names.append(f"{field}={v:g}")
+                far.append(_with(scorer, concept, field, v))
+                edge.append(_with(scorer, concept, field, hi if side == "high" else lo))
+    when = dt.date(1970, 1, 1) if scorer.spec.date_is_year else dt.date.fromisoformat(
+        str(concept[date])
+    )
+    month, day = (1, 1) if scorer.spec.date_is_year else (when.month, when.day)
+    for far_date, edge_date in date_edges(scorer, month, day).values():
+        names.append(f"{date}={far_date} (edge {edge_date})")
+        far.append(_with(scorer, concept, date, far_date))
+        edge.append(_with(scorer, concept, date, edge_date))
+    return names, far, edge
+
+
+@pytest.mark.parametrize("one_at_a_time", [True, False], ids=["one concept", "a batch"])
+def test_far_outside_the_training_range_answers_as_the_edge(
+    bounded_scorer: Scorer, one_at_a_time: bool
+) -> None:
+    scorer = bounded_scorer
+    names, far, edge = _sweep(scorer)
+    numbers = [f for f in scorer.model.features.numeric_ranges if f != scorer.spec.date_column]
+    assert len(numbers) >= 2 and len(names) == 4 * len(numbers) + 2
+    got, expected = _answers(scorer, far, one_at_a_time), _answers(scorer, edge, one_at_a_time)
+    x_far = scorer.model.matrix(scorer.columns(far))
+    x_edge = scorer.model.matrix(scorer.columns(edge))
+    feature_names = scorer.model.features.feature_names
+    wrong = []
+    for i, name in enumerate(names):
+        if got[i] != expected[i]:
+            differ = [f for f, a, b in zip(feature_names, x_far[i], x_edge[i], strict=True)
+                      if not (a == b or (np.isnan(a) and np.isnan(b)))]  # fmt: skip
+            wrong.append(
+                f"{name}: {got[i]['hit_probability']} vs the edge's "
+                f"{expected[i]['hit_probability']} (features differing: {differ})"
+            )
+    assert not wrong, "\n".join(wrong)
+    # the answer stays off 0 and 1, and the warning stays
+    assert all(0.0 < g["hit_probability"] < 1.0 for g in got)
+    warned = scorer.model.warnings(scorer.columns(far))
+    for name, notes, case in zip(names, warned, far, strict=True):
+        field = name.split("=")[0]
+        assert any(n.startswith(f"{field}:") for n in notes), (name, notes, case[field])
