@@ -241,11 +241,12 @@ class FeatureBuilder:
     # Recorded at fit, so that an input past what training saw is answered as at the edge
     # (models saved before have neither, and answer as they did): ``transform`` clips each
     # number input to its ``numeric_ranges``, and the date's trending features (entity track
-    # records and ages, the date as a number) stop at ``trend_until``, the latest training
-    # launch + DATE_HORIZON_DAYS, where the date's warning starts. The month and festival
-    # distances are cyclic: bounded already, they keep the season of any date.
+    # records and ages, the date as a number) run between the days of ``trend_range``: the
+    # first training launch (before it no track record has begun) and the latest one +
+    # DATE_HORIZON_DAYS, where the date's warning starts (ages would grow on past it). The
+    # month and festival distances are cyclic: bounded already, they keep any date's season.
     clip_inputs: bool = False
-    trend_until: int | None = None
+    trend_range: tuple[int, int] | None = None
     # what the API learns from training (features.schema): inputs that had gaps, a recent launch
     missing_inputs: list[str] = field(default_factory=list)
     example: dict[str, Any] = field(default_factory=dict)
@@ -298,7 +299,7 @@ class FeatureBuilder:
         days = as_days(columns[spec.date_column])
         if len(days):
             fb.date_range = (int(days.min()), int(days.max()))
-            fb.trend_until = fb.date_range[1] + DATE_HORIZON_DAYS
+            fb.trend_range = (fb.date_range[0], fb.date_range[1] + DATE_HORIZON_DAYS)
         fb.missing_inputs, fb.example = _seen_inputs(columns, spec, days)
         fb.input_profile = InputProfile.fit(columns, spec)
         for col in spec.entities:
@@ -349,9 +350,10 @@ class FeatureBuilder:
         if self.clip_inputs:
             columns = self._clipped(columns)
         dates = np.asarray(columns[s.date_column]).astype("datetime64[D]")
-        days = dates.astype(np.int64)  # the trending features' day: it stops at trend_until
-        if self.trend_until is not None:
-            days = np.minimum(days, self.trend_until)
+        days = dates.astype(np.int64)  # the trending features' day, inside trend_range
+        if self.trend_range is not None:
+            np.minimum(days, self.trend_range[1], days)
+            np.maximum(days, self.trend_range[0], days)
         feats: list[np.ndarray] = []
         for col, lookup in self._category_codes().items():
             values = np.asarray(columns[col]).astype(str).tolist()
@@ -495,7 +497,7 @@ class FeatureBuilder:
             "numeric_ranges": self.numeric_ranges,
             "date_range": self.date_range,
             "clip_inputs": self.clip_inputs,
-            "trend_until": self.trend_until,
+            "trend_range": self.trend_range,
             "missing_inputs": self.missing_inputs,
             "example": self.example,
             "input_profile": self.input_profile.to_dict() if self.input_profile else None,
@@ -514,7 +516,7 @@ class FeatureBuilder:
             date_range=tuple(d["date_range"]) if d.get("date_range") else None,  # type: ignore[arg-type]
             # models saved before the bounds were recorded answer unbounded, as they did
             clip_inputs=d.get("clip_inputs", False),
-            trend_until=d.get("trend_until"),
+            trend_range=tuple(d["trend_range"]) if d.get("trend_range") else None,  # type: ignore[arg-type]
             missing_inputs=d.get("missing_inputs", []),
             example=d.get("example", {}),
             input_profile=InputProfile.from_dict(d["input_profile"])

@@ -15,16 +15,21 @@ The edges:
   date keeps the month and day of the example's date, and its edge does too. The trending
   features (entity track records, their recent windows and ages, the date as a number) run
   until the horizon, DATE_HORIZON_DAYS after the latest training launch, where the date's
-  warning starts and where they stop (by then the track records hold every training outcome:
-  the lag and windows are shorter). Ages are why the edge is not the latest launch + the lag:
-  they grow with the date, and stopping them there would freeze them for every concept
-  launched after training. So the upper edge of year 9999 is the first date on or after the
-  horizon with the same month and day, the lower edge of year 1 the last one on or before the
-  first training launch (before it no track record has begun). One more condition makes the
-  cyclic features equal exactly: the days to a festival count a 29 February when one lies in
-  between, so the edge's year, and the year after it, must be leap years just when the far
-  date's are (9999 is not, 10000 is; 1 and 2 are not). A year spec (the date is 1 January of
-  it, no month) takes the same rule: it does no harm there.
+  warning starts, and stop there (the track records hold every training outcome by then: the
+  lag and windows are shorter). Ages are why the edge is not the latest launch + the lag: they
+  grow with the date, and stopping them there would freeze them for every concept launched
+  after training. So the upper edge of year 9999 is the first date on or after the horizon
+  with the same month and day; the lower edge of year 1 the last one on or before the first
+  training launch (before it no track record has begun, and the date as a number stops there).
+  One more condition makes the cyclic features equal exactly: the days to a festival count a
+  29 February when one lies in between, so the edge's year, and the year after it, must be
+  leap years just when the far date's are (9999 is not, 10000 is; 1 and 2 are not). A year
+  spec (the date is 1 January of it, no month) takes the same rule: it does no harm there.
+
+A second sweep, at the HitModel level, sets each numeric feature of the matrix (derived ones
+too: a relative price, a track record's age) far past the range the model was fitted on: the
+answer is the one at that feature's edge, so no part extrapolates even where the inputs are in
+range and only their combination is not.
 """
 
 from __future__ import annotations
@@ -118,8 +123,10 @@ def _sweep(scorer: Scorer) -> tuple[list[str], list[dict], list[dict]]:
                 names.append(f"{field}={v:g}")
                 far.append(_with(scorer, concept, field, v))
                 edge.append(_with(scorer, concept, field, hi if side == "high" else lo))
-    when = dt.date(1970, 1, 1) if scorer.spec.date_is_year else dt.date.fromisoformat(
-        str(concept[date])
+    when = (
+        dt.date(1970, 1, 1)
+        if scorer.spec.date_is_year
+        else dt.date.fromisoformat(str(concept[date]))
     )
     month, day = (1, 1) if scorer.spec.date_is_year else (when.month, when.day)
     for far_date, edge_date in date_edges(scorer, month, day).values():
@@ -157,3 +164,40 @@ def test_far_outside_the_training_range_answers_as_the_edge(
     for name, notes, case in zip(names, warned, far, strict=True):
         field = name.split("=")[0]
         assert any(n.startswith(f"{field}:") for n in notes), (name, notes, case[field])
+
+
+def test_every_feature_past_its_training_range_answers_as_its_edge(
+    bounded_scorer: Scorer,
+) -> None:
+    """HitModel level: the example's feature row with one numeric feature at +-1e12 gets the
+    log-odds, drivers and P(hit) (pre-test too) of that feature at its training edge, the
+    range its linear part recorded when fitted (its trees were fitted on the same rows)."""
+    model = bounded_scorer.model
+    concept = bounded_scorer.schema.example
+    row = model.matrix(bounded_scorer.columns([concept]))
+    masked = model.matrix(bounded_scorer.columns([{**concept, **dict.fromkeys(
+        bounded_scorer.pre_test_columns, 0)}]))  # fmt: skip
+    categorical = set(model.features.categorical_features)
+    parts = [("", model.linear, row, model.log_odds, model.explain)]
+    if model.has_pre_test:
+        pre = model.pre_test_linear
+        parts.append(("pre-test ", pre, masked, model.pre_test_probability, None))
+    wrong, swept = [], 0
+    for label, linear, x, answer, explain in parts:
+        if linear is None:  # LightGBM alone: the trees stop at the edge by themselves
+            continue
+        for j, (name, enc) in enumerate(zip(linear.feature_names, linear.encoders, strict=True)):
+            if name in categorical:
+                continue
+            for far, edge in ((-1e12, enc["lo"]), (1e12, enc["hi"])):
+                x_far, x_edge = x.copy(), x.copy()
+                x_far[0, j], x_edge[0, j] = far, edge
+                swept += 1
+                if answer(x_far)[0] != answer(x_edge)[0]:
+                    wrong.append(f"{label}{name}={far:g}: {answer(x_far)} vs {answer(x_edge)}")
+                elif explain is not None:
+                    for a, b in zip(explain(x_far), explain(x_edge), strict=True):
+                        if not np.array_equal(a, b):
+                            wrong.append(f"{label}{name}={far:g}: drivers differ")
+    assert not wrong, "\n".join(wrong)
+    assert swept or not model.is_blend
