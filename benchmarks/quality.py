@@ -40,7 +40,7 @@ from training.tune import tune, tuned_config
 
 # ---- ablation -------------------------------------------------------------------------------
 def feature_families(spec: DatasetSpec) -> dict[str, str]:
-    """Family -> what removing it means (the README explains each)."""
+    """Family -> what removing it means (docs/benchmarks.md explains each)."""
     return {
         "shrunk_count_pairs": "empirical-Bayes rates and lifts replaced by raw successes/trials",
         "raw_counts": "sample sizes (trials) of every count pair dropped",
@@ -329,7 +329,7 @@ def _cpus() -> int:
 
 
 def markdown_tables(bench: dict[str, Any]) -> str:
-    """The benchmark as Markdown (the README's quality table is pasted from this)."""
+    """The benchmark as Markdown (docs/benchmarks.md's quality table is pasted from this)."""
     lines: list[str] = []
     for name in ("simulated", "video_games"):
         sec = bench[name]

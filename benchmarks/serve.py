@@ -482,7 +482,7 @@ def judge(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def summary(result: dict[str, Any], soak: bool = False) -> str:
-    """Markdown for the README: the numbers of this run next to their targets."""
+    """Markdown for docs/benchmarks.md: the numbers of this run next to their targets."""
     env = result["environment"]
     where = (
         f"{env['cores']} cores ({env['cpu']}), load {env['load_avg_1m_at_start']:.1f} at start, "

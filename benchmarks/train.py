@@ -140,7 +140,7 @@ def _train(data: Path, spec_path: Path) -> dict[str, Any]:
 
 
 def markdown(result: dict[str, Any]) -> str:
-    """The README's table, from the JSON."""
+    """docs/benchmarks.md's table, from the JSON."""
     rows = result["sizes"]
     stages = list(dict.fromkeys(k for r in rows for k in r["stages"]))
     head = ["launches", "wall s", "peak RSS MB", "test AUC", "Bayes AUC", "test log loss"]

@@ -1,6 +1,6 @@
 """The team's MLflow tracking server: runs and registry in PostgreSQL, artifacts uploaded through
 the server into its folder; train, promote, export and tune work against it (the Makefile's
-`make mlflow-server`, the README's "Scaling out")."""
+`make mlflow-server`, docs/operators.md "The MLflow tracking server")."""
 
 from __future__ import annotations
 
