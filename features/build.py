@@ -429,9 +429,11 @@ class FeatureBuilder:
         dates = np.asarray(columns[s.date_column]).astype("datetime64[D]")
         days = dates.astype(np.int64)  # the trending features' day, inside trend_range
         if self.trend_range is not None:
-            _, _, _, first, until = self._bounds()
-            np.minimum(days, until, out=days)  # out=: positional out is deprecated for these
-            np.maximum(days, first, out=days)
+            first, until = self.trend_range
+            # one row (the service's path) in plain numbers: two numpy calls cost more
+            if n != 1 or not first <= int(days[0]) <= until:
+                np.minimum(days, until, out=days)  # out=: positional out is deprecated
+                np.maximum(days, first, out=days)
         feats: list[np.ndarray] = []
         for col, lookup in self._category_codes().items():
             values = np.asarray(columns[col]).astype(str).tolist()
@@ -465,26 +467,25 @@ class FeatureBuilder:
     def _clipped(self, columns: Columns) -> dict[str, np.ndarray]:
         """``columns`` with each number input clipped to its training range (NaN, a missing
         value, stays NaN): three numpy calls for them all, whatever the number of rows."""
-        names, lo, hi, _, _ = self._bounds()
-        if not names:
-            return dict(columns)
-        stack = np.array([columns[c] for c in names], dtype=float)
-        np.minimum(stack, hi, out=stack)
-        np.maximum(stack, lo, out=stack)
-        return {**columns, **dict(zip(names, stack, strict=True))}
+        names, lo, hi = self._bounds()
+        out = dict(columns)
+        if names:
+            stack = np.array([columns[c] for c in names], dtype=float)
+            np.minimum(stack, hi, out=stack)
+            np.maximum(stack, lo, out=stack)
+            out.update(zip(names, stack, strict=True))
+        return out
 
-    def _bounds(self) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(number inputs but the date, their lows and highs as columns, ``trend_range`` as
-        arrays), built once: the service transforms one row at a time."""
+    def _bounds(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """(number inputs but the date, their lows and highs as columns), built once: the
+        service transforms one row at a time."""
         bounds = self.__dict__.get("_bounds_")
         if bounds is None:
             date = self.spec.date_column
             names = [c for c in self.numeric_ranges if c != date]
             lo = np.array([[self.numeric_ranges[c][0]] for c in names], dtype=float)
             hi = np.array([[self.numeric_ranges[c][1]] for c in names], dtype=float)
-            first, until = self.trend_range or (0, 0)
-            trend = np.array([first], dtype=np.int64), np.array([until], dtype=np.int64)
-            bounds = self.__dict__["_bounds_"] = (names, lo, hi, *trend)
+            bounds = self.__dict__["_bounds_"] = (names, lo, hi)
         return bounds
 
     def _pair_features(self, columns: Columns, n: int) -> list[np.ndarray]:
