@@ -308,8 +308,18 @@ class FeatureBuilder:
     group_medians: dict[str, dict[str, float]] = field(default_factory=dict)
     pair_priors: dict[str, PairPrior] = field(default_factory=dict)
     track_records: dict[str, TrackRecord] = field(default_factory=dict)
+    # the range of each number input (numeric, count-pair and relative columns) training saw
     numeric_ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
     date_range: tuple[int, int] | None = None  # first and latest training launch (day numbers)
+    # Recorded at fit, so that an input past what training saw is answered as at the edge
+    # (models saved before have neither, and answer as they did): ``transform`` clips each
+    # number input to its ``numeric_ranges``, and the date's trending features (entity track
+    # records and ages, the date as a number) run between the days of ``trend_range``: the
+    # first training launch (before it no track record has begun) and the latest one +
+    # DATE_HORIZON_DAYS, where the date's warning starts (ages would grow on past it). The
+    # month and festival distances are cyclic: bounded already, they keep any date's season.
+    clip_inputs: bool = False
+    trend_range: tuple[int, int] | None = None
     # what the API learns from training (features.schema): inputs that had gaps, a recent launch
     missing_inputs: list[str] = field(default_factory=list)
     example: dict[str, Any] = field(default_factory=dict)
@@ -342,11 +352,15 @@ class FeatureBuilder:
             fb.vocab[col] = sorted(set(values.tolist()) - {"nan", "None"})
             info = spec.inputs.get(col)
             fb.vocabularies[col] = choose_vocabulary(info and info.vocabulary, values, days)
-        for col in spec.numeric:
+        pre_test = set(spec.pre_test_columns())
+        for col in _number_inputs(spec):
             x = np.asarray(columns[col], dtype=float)
             finite = x[np.isfinite(x)]
             lo, hi = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 0.0)
+            if col in pre_test:  # 0 = no test: the pre-test model's input, in range
+                lo, hi = min(lo, 0.0), max(hi, 0.0)
             fb.numeric_ranges[col] = (lo, hi)
+        fb.clip_inputs = True
         for col, group in spec.relative.items():
             x = np.asarray(columns[col], dtype=float)
             g = np.asarray(columns[group]).astype(str)
@@ -362,6 +376,7 @@ class FeatureBuilder:
             fb.pair_priors[pair.name] = fit_pair_prior(succ, trials, keys)
         if len(days):
             fb.date_range = (int(days.min()), int(days.max()))
+            fb.trend_range = (fb.date_range[0], fb.date_range[1] + DATE_HORIZON_DAYS)
         fb.missing_inputs, fb.example = _seen_inputs(columns, spec, days)
         fb.input_profile = InputProfile.fit(columns, spec)
         for col in spec.entities:
@@ -409,20 +424,32 @@ class FeatureBuilder:
         family costs a handful of numpy calls whatever ``n`` is."""
         s = self.spec
         n = len(np.asarray(columns[s.date_column]))
+        if self.clip_inputs:
+            columns = self._clipped(columns)
+        dates = np.asarray(columns[s.date_column]).astype("datetime64[D]")
+        days = dates.astype(np.int64)  # the trending features' day, inside trend_range
+        if self.trend_range is not None:
+            first, until = self.trend_range
+            # one row (the service's path) in plain numbers: two numpy calls cost more
+            if n != 1 or not first <= int(days[0]) <= until:
+                np.minimum(days, until, out=days)  # out=: positional out is deprecated
+                np.maximum(days, first, out=days)
         feats: list[np.ndarray] = []
         for col, lookup in self._category_codes().items():
             values = np.asarray(columns[col]).astype(str).tolist()
             feats.append(np.array([lookup.get(v, np.nan) for v in values], dtype=float))
-        for col in s.numeric:
-            feats.append(np.asarray(columns[col], dtype=float))
+        for col in s.numeric:  # the date column as a number (a year) is its day number
+            feats.append(
+                days.astype(float)
+                if col == s.date_column
+                else np.asarray(columns[col], dtype=float)
+            )
         for col, group in s.relative.items():
             med = self.group_medians[col]
             g = np.asarray(columns[group]).astype(str).tolist()
             ref = np.array([med.get(k, med[_MISSING]) for k in g], dtype=float)
             with np.errstate(divide="ignore", invalid="ignore"):
                 feats.append(np.log(np.asarray(columns[col], dtype=float) / ref))
-        dates = np.asarray(columns[s.date_column]).astype("datetime64[D]")
-        days = dates.astype(np.int64)
         if not s.date_is_year:
             feats.append(dates.astype("datetime64[M]").astype(np.int64) % 12 + 1.0)
         if s.festivals:
@@ -436,6 +463,30 @@ class FeatureBuilder:
         if not feats:
             return np.empty((n, 0))
         return np.ascontiguousarray(np.array(feats, dtype=float).T)
+
+    def _clipped(self, columns: Columns) -> dict[str, np.ndarray]:
+        """``columns`` with each number input clipped to its training range (NaN, a missing
+        value, stays NaN): three numpy calls for them all, whatever the number of rows."""
+        names, lo, hi = self._bounds()
+        out = dict(columns)
+        if names:
+            stack = np.array([columns[c] for c in names], dtype=float)
+            np.minimum(stack, hi, out=stack)
+            np.maximum(stack, lo, out=stack)
+            out.update(zip(names, stack, strict=True))
+        return out
+
+    def _bounds(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """(number inputs but the date, their lows and highs as columns), built once: the
+        service transforms one row at a time."""
+        bounds = self.__dict__.get("_bounds_")
+        if bounds is None:
+            date = self.spec.date_column
+            names = [c for c in self.numeric_ranges if c != date]
+            lo = np.array([[self.numeric_ranges[c][0]] for c in names], dtype=float)
+            hi = np.array([[self.numeric_ranges[c][1]] for c in names], dtype=float)
+            bounds = self.__dict__["_bounds_"] = (names, lo, hi)
+        return bounds
 
     def _pair_features(self, columns: Columns, n: int) -> list[np.ndarray]:
         """Per count pair: trials, shrunk rate, lift of the rate over its prior (log-odds);
@@ -527,6 +578,8 @@ class FeatureBuilder:
             "track_records": {k: v.to_dict() for k, v in self.track_records.items()},
             "numeric_ranges": self.numeric_ranges,
             "date_range": self.date_range,
+            "clip_inputs": self.clip_inputs,
+            "trend_range": self.trend_range,
             "missing_inputs": self.missing_inputs,
             "example": self.example,
             "input_profile": self.input_profile.to_dict() if self.input_profile else None,
@@ -544,6 +597,9 @@ class FeatureBuilder:
             numeric_ranges={k: (v[0], v[1]) for k, v in d["numeric_ranges"].items()},
             # models saved before the date range was kept warn about no date
             date_range=tuple(d["date_range"]) if d.get("date_range") else None,  # type: ignore[arg-type]
+            # models saved before the bounds were recorded answer unbounded, as they did
+            clip_inputs=d.get("clip_inputs", False),
+            trend_range=tuple(d["trend_range"]) if d.get("trend_range") else None,  # type: ignore[arg-type]
             missing_inputs=d.get("missing_inputs", []),
             example=d.get("example", {}),
             input_profile=InputProfile.from_dict(d["input_profile"])
@@ -560,6 +616,12 @@ class FeatureBuilder:
             return choice.open
         info = self.spec.inputs.get(col)
         return info is not None and info.vocabulary == "open"
+
+
+def _number_inputs(spec: DatasetSpec) -> list[str]:
+    """The input columns the features read as numbers: numeric, relative and count pairs'."""
+    pairs = [c for p in spec.count_pairs for c in (p.successes or p.rate, p.trials)]
+    return list(dict.fromkeys([*spec.numeric, *spec.relative, *pairs]))  # type: ignore[list-item]
 
 
 def _seen_inputs(

@@ -5,9 +5,11 @@ Preprocessing is per feature, so the linear log-odds split exactly into per-feat
 
 * categorical (codes from ``FeatureBuilder``): one-hot of the levels seen often enough in
   training, plus one "other" column (rare, unseen and missing values);
-* numeric: signed log ``sign(x) log1p|x|`` (unless ``log`` is false), +-inf treated as missing,
-  median-imputed, a 0/1 missing indicator when the training data had missing values,
-  standardised.
+* numeric: clipped to the range training saw (``lo``, ``hi``: beyond it a feature answers as
+  at its edge, where the trees stop too, instead of extrapolating), signed log
+  ``sign(x) log1p|x|`` (unless ``log`` is false), +-inf treated as missing, median-imputed, a
+  0/1 missing indicator when the training data had missing values, standardised. A part saved
+  before the ranges were recorded has none and is not clipped (it answers as it did).
 
 The log-odds are ``intercept + design(x) @ coef``. The contribution of feature j is
 ``coef_j . (design_j(x) - design_j(reference))`` where the reference is the training mean of the
@@ -54,6 +56,8 @@ class Prepared:
     shift: np.ndarray
     shift_sum: float
     missing: np.ndarray  # the term of a missing value (median + indicator)
+    lo: np.ndarray  # the training range, signed-logged where the feature is (-inf, inf: none)
+    hi: np.ndarray
     offset: np.ndarray  # first slot of each categorical feature in ``table``
     other: np.ndarray  # its "other" slot (after its levels)
     table: np.ndarray
@@ -69,9 +73,10 @@ class Prepared:
 # Scoring runs a dozen numpy calls on small arrays whatever the number of features: the
 # service scores one row at a time, where each call's overhead is the cost (out arguments are
 # positional: numpy parses keywords slower).
-def _split(x: np.ndarray, p: Prepared) -> tuple[bool, Any, np.ndarray, bool]:
+def _split(x: np.ndarray, p: Prepared) -> tuple[bool, Any, np.ndarray, np.ndarray | None]:
     """(one row?, the codes' slots in ``table`` or their row of ``combo``, the signed-log
-    numbers, all numbers finite?); 1-d for one row."""
+    numbers clipped to the training range, where they are missing (+-inf, NaN; None: nowhere));
+    1-d for one row."""
     one = len(x) == 1
     row = x[0] if one else x
     v = row if p.idx is None else row.take(p.idx, axis=-1)  # codes, then numbers
@@ -95,46 +100,52 @@ def _split(x: np.ndarray, p: Prepared) -> tuple[bool, Any, np.ndarray, bool]:
     np.copysign(num, raw, num)
     if p.unlogged is not None:
         num[..., p.unlogged] = raw[..., p.unlogged]
-    return one, slots, num, finite
+    missing = None
+    if not finite:  # before the clip, which would make +-inf finite
+        missing = np.isfinite(num)
+        np.logical_not(missing, missing)
+    # signed log is increasing: clipping its value to the signed-logged range is clipping the
+    # number to the range; two calls, the cost of the bound on one row. fmin / fmax: a missing
+    # value becomes a bound here, and its term is replaced below (``missing``); np.minimum's
+    # positional out is deprecated, and the warning it raises cost more than the clip
+    np.fmin(num, p.hi, num)
+    np.fmax(num, p.lo, num)
+    return one, slots, num, missing
 
 
-def _numeric_terms(num: np.ndarray, p: Prepared, finite: bool) -> np.ndarray:
-    """Signed-log numbers -> their terms, in place; +-inf and NaN are missing: the median's
-    term plus the missing indicator's coefficient."""
-    if finite:
-        num *= p.slope
-        num += p.shift
-        return num
-    missing = np.isfinite(num)
-    np.logical_not(missing, missing)
+def _numeric_terms(num: np.ndarray, p: Prepared, missing: np.ndarray | None) -> np.ndarray:
+    """Clipped signed-log numbers -> their terms, in place; +-inf and NaN (``missing``) are
+    missing: the median's term plus the missing indicator's coefficient."""
     num *= p.slope
     num += p.shift
-    np.putmask(num, missing, p.missing)
+    if missing is not None:
+        np.putmask(num, missing, p.missing)
     return num
 
 
 def _terms(x: np.ndarray, p: Prepared) -> tuple[np.ndarray, np.ndarray]:
     """(categorical terms, numeric terms), 1-d for one row."""
-    _, slots, num, finite = _split(x, p)
+    _, slots, num, missing = _split(x, p)
     cat = p.combo[slots] if isinstance(slots, int) else p.table[slots]  # type: ignore[index]
-    return cat, _numeric_terms(num, p, finite)
+    return cat, _numeric_terms(num, p, missing)
 
 
 def _log_odds(x: np.ndarray, p: Prepared) -> Any:
     """Per-row sum of the terms and the base (a number for one row)."""
-    _, slots, num, finite = _split(x, p)
+    _, slots, num, missing = _split(x, p)
     one_combination = isinstance(slots, int)
     cat = p.combo_sum[slots] if one_combination else p.table[slots].dot(p.ones_cat)  # type: ignore[index]
-    if finite:  # the usual case: no per-term arithmetic
+    if missing is None:  # the usual case: no per-term arithmetic
         return num.dot(p.slope) + cat + (p.base + p.shift_sum)
-    return _numeric_terms(num, p, False).dot(p.ones_num) + cat + p.base
+    return _numeric_terms(num, p, missing).dot(p.ones_num) + cat + p.base
 
 
 @dataclass
 class LinearPart:
     feature_names: list[str]
     # per feature: {"kind": "cat", "levels": [codes]} or
-    # {"kind": "num", "log": bool, "median": m, "mean": mu, "sd": s, "indicator": bool}
+    # {"kind": "num", "log": bool, "median": m, "mean": mu, "sd": s, "indicator": bool,
+    #  "lo": min, "hi": max} (the finite values training saw; absent in parts saved before)
     encoders: list[dict[str, Any]]
     coef: list[float] = field(default_factory=list)
     intercept: float = 0.0
@@ -153,6 +164,7 @@ class LinearPart:
                 cols.append((~hot.any(axis=1)).astype(float))  # other / unseen / missing
             else:
                 v = np.where(np.isfinite(col), col, np.nan)
+                v = np.clip(v, *_range(enc))  # NaN stays NaN
                 v = signed_log(v) if enc["log"] else v
                 finite = np.isfinite(v)
                 cols.append((np.where(finite, v, enc["median"]) - enc["mean"]) / enc["sd"])
@@ -221,7 +233,7 @@ class LinearPart:
         coef, ref = np.asarray(self.coef, dtype=float), np.asarray(self.reference, dtype=float)
         base = self.intercept + float(coef @ ref)
         k = 0
-        num_idx, unlogged, slope, shift, missing = [], [], [], [], []
+        num_idx, unlogged, slope, shift, missing, bounds = [], [], [], [], [], []
         cat_idx, rows = [], []
         for j, enc in enumerate(self.encoders):
             if enc["kind"] == "cat":
@@ -247,6 +259,7 @@ class LinearPart:
             slope.append(beta)
             shift.append(-beta * enc["mean"] - ref_term)
             missing.append(beta * (enc["median"] - enc["mean"]) + ind - ref_term)
+            bounds.append(signed_log(np.array(_range(enc))) if enc["log"] else _range(enc))
             k += 2 if enc["indicator"] else 1
         sizes = np.array([len(r) for r in rows], dtype=float)
         offset = np.cumsum(np.concatenate([[0.0], sizes]))[:-1]
@@ -275,6 +288,8 @@ class LinearPart:
             shift=np.asarray(shift, dtype=float) * scale,
             shift_sum=float(np.sum(shift)) * scale,
             missing=np.asarray(missing, dtype=float) * scale,
+            lo=np.array([b[0] for b in bounds], dtype=float),
+            hi=np.array([b[1] for b in bounds], dtype=float),
             offset=offset,
             other=offset + sizes - 1.0,
             table=np.concatenate(rows) if rows else np.empty(0),
@@ -311,4 +326,13 @@ class LinearPart:
         )
         if len(part.coef) != len(part.owners) or len(part.reference) != len(part.coef):
             raise ValueError("linear part: coefficients do not match its encoders")
+        for name, enc in zip(part.feature_names, part.encoders, strict=True):
+            lo, hi = _range(enc)
+            if not lo <= hi:
+                raise ValueError(f"linear part: {name} has the range [{lo}, {hi}]")
         return part
+
+
+def _range(encoder: dict[str, Any]) -> tuple[float, float]:
+    """A numeric feature's training range; unbounded for a part saved before it was kept."""
+    return float(encoder.get("lo", -math.inf)), float(encoder.get("hi", math.inf))

@@ -143,7 +143,8 @@ def encoders_for(
     x: np.ndarray, names: list[str], categorical: list[str], min_frequency: int = 10
 ) -> list[dict[str, Any]]:
     """Per feature: the one-hot levels (seen >= ``min_frequency`` times) of a categorical code,
-    or the signed-log median / mean / sd (and whether a missing indicator is needed)."""
+    or the signed-log median / mean / sd, whether a missing indicator is needed, and the range
+    of the finite values (the part clips to it when scoring; [0, 0], the median, if none)."""
     out: list[dict[str, Any]] = []
     for j, name in enumerate(names):
         col = x[:, j]
@@ -151,6 +152,7 @@ def encoders_for(
             codes, counts = np.unique(col[np.isfinite(col)], return_counts=True)
             out.append({"kind": "cat", "levels": codes[counts >= min_frequency].tolist()})
             continue
+        seen = col[np.isfinite(col)]
         v = signed_log(np.where(np.isfinite(col), col, np.nan))
         finite = np.isfinite(v)
         med = float(np.median(v[finite])) if finite.any() else 0.0
@@ -163,6 +165,8 @@ def encoders_for(
                 "mean": float(filled.mean()),
                 "sd": float(filled.std()) or 1.0,
                 "indicator": bool((~finite).any()),
+                "lo": float(seen.min()) if len(seen) else 0.0,
+                "hi": float(seen.max()) if len(seen) else 0.0,
             }
         )
     return out

@@ -98,3 +98,34 @@ def test_corrupt_linear_json_refuses(blended_result, tmp_path: Path) -> None:
     (path / "linear.json").write_text('{"blend_weight": 0.5}')
     with pytest.raises(ModelLoadError, match="corrupt"):
         HitModel.load(path)
+
+
+def test_a_model_saved_before_the_bounds_answers_as_it_did(blended_result, tmp_path: Path) -> None:
+    """A model folder from before the bounds were recorded (no ranges in linear.json, no
+    clip_inputs / trend_range and only the numeric columns' ranges in features.json) loads and
+    answers unbounded, as it did: a price of 1e12 reaches its features and its linear part
+    unclipped; on the training launches nothing changes."""
+    model = blended_result.model
+    path = model.save(tmp_path / "m")
+    features = json.loads((path / "features.json").read_text())
+    del features["clip_inputs"], features["trend_range"]
+    numeric = model.spec.numeric
+    features["numeric_ranges"] = {k: features["numeric_ranges"][k] for k in numeric}
+    (path / "features.json").write_text(json.dumps(features))
+    lin = json.loads((path / "linear.json").read_text())
+    for part in (lin["linear"], lin["pre_test_linear"]):
+        for enc in part["encoders"]:
+            enc.pop("lo", None), enc.pop("hi", None)
+    (path / "linear.json").write_text(json.dumps(lin))
+    old = HitModel.load(path)
+    cols = to_columns(blended_result.train, model.spec)  # inside the training range
+    np.testing.assert_array_equal(old.predict_proba(cols), model.predict_proba(cols))
+    far = {**cols, "price": np.full(len(cols["price"]), 1e12)}
+    x_old = old.matrix(far)
+    assert (x_old[:, old.features.feature_names.index("price")] == 1e12).all()
+    w = old.blend_weight
+    unbounded = w * old.booster.predict(x_old, raw_score=True) + (
+        1 - w
+    ) * old.linear.literal_log_odds(x_old)  # type: ignore[union-attr]
+    np.testing.assert_allclose(old.log_odds(x_old), unbounded, atol=1e-9)
+    assert (old.log_odds(x_old) != model.log_odds(model.matrix(far))).all()

@@ -1,5 +1,5 @@
 """The linear part's scoring: the prepared fast path equals the literal design matrix, its terms
-add up, and it survives JSON."""
+add up, it answers beyond the training range as at its edge, and it survives JSON."""
 
 from __future__ import annotations
 
@@ -13,7 +13,12 @@ from models.linear import LinearPart
 NAMES = ["tier", "region", "price", "lift", "count"]  # codes first, as FeatureBuilder lays them
 
 
-def _part(seed: int = 0) -> LinearPart:
+# the training ranges of the numeric features (price, lift, count): _rows goes past them
+RANGES = [(-20.0, 40.0), (-2.0, 2.5), (12.0, 30.0)]
+
+
+def _part(seed: int = 0, ranges: bool = True) -> LinearPart:
+    """``ranges`` False: a part saved before the ranges were recorded."""
     rng = np.random.default_rng(seed)
     encoders = [
         {"kind": "cat", "levels": [0.0, 2.0, 3.0]},  # code 1 is rare: "other"
@@ -22,6 +27,8 @@ def _part(seed: int = 0) -> LinearPart:
         {"kind": "num", "log": False, "median": 0.1, "mean": 0.0, "sd": 2.0, "indicator": False},
         {"kind": "num", "log": True, "median": 3.0, "mean": 2.5, "sd": 1.5, "indicator": False},
     ]
+    for enc, (lo, hi) in zip(encoders[2:], RANGES, strict=True):
+        enc.update({"lo": lo, "hi": hi} if ranges else {})
     part = LinearPart(NAMES, encoders, C=0.3)
     n_cols = len(part.owners)
     part.coef = rng.normal(size=n_cols).tolist()
@@ -97,3 +104,48 @@ def test_one_row_without_the_combination_table(monkeypatch: pytest.MonkeyPatch) 
         expected = part.literal_log_odds(x[i : i + 1])[0]
         assert part.log_odds_one(x[i : i + 1]) == pytest.approx(expected, abs=1e-12)
         np.testing.assert_allclose(part.contributions(x[i : i + 1]).sum(), expected, atol=1e-12)
+
+
+def _edge(x: np.ndarray) -> np.ndarray:
+    """``x`` with each numeric feature clipped to its training range (NaN, +-inf kept)."""
+    out = x.copy()
+    for j, (lo, hi) in enumerate(RANGES, start=2):
+        finite = np.isfinite(out[:, j])
+        out[finite, j] = np.clip(out[finite, j], lo, hi)
+    return out
+
+
+def test_beyond_the_training_range_a_feature_answers_as_at_its_edge() -> None:
+    """Every path (many rows, one row, the drivers) answers a value past the range as the
+    range's edge, +-inf and NaN stay missing, and the drivers still add up to the log-odds."""
+    part, x = _part(), _rows()
+    far = x.copy()
+    for j, (lo, hi) in enumerate(RANGES, start=2):
+        past = np.isfinite(far[:, j])
+        far[past & (far[:, j] > hi), j] = 1e12
+        far[past & (far[:, j] < lo), j] = -1e308
+    assert (np.abs(far[:, 2:]) == 1e12).any() and (np.abs(far[:, 2:]) == 1e308).any()
+    edge = _edge(x)
+    assert (edge != x)[np.isfinite(x)].any()  # some rows were past the range
+    np.testing.assert_array_equal(part.log_odds(far), part.log_odds(edge))
+    np.testing.assert_array_equal(part.contributions(far), part.contributions(edge))
+    for i in range(30):
+        one, at_edge = far[i : i + 1], edge[i : i + 1]
+        assert part.log_odds_one(one) == part.log_odds_one(at_edge)
+        np.testing.assert_array_equal(part.contributions(one), part.contributions(at_edge))
+        assert part.contributions(one).sum() == pytest.approx(part.log_odds_one(one), abs=1e-12)
+    # +-inf is missing, not the edge: the literal design agrees
+    np.testing.assert_allclose(part.log_odds(far), part.literal_log_odds(far), atol=1e-12)
+    assert np.isinf(x[::37, 2]).all()
+
+
+def test_a_part_saved_without_ranges_answers_as_it_did() -> None:
+    """linear.json written before the ranges were recorded: loaded, not clipped."""
+    old, x = _part(ranges=False), _rows()
+    loaded = LinearPart.from_dict(json.loads(json.dumps(old.to_dict())))
+    np.testing.assert_allclose(loaded.log_odds(x), old.literal_log_odds(x), atol=1e-12)
+    assert (loaded.log_odds(x) != _part().log_odds(x)).any()  # the bounded part clips
+    bad = _part().to_dict()
+    bad["encoders"][2] = bad["encoders"][2] | {"lo": 3.0, "hi": 1.0}
+    with pytest.raises(ValueError, match=r"price has the range \[3.0, 1.0\]"):
+        LinearPart.from_dict(bad)

@@ -46,6 +46,25 @@ def test_monotone_features_keep_their_declared_sign() -> None:
     np.testing.assert_allclose(bound.log_odds(x), bound.literal_log_odds(x), atol=1e-10)
 
 
+def test_the_linear_part_records_the_range_it_was_fitted_on() -> None:
+    """Each numeric feature's finite training range goes into the JSON state (the part clips
+    to it when scoring); a feature never seen finite gets its median's, [0, 0]."""
+    rng = np.random.default_rng(2)
+    n = 500
+    x = np.column_stack([rng.integers(0, 3, n), rng.lognormal(0, 1, n), np.full(n, np.nan)])
+    x[::7, 1] = np.inf  # missing, not the edge
+    y = (rng.random(n) < 0.3).astype(float)
+    part = fit_linear(x, y, ["tier", "budget", "empty"], ["tier"], None, 1.0)
+    finite = x[np.isfinite(x[:, 1]), 1]
+    assert (part.encoders[1]["lo"], part.encoders[1]["hi"]) == (finite.min(), finite.max())
+    assert (part.encoders[2]["lo"], part.encoders[2]["hi"]) == (0.0, 0.0)
+    far = x[:1].copy()
+    far[0, 1] = 1e12
+    at_edge = far.copy()
+    at_edge[0, 1] = finite.max()
+    assert part.log_odds_one(far) == part.log_odds_one(at_edge)
+
+
 def test_weight_ties_go_to_lightgbm() -> None:
     rng = np.random.default_rng(1)
     z = rng.normal(size=500)
