@@ -210,6 +210,20 @@ def test_another_shape() -> None:
     assert schema.describe()["outcome"] is None
 
 
+@pytest.mark.parametrize("raw", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_a_non_finite_number_is_refused_without_bounds_too(raw: str) -> None:
+    """A number with no bounds (which NaN and infinities would otherwise fail) and a whole
+    count: refused by name, as JSON spells them (1e400 parses as infinity)."""
+    inputs = {**OTHER["inputs"], "list price": {"description": "Price in the shop."}}
+    schema = schema_of(DatasetSpec.model_validate(OTHER | {"inputs": inputs}), board_games(), "hit")
+    assert schema.by_name["list price"].bounds == {}
+    for field in ("list price", "players"):
+        sent = json.dumps({**schema.example, field: "__RAW__"}).replace('"__RAW__"', raw)
+        with pytest.raises(ValidationError) as err:
+            schema.model.model_validate_json(sent)
+        assert [e["loc"] for e in err.value.errors()] == [(field,)], err.value
+
+
 def test_differences_name_what_changed(simulated: ConceptSchema) -> None:
     spec = DatasetSpec.model_validate(OTHER)
     other = schema_of(spec, board_games(), label="hit")
