@@ -10,16 +10,30 @@ out. Count pairs imply whole counts >= 0 with successes <= trials. The same obje
 service its request model (``model``), the page its form (``describe``), ``/target`` its
 segments and ``/whatif`` its levers, so the HTTP API, the page and batch scoring all follow
 the spec a model was trained on.
+
+:meth:`ConceptSchema.check` is the one validation both the HTTP API and batch scoring use, and
+its errors are the messages both show: each names its field; a closed vocabulary's names the
+value sent and the closest allowed ones (never a list of a hundred).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import difflib
+import functools
 import keyword
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, create_model, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+    create_model,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from features.build import FeatureBuilder
@@ -31,6 +45,9 @@ MAX_TEXT = 128
 # what a field says of the history it was fitted on (not part of the API it takes)
 AS_SEEN = ("known", "vocabulary")
 OPEN_KNOWN_SHOWN = 1000  # an open vocabulary's known values listed for the page's suggestions
+# a closed vocabulary's error: the value sent (cut to SHOWN_VALUE characters), the CLOSEST
+# allowed values like it, or all of them when there are few (up to LISTED_IN_FULL)
+SHOWN_VALUE, CLOSEST, LISTED_IN_FULL = 40, 3, 8
 
 
 @dataclass(frozen=True)
@@ -168,7 +185,11 @@ class ConceptSchema:
             for part, part_name, whole, whole_name in pairs:
                 p, w = getattr(concept, part), getattr(concept, whole)
                 if p is not None and w is not None and p > w:
-                    raise PydanticCustomError("count_exceeds", f"{part_name} exceeds {whole_name}")
+                    raise PydanticCustomError(
+                        "count_exceeds",
+                        "{part} exceeds {whole}",
+                        {"part": part_name, "whole": whole_name},
+                    )
             return concept
 
         return create_model(
@@ -188,7 +209,85 @@ class ConceptSchema:
 
     def validate(self, concept: dict[str, Any]) -> dict[str, Any]:
         """A concept as the API validates it, back as the JSON dict the scorer takes."""
-        return self.model.model_validate(concept).model_dump(mode="json", by_alias=True)
+        return self.check(concept).model_dump(mode="json", by_alias=True)
+
+    def check(self, concept: Any, loc: tuple[str | int, ...] = ()) -> BaseModel:
+        """``concept`` validated, or a ``ValidationError`` in the user's terms (:meth:`explained`;
+        ``loc``: where the concept sits in the request, prefixed to every error's)."""
+        try:
+            return self.model.model_validate(concept)
+        except ValidationError as exc:
+            raise self.explained(exc, loc) from None
+
+    def explained(self, exc: ValidationError, loc: tuple[str | int, ...] = ()) -> ValidationError:
+        """``exc`` (the request model's) with each error said in the user's terms: a closed
+        vocabulary's names the value sent and the closest allowed values; counts that do not
+        add up are the part's error (``loc`` names its field). Other messages are pydantic's,
+        which never repeat the value sent."""
+        errors = []
+        for e in exc.errors():
+            where, message = e["loc"], e["msg"]
+            field = self.by_name.get(str(where[0])) if where else None
+            if e["type"] == "literal_error" and field is not None and field.values is not None:
+                message = vocabulary_message(field.values, e["input"])
+            elif e["type"] == "count_exceeds":
+                where = (*where, e["ctx"]["part"])
+            errors.append(
+                {
+                    # the message as a parameter: a brace in a value sent is not a placeholder
+                    "type": PydanticCustomError(e["type"], "{message}", {"message": message}),
+                    "loc": (*loc, *where),
+                    "input": e["input"],
+                }
+            )
+        return ValidationError.from_exception_data(exc.title, errors)  # type: ignore[arg-type]
+
+    def id_of(self, concept: Any, exc: ValidationError) -> str | None:
+        """The identifier an invalid concept carries, when that is not what is wrong with it
+        (the user's own name for it: errors may repeat it)."""
+        value = concept.get(self.id_field) if isinstance(concept, dict) else None
+        bad = any(e["loc"][:1] == (self.id_field,) for e in exc.errors())
+        return value if isinstance(value, str) and not bad else None
+
+    def error_line(self, where: str, concept: Any, exc: ValidationError) -> str:
+        """Everything wrong with an invalid concept in one line, as batch scoring and the HTTP
+        API say it: ``where`` (its row or position), its id, then ``field: message`` per error
+        (``exc``: :meth:`check`'s, its ``loc`` inside the concept)."""
+        concept_id = self.id_of(concept, exc)
+        if concept_id is not None:
+            where += f" ({self.id_field} {concept_id!r})"
+        problems = (
+            f"{'.'.join(map(str, e['loc'])) or 'concept'}: {e['msg']}" for e in exc.errors()
+        )
+        return f"{where}: {'; '.join(problems)}"
+
+
+def vocabulary_message(values: tuple[str, ...], sent: Any) -> str:
+    """What is wrong with ``sent`` for a closed vocabulary of ``values``: the value itself (cut
+    short) and the closest allowed ones, all of them only when there are few."""
+    n = len(values)
+    if not isinstance(sent, str):
+        head = f"should be a string, one of the {n} allowed values"
+    else:
+        cut = sent[:SHOWN_VALUE] + ("…" if len(sent) > SHOWN_VALUE else "")
+        head = f"{cut!r} is not one of the {n} allowed values"
+    close = closest(sent.strip()[:MAX_TEXT], values) if isinstance(sent, str) else ()
+    if close:
+        return f"{head}; closest: {', '.join(map(repr, close))}"
+    if n <= LISTED_IN_FULL:
+        return f"{head}: {', '.join(map(repr, values))}"
+    return f"{head}, and none is close" if isinstance(sent, str) else head
+
+
+@functools.lru_cache(maxsize=1024)  # a batch repeats its typos: each is looked up once
+def closest(sent: str, values: tuple[str, ...]) -> tuple[str, ...]:
+    """Up to CLOSEST ``values`` like ``sent`` (difflib's ratio >= 0.6), ignoring case, the
+    closest first."""
+    folded: dict[str, str] = {}
+    for v in values:
+        folded.setdefault(v.casefold(), v)
+    like = difflib.get_close_matches(sent.casefold(), list(folded), n=CLOSEST)
+    return tuple(folded[v] for v in like)
 
 
 def _attribute(name: str) -> str:

@@ -78,7 +78,7 @@ def validate(
 ) -> tuple[list[int], list[dict], dict[int, str]]:
     """(positions of valid rows, their concept dicts, {position: error}). Messages name a row
     by ``names`` (one per row of ``frame``), else by its number from 1 (row 1 = the first data
-    row, CSV line 2)."""
+    row, CSV line 2), then its id and each field at fault, as the HTTP API's do."""
     types = json_types(schema.model)
     known = [c for c in frame.columns if c in types]
     ok_pos, concepts, errors = [], [], {}
@@ -88,9 +88,8 @@ def validate(
             concepts.append(schema.validate(raw))
             ok_pos.append(pos)
         except ValidationError as exc:
-            parts = [f"{'.'.join(map(str, e['loc'])) or 'row'}: {e['msg']}" for e in exc.errors()]
             name = names[pos - start] if names is not None else f"row {pos + 1}"
-            errors[pos] = f"{name}: " + "; ".join(parts)
+            errors[pos] = schema.error_line(name, raw, exc)
     return ok_pos, concepts, errors
 
 

@@ -109,6 +109,8 @@ class Scorer:
     ) -> list[dict[str, Any]]:
         """Everything /score answers, one dict per concept (``drivers`` None unless
         ``explain``: TreeSHAP is most of the cost of a score)."""
+        if not concepts:  # a request whose every concept was invalid
+            return []
         n, tested = len(concepts), self.tested(concepts)
         cols = self.columns(self.with_untested(concepts, tested))
         both = self.model.matrix(cols)
@@ -243,12 +245,14 @@ class Scorer:
                 f"model version {self.version} has no volume forecast: its dataset spec "
                 "declares no outcome_column"
             )
+        if not concepts:
+            return []
         q = fc.predict(self.model.matrix(self.columns(concepts)))
         unit = "CNY" if "gmv" in fc.outcome.lower() else "units of the training outcome"
         return [
             {
                 "request_id": request_id,
-                "concept_id": c["concept_id"],
+                "concept_id": c[self.schema.id_field],
                 "outcome": fc.outcome,
                 "unit": unit,
                 "p10": round(float(q["p10"][i]), 2),

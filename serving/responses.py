@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing_extensions import TypeAliasType
+
+from features.schema import ConceptSchema
 
 Band = Literal["go", "refine", "stop"]
 
@@ -159,15 +162,23 @@ class WhatIfPoint(BaseModel):
     current: bool = Field(description="True for the concept's own value.")
 
 
+# Unions among the fields of an answer that is one object are named types: BentoML's OpenAPI
+# document inlines such an answer and flattens a union written in place to its first member (a
+# date lever's value would read as a number, a null note as a string); a named one stays a
+# component that says "either".
+LeverValue = TypeAliasType("LeverValue", float | str)
+OptionalText = TypeAliasType("OptionalText", str | None)
+
+
 class WhatIfResult(BaseModel):
     request_id: str = REQUEST_ID
     concept_id: str = CONCEPT_ID
     lever: str = Field(description="The lever swept (an input field).", examples=["price"])
     unit: str = Field(description="Unit of the lever's values.", examples=["CNY per unit"])
-    current_value: float | str = Field(description="The concept's own value of the lever.")
+    current_value: LeverValue = Field(description="The concept's own value of the lever.")
     current_probability: float = Field(description="Calibrated P(hit) at the current value.")
     points: list[WhatIfPoint] = Field(description="The curve, in increasing lever value.")
-    note: str | None = Field(None, description="How the sweep was built, where it needs saying.")
+    note: OptionalText = Field(None, description="How the sweep was built, where it needs saying.")
     model_version: str = MODEL_VERSION
 
 
@@ -196,6 +207,85 @@ class GmvForecast(BaseModel):
         "(split-conformal on the latest training launches)."
     )
     model_version: str = MODEL_VERSION
+
+
+class FieldProblem(BaseModel):
+    model_config = _example(
+        type="literal_error",
+        loc=["concepts", 3, "category"],
+        msg="'skincar' is not one of the 10 allowed values; closest: 'skincare'",
+    )
+
+    type: str = Field(description="What kind of problem (pydantic's error type).")
+    loc: list[str | int] = Field(
+        description="Where: the request's list, the concept's position in it (from 0), and the "
+        "field (none when the concept itself is not an object)."
+    )
+    msg: str = Field(
+        description="What is wrong. Never repeats the value sent, except a closed vocabulary's "
+        "value, named with the closest allowed values."
+    )
+
+
+class ConceptError(BaseModel):
+    """An answer's item for a concept that failed validation, in its place: the request's
+    other concepts are answered all the same."""
+
+    model_config = _example(
+        request_id="7f3c2a9e0b1d4c8e9a6f5b4c3d2e1f00",
+        index=3,
+        concept_id="serum-2026-q4-04",
+        error="concepts.3 (concept_id 'serum-2026-q4-04'): category: 'skincar' is not one of the "
+        "10 allowed values; closest: 'skincare'",
+        detail=[FieldProblem.model_config["json_schema_extra"]["example"]],  # type: ignore[index]
+    )
+
+    request_id: str = REQUEST_ID
+    index: int = Field(description="The concept's position in the request's list (from 0).")
+    concept_id: str | None = Field(
+        description="The identifier you sent for it (the spec's id column), null when the "
+        "identifier is what is wrong or missing."
+    )
+    error: str = Field(description="Everything wrong with it, in one line: position, id, fields.")
+    detail: list[FieldProblem] = Field(
+        description="One entry per problem, as a 400's detail lists them."
+    )
+
+
+# A list endpoint's item: the answer or the error, in the concept's place. Named types: the
+# OpenAPI document keeps them as components that say "either" (BentoML flattens a union written
+# in place to its first member).
+ScoreItem = TypeAliasType(
+    "ScoreItem",
+    Annotated[
+        ScoredConcept | ConceptError,
+        Field(description="The concept scored, or why it could not be (an error item)."),
+    ],
+)
+ForecastItem = TypeAliasType(
+    "ForecastItem",
+    Annotated[
+        GmvForecast | ConceptError,
+        Field(description="The concept's forecast, or why it could not be made (an error item)."),
+    ],
+)
+
+
+def concept_error(
+    request_id: str, index: int, concept: Any, exc: ValidationError, schema: ConceptSchema
+) -> dict[str, Any]:
+    """A :class:`ConceptError` as the JSON dict the service sends, for the request's
+    ``index``-th concept (``exc``: :meth:`ConceptSchema.check`'s for it alone)."""
+    return {
+        "request_id": request_id,
+        "index": index,
+        "concept_id": schema.id_of(concept, exc),
+        "error": schema.error_line(f"concepts.{index}", concept, exc),
+        "detail": [
+            {"type": e["type"], "loc": ["concepts", index, *e["loc"]], "msg": e["msg"]}
+            for e in exc.errors()
+        ],
+    }
 
 
 class OutcomeReceipt(BaseModel):

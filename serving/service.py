@@ -18,6 +18,14 @@ replica sharing the prediction log's database, follows within about a second
 (``serving.reload.Follower``). ``/readyz`` and every answer's ``model_version`` say which version
 answered.
 
+One bad concept costs only itself: a list endpoint (``/score``, ``/forecast``) answers every
+valid concept of a request and, in the place of each invalid one, a ``ConceptError`` naming its
+position, id and fields (a request of one concept still answers 400). The list's items are
+validated as ``Concept`` first, as a whole list in pydantic's own code (the hot path pays
+nothing for this); only an item that fails is kept aside, unvalidated, and checked again alone
+(``features.schema.ConceptSchema.check``, the same validation and messages as ``compass
+score``).
+
 Endpoints return ready JSON bytes: BentoML would otherwise rebuild the output type's JSON schema
 for every response (measured: half the worker's CPU). The declared return types still document
 the answers in OpenAPI, and the tests validate real answers against them.
@@ -31,7 +39,8 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 import bentoml
-from pydantic import Field
+from pydantic import Field, PlainValidator, ValidationError, WrapValidator
+from pydantic.json_schema import SkipJsonSchema
 from starlette.responses import Response
 
 from core.settings import monitor_summary_path, settings
@@ -44,11 +53,12 @@ from serving.guard import Guard, batch_limit
 from serving.ready import ReadyAnswer
 from serving.reload import Follower, preflight, reload_scorer, same_api, scorer_for
 from serving.responses import (
-    GmvForecast,
+    ForecastItem,
     OutcomeReceipt,
-    ScoredConcept,
+    ScoreItem,
     TargetResult,
     WhatIfResult,
+    concept_error,
 )
 from serving.settings import bentoml_settings
 from serving.web import docs_app, monitor_app, ui_app
@@ -62,12 +72,46 @@ NEWEST_EXPORT = f"{settings().model_tag.split(':')[0]}:latest"  # of the served 
 SCHEMA = preflight(BENTO_MODEL).concept_schema
 
 Concept = SCHEMA.model
+
+
+class Unchecked:
+    """A concept of a list that failed validation, as sent: the handler checks it again alone
+    and answers its error in its place."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+# An item is a Concept or, failing that, kept Unchecked. left_to_right: a valid item is
+# validated once, as Concept (nothing tried after it); the fallback is left out of the OpenAPI
+# document, whose items stay the Concept schema.
+ListedConcept = Annotated[
+    Concept | SkipJsonSchema[Annotated[Any, PlainValidator(Unchecked)]],  # type: ignore[valid-type]
+    Field(union_mode="left_to_right"),
+]
 Concepts = Annotated[
-    list[Concept],  # type: ignore[valid-type]
+    list[ListedConcept],
     batch_limit(MAX_BATCH),  # refuse an over-long list before validating any item
     Field(min_length=1, max_length=MAX_BATCH, examples=[[SCHEMA.example]]),
 ]
-OneConcept = Annotated[Concept, Field(examples=[SCHEMA.example])]  # type: ignore[valid-type]
+
+
+def _in_user_terms(value: Any, validate: Callable[[Any], Any]) -> Any:
+    try:
+        return validate(value)
+    except ValidationError as exc:
+        raise SCHEMA.explained(exc) from None
+
+
+# /target's and /whatif's concept: a 400 whose messages are the list endpoints' (a vocabulary's
+# closest values, not all of them); these endpoints cost milliseconds, the wrap microseconds
+OneConcept = Annotated[
+    Concept,  # type: ignore[valid-type]
+    WrapValidator(_in_user_terms),
+    Field(examples=[SCHEMA.example]),
+]
 Lever = Literal[tuple(SCHEMA.levers)]  # type: ignore[valid-type]
 # the outcome record follows the same spec (a reload to a model with another target is refused)
 OUTCOME = OutcomeSchema(SCHEMA)
@@ -122,10 +166,15 @@ class HitCompass:
         }
 
     def _answer(
-        self, endpoint: str, inputs: list[dict], run: Callable[[Scorer, str], Any]
+        self,
+        endpoint: str,
+        inputs: list[dict],
+        run: Callable[[Scorer, str], Any],
+        invalid: Invalid | None = None,
     ) -> Response:
         """Run ``run(scorer, request_id)``, log inputs and outputs, answer the outputs as JSON
-        (each item serialised once, for the log and for the response)."""
+        (each item serialised once, for the log and for the response); a list's invalid
+        concepts (``invalid``) answered by their errors in their places, and not logged."""
         scorer, request_id = self.scorer, new_request_id()
         try:
             out = run(scorer, request_id)
@@ -138,9 +187,13 @@ class HitCompass:
             scorer.version,
             inputs,
             items,
+            # the log's item numbers: the concepts' places in the request
+            invalid.positions if invalid is not None else None,
             id_field=scorer.schema.id_field,
             model=scorer.model_name,
         )
+        if invalid is not None:
+            items = invalid.merged(items, request_id)
         body = b"[" + b",".join(items) + b"]" if isinstance(out, list) else items[0]
         return Response(body, media_type="application/json")
 
@@ -151,12 +204,14 @@ class HitCompass:
         explain: Annotated[
             bool, Field(description="Compute drivers (TreeSHAP, most of the cost of a score).")
         ] = True,
-    ) -> list[ScoredConcept]:
+    ) -> list[ScoreItem]:
         """Per concept: calibrated hit probability, the same before the small-sample test,
         percentile and go / refine / stop band against its category's past launches, the
-        drivers (log-odds per input field), warnings and the model version."""
-        rows = [c.model_dump(mode="json", by_alias=True) for c in concepts]
-        return self._answer("score", rows, lambda s, rid: s.score(rows, rid, explain))  # type: ignore[return-value]
+        drivers (log-odds per input field), warnings and the model version. An invalid concept
+        gets an error in its place (its index, id and fields) and the others are scored; a
+        request of one invalid concept answers 400."""
+        rows, invalid = checked(concepts)
+        return self._answer("score", rows, lambda s, rid: s.score(rows, rid, explain), invalid)  # type: ignore[return-value]
 
     @bentoml.api(route="/target")
     async def target(self, concept: OneConcept) -> TargetResult:
@@ -188,11 +243,12 @@ class HitCompass:
         return self._answer("whatif", [row], lambda s, rid: s.whatif(row, lever, grid, rid))  # type: ignore[return-value]
 
     @bentoml.api(route="/forecast")
-    async def forecast(self, concepts: Concepts) -> list[GmvForecast]:
+    async def forecast(self, concepts: Concepts) -> list[ForecastItem]:
         """The spec's outcome per concept (first-90-day GMV in CNY, for the simulated default):
-        P10 / P50 / P90, an 80 % interval. 400 if the model's spec has no outcome column."""
-        rows = [c.model_dump(mode="json", by_alias=True) for c in concepts]
-        return self._answer("forecast", rows, lambda s, rid: s.forecast(rows, rid))  # type: ignore[return-value]
+        P10 / P50 / P90, an 80 % interval. 400 if the model's spec has no outcome column. An
+        invalid concept gets an error in its place, as in /score."""
+        rows, invalid = checked(concepts)
+        return self._answer("forecast", rows, lambda s, rid: s.forecast(rows, rid), invalid)  # type: ignore[return-value]
 
     @bentoml.api(route="/outcomes")
     def outcomes(self, outcomes: Outcomes) -> OutcomeReceipt:
@@ -224,6 +280,46 @@ class HitCompass:
         _freeze_heap()  # the new model lives as long as the process too
         self.served.publish(MODEL_NAME, answer["model_tag"])
         return answer
+
+
+class Invalid:
+    """The invalid concepts of a list: each one's error, by its place in the request."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count  # concepts in the request
+        self.positions: list[int] = []  # of the valid ones, in order
+        self.errors: dict[int, tuple[Any, ValidationError]] = {}  # place -> (sent, error)
+
+    def merged(self, answers: list[bytes], request_id: str) -> list[bytes]:
+        """The valid concepts' answers (in order) with the errors in their places."""
+        valid = iter(answers)
+        return [
+            json_bytes(concept_error(request_id, i, *self.errors[i], SCHEMA))
+            if i in self.errors
+            else next(valid)
+            for i in range(self.count)
+        ]
+
+
+def checked(concepts: list[Any]) -> tuple[list[dict], Invalid | None]:
+    """The valid concepts of a list as the scorer takes them, and the invalid ones (None: all
+    valid). A request of one concept that is invalid is refused whole (400)."""
+    rows = [c.model_dump(mode="json", by_alias=True) for c in concepts if type(c) is not Unchecked]
+    if len(rows) == len(concepts):  # the hot path: nothing more to do
+        return rows, None
+    if len(concepts) == 1:
+        SCHEMA.check(concepts[0].value, ("concepts", 0))  # raises: BentoML answers 400
+    rows, invalid = [], Invalid(len(concepts))
+    for i, c in enumerate(concepts):
+        if type(c) is Unchecked:
+            try:  # alone, for its errors in the user's terms
+                c = SCHEMA.check(c.value)
+            except ValidationError as exc:
+                invalid.errors[i] = (c.value, exc)
+                continue
+        rows.append(c.model_dump(mode="json", by_alias=True))
+        invalid.positions.append(i)
+    return rows, invalid
 
 
 # API key (HIT_COMPASS_API_KEY) and body limit (HIT_COMPASS_MAX_BODY_BYTES) before any route

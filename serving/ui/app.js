@@ -114,8 +114,34 @@ async function post(path, body) {
   const r = await fetch(path, { method: "POST", headers, body: JSON.stringify(body) });
   if (r.status === 401) $("key-row").hidden = false;
   const text = await r.text();
-  if (!r.ok) throw new Error(`${path}: ${r.status} ${text}`);
+  if (!r.ok) throw new Error(`${path}: ${r.status} ${problems(text)}`);
   return JSON.parse(text);
+}
+
+// an error answer as lines a person reads: each field and what is wrong with it (a 400's
+// detail, or a list answer's error item), else the answer's own words
+function problems(text) {
+  let body;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return text;
+  }
+  if (Array.isArray(body) && body.length === 1) body = body[0]; // BentoML wraps some errors
+  if (!body || !Array.isArray(body.detail)) return body && body.error ? body.error : text;
+  // the field: the loc after the request's own key (and the concept's place in a list)
+  const where = (loc) => {
+    const inside = ["concepts", "concept"].includes(loc[0]) ? loc.slice(1) : loc;
+    return typeof inside[0] === "number" ? inside.slice(1) : inside;
+  };
+  return body.detail.map((d) => `${where(d.loc).join(".") || "concept"}: ${d.msg}`).join("\n");
+}
+
+// the page sends one concept, which an invalid one makes a 400; an error item in its place
+// (the list endpoints' answer when a request holds several) is said the same way
+function answered(path, items) {
+  if (items[0].error !== undefined) throw new Error(`${path}: ${problems(JSON.stringify(items[0]))}`);
+  return items[0];
 }
 
 // body[data-state] = loading / done / error around every round trip (the tests wait on it)
@@ -145,9 +171,9 @@ async function run() {
     meta.levers.length ? whatif(c) : null,
   ]);
   last = c;
-  showScore(scored[0], meta.fields.some((f) => f.pre_test && c[f.name] > 0));
+  showScore(answered("../score", scored), meta.fields.some((f) => f.pre_test && c[f.name] > 0));
   if (target) showTarget(target);
-  if (forecast) showForecast(forecast[0]);
+  if (forecast) showForecast(answered("../forecast", forecast));
   $("results").hidden = false;
 }
 

@@ -53,15 +53,69 @@ def test_simulated_spec_gives_the_api_it_had(simulated: ConceptSchema) -> None:
 def test_counts_consistent_and_field_named(simulated: ConceptSchema) -> None:
     good = dict(simulated.example)
     assert simulated.validate(good)["concept_id"] == good["concept_id"]
-    with pytest.raises(ValidationError, match="test_positive exceeds test_trials"):
+    with pytest.raises(ValidationError, match="test_positive exceeds test_trials") as err:
         simulated.validate(good | {"test_positive": good["test_trials"] + 1})
+    assert err.value.errors()[0]["loc"] == ("test_positive",)  # the part's error names it
     with pytest.raises(ValidationError, match="interested exceeds reach"):
         simulated.validate(good | {"interested": good["reach"] + 1})
     with pytest.raises(ValidationError) as err:
         simulated.validate(good | {"category": "skincar"})
-    assert err.value.errors()[0]["loc"] == ("category",) and "'skincare'" in str(err.value)
+    assert err.value.errors()[0]["loc"] == ("category",)
+    assert err.value.errors()[0]["msg"] == (
+        "'skincar' is not one of the 10 allowed values; closest: 'skincare'"
+    )
+    where = simulated.check(good, ("concepts", 3))  # a valid concept: the model back
+    assert where.model_dump(by_alias=True)["category"] == good["category"]
+    with pytest.raises(ValidationError) as err:
+        simulated.check(good | {"category": 3, "price": -1}, ("concepts", 3))
+    assert [e["loc"] for e in err.value.errors()] == [
+        ("concepts", 3, "category"),
+        ("concepts", 3, "price"),
+    ]
+    assert err.value.errors()[0]["msg"] == "should be a string, one of the 10 allowed values"
     with pytest.raises(ValidationError, match="colour"):
         simulated.validate(good | {"colour": "red"})
+
+
+def test_a_vocabulary_error_names_the_value_and_the_closest_allowed_ones() -> None:
+    from features.schema import vocabulary_message
+
+    many = tuple(f"subcategory {i:03d}" for i in range(150)) + ("tabletop games",)
+    said = vocabulary_message(many, "Table-top Games")  # case and punctuation: still close
+    assert said == (
+        "'Table-top Games' is not one of the 151 allowed values; closest: 'tabletop games'"
+    )
+    assert vocabulary_message(many, "zz") == (
+        "'zz' is not one of the 151 allowed values, and none is close"
+    )
+    few = ("war", "trade", "party")
+    assert vocabulary_message(few, "zz") == (
+        "'zz' is not one of the 3 allowed values: 'war', 'trade', 'party'"
+    )
+    long = "q" * 500
+    assert vocabulary_message(few, long).startswith(f"'{'q' * 40}…' is not one")
+    assert vocabulary_message(few, None) == (
+        "should be a string, one of the 3 allowed values: 'war', 'trade', 'party'"
+    )
+
+
+def test_an_invalid_concept_is_named_by_its_id_unless_the_id_is_wrong(
+    simulated: ConceptSchema,
+) -> None:
+    good = dict(simulated.example)
+    with pytest.raises(ValidationError) as err:
+        simulated.check(bad := good | {"price": "x"})
+    assert simulated.id_of(bad, err.value) == good["concept_id"]
+    assert simulated.error_line("row 3", bad, err.value) == (
+        f"row 3 (concept_id {good['concept_id']!r}): price: Input should be a valid number"
+    )
+    with pytest.raises(ValidationError) as err:
+        simulated.check(bad := good | {"concept_id": "x" * 129})
+    assert simulated.id_of(bad, err.value) is None
+    assert simulated.error_line("row 3", bad, err.value).startswith("row 3: concept_id: ")
+    with pytest.raises(ValidationError) as err:
+        simulated.check(["not", "a", "concept"])
+    assert simulated.error_line("row 3", [], err.value).startswith("row 3: concept: ")
 
 
 def test_simulated_levers_segments_and_description(simulated: ConceptSchema) -> None:
@@ -154,6 +208,20 @@ def test_another_shape() -> None:
     theme = schema_of(DatasetSpec.model_validate(optional), board_games(), "hit").by_name["theme"]
     assert not theme.required and theme.default is None
     assert schema.describe()["outcome"] is None
+
+
+@pytest.mark.parametrize("raw", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_a_non_finite_number_is_refused_without_bounds_too(raw: str) -> None:
+    """A number with no bounds (which NaN and infinities would otherwise fail) and a whole
+    count: refused by name, as JSON spells them (1e400 parses as infinity)."""
+    inputs = {**OTHER["inputs"], "list price": {"description": "Price in the shop."}}
+    schema = schema_of(DatasetSpec.model_validate(OTHER | {"inputs": inputs}), board_games(), "hit")
+    assert schema.by_name["list price"].bounds == {}
+    for field in ("list price", "players"):
+        sent = json.dumps({**schema.example, field: "__RAW__"}).replace('"__RAW__"', raw)
+        with pytest.raises(ValidationError) as err:
+            schema.model.model_validate_json(sent)
+        assert [e["loc"] for e in err.value.errors()] == [(field,)], err.value
 
 
 def test_differences_name_what_changed(simulated: ConceptSchema) -> None:

@@ -18,13 +18,14 @@ from scoring.prediction_log import COLUMNS
 # ---- batch scoring ----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def concepts_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    frame = simulate(300, 21)
+    frame = simulate(1000, 21)
     frame["launch_date"] = frame["launch_date"].dt.strftime("%Y-%m-%d")
     frame = frame.astype(
         {c: object for c in ("price", "reach", "test_positive", "test_repurchase")}
     )
     frame.loc[4, "price"] = "cheap"  # a bad cell
-    frame.loc[9, "reach"] = -3  # out of bounds
+    frame.loc[9, "reach"] = "1e308"  # a whole count far out of bounds
+    frame.loc[700, "category"] = "skincar"  # a closed vocabulary's typo
     frame.loc[12, "test_positive"] = ""  # optional: defaults to 0 ...
     frame.loc[12, "test_repurchase"] = ""  # ... and so must this, to stay consistent
     path = tmp_path_factory.mktemp("batch") / "concepts.csv"
@@ -42,11 +43,17 @@ def test_batch_scores_like_the_api(scorer, concepts_csv: Path, tmp_path: Path) -
     src = pd.read_csv(concepts_csv, dtype=str, keep_default_na=False)
     assert len(out) == len(src) == report.rows  # nothing lost
     assert out["concept_id"].tolist() == src["concept_id"].tolist()
-    assert report.scored == 298 and log.count() == 298
-    assert out.loc[4, "error"].startswith("row 5: price")
-    assert out.loc[9, "error"].startswith("row 10: reach")
+    assert report.scored == 997 and log.count() == 997
+    ids = src["concept_id"]
+    # each error names the row, its id and the field, in the HTTP API's words
+    assert out.loc[4, "error"].startswith(f"row 5 (concept_id {ids[4]!r}): price: ")
+    assert out.loc[9, "error"].startswith(f"row 10 (concept_id {ids[9]!r}): reach: ")
+    assert out.loc[700, "error"] == (
+        f"row 701 (concept_id {ids[700]!r}): category: 'skincar' is not one of the 10 allowed "
+        "values; closest: 'skincare'"
+    )
     assert np.isnan(out.loc[4, "hit_probability"])
-    assert out["error"].isna().sum() == 298
+    assert out["error"].isna().sum() == 997
     assert "p_hit_bayes" in out.columns  # unknown columns carried through
     # the same numbers as the API's code path for the same concepts
     ok, concepts, _ = validate(src.iloc[:3], scorer.schema)
@@ -65,16 +72,19 @@ def test_compass_score_and_log_export(champion: dict, concepts_csv: Path, tmp_pa
     runner = CliRunner()
     out = tmp_path / "scored.csv"
     r = runner.invoke(app, ["score", str(concepts_csv), "-o", str(out)])
-    assert r.exit_code == 1, r.output  # two invalid rows: reported, and the status says so
-    assert "298 of 300 concepts scored" in r.output and "row 5: price" in r.output
+    assert r.exit_code == 1, r.output  # three invalid rows: reported, and the status says so
+    assert "997 of 1000 concepts scored" in r.output and "row 5 (concept_id" in r.output
+    assert "category: 'skincar' is not one of the 10 allowed values; closest: 'skincare'" in (
+        r.output
+    )
     scored = pd.read_csv(out)
-    assert len(scored) == 300 and scored["hit_probability"].notna().sum() == 298
+    assert len(scored) == 1000 and scored["hit_probability"].notna().sum() == 997
     exported = tmp_path / "log.parquet"
     r = runner.invoke(app, ["log", "export", "-o", str(exported)])
     assert r.exit_code == 0, r.output
     log = pd.read_parquet(exported)
     batch = log[log["request_id"] == scored["request_id"].dropna().iloc[0]]
-    assert len(batch) == 298 and set(batch["endpoint"]) == {"batch"}
+    assert len(batch) == 997 and set(batch["endpoint"]) == {"batch"}
     assert batch["hit_probability"].tolist() == pytest.approx(
         scored["hit_probability"].dropna().tolist()
     )
@@ -92,7 +102,8 @@ def test_compass_score_another_spec(video_games_champion: dict, tmp_path: Path) 
     rows.to_csv(src, index=False)
     model = video_games_champion["model_name"]
     r = CliRunner().invoke(app, ["score", str(src), "-o", str(out), "--model", model])
-    assert r.exit_code == 1 and "row 2: Genre" in r.output, r.output
+    assert r.exit_code == 1 and "row 2 (Name 'typo'): Genre: 'Spots' is not one" in r.output
+    assert "closest: 'Sports'" in r.output and "'Puzzle'" not in r.output, r.output
     scored = pd.read_csv(out)
     assert scored["hit_probability"].notna().tolist() == [True, False]
     assert scored.loc[0, "model_version"] == int(video_games_champion["version"])

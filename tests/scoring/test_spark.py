@@ -16,12 +16,14 @@ from scoring.batch import score_frame
 from scoring.spark import score_parquet
 
 SPLIT = 120  # rows of the folder's first file
+BAD = {4: "reach", 9: "price", SPLIT + 30: "category"}  # row (from 0) -> the field made wrong
 
 
 @pytest.fixture(scope="module")
 def concepts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """240 concepts as one Parquet file (all.parquet) and as a folder of two (parts/)."""
     frame = simulate(240, 21)
+    assert frame.loc[4, "concept_id"] == "sim-21-000004"  # the ids the messages name
     frame.loc[4, "reach"] = -3  # out of bounds
     frame.loc[9, "price"] = np.nan  # a required field missing
     frame.loc[SPLIT + 30, "category"] = "perfume"  # not in the closed vocabulary
@@ -60,7 +62,8 @@ def test_spark_scores_like_compass_score(
     on_spark["request_id"] = one_process["request_id"]
     pd.testing.assert_frame_equal(on_spark, one_process, check_exact=True)
     errors = on_spark["error"].dropna()
-    assert errors.str.startswith(("row 5: reach", "row 10: price", "row 151: category")).all()
+    named = [f"row {i + 1} (concept_id 'sim-21-{i:06d}'): {f}" for i, f in BAD.items()]
+    assert errors.str.startswith(tuple(named)).all()  # each bad row once (3 errors, 3 rows)
     assert len(errors) == 3 and sorted(report.errors) == sorted(errors)
 
 
@@ -76,7 +79,8 @@ def test_compass_score_on_spark(
     r = CliRunner().invoke(app, args)
     assert r.exit_code == 1, r.output
     assert "237 of 240 concepts scored" in r.output and "3 invalid row(s)" in r.output
-    assert "a.parquet row 5: reach" in r.output and "b.parquet row 31: category" in r.output
+    assert "a.parquet row 5 (concept_id 'sim-21-000004'): reach" in r.output
+    assert "b.parquet row 31 (concept_id 'sim-21-000150'): category" in r.output
     on_spark = pd.read_parquet(dst).set_index("concept_id")
     one_process, _ = score_frame(pd.read_parquet(concepts / "all.parquet"), scorer, progress=False)
     expected = one_process.set_index("concept_id")["hit_probability"]

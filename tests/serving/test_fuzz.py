@@ -16,6 +16,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from pydantic import TypeAdapter
 from schemathesis import GenerationMode
+from schemathesis.specs.openapi.checks import response_schema_conformance
 
 MIN_CASES = 1000
 EXAMPLES = 110  # per (operation, mode): 6 POST operations x positive/negative -> 1,320 cases
@@ -31,24 +32,25 @@ ECHO_MIN_CHARS = 6  # shorter sent strings may be in an answer by chance ("price
 
 seen: Counter[str] = Counter()
 answered: Counter[str] = Counter()  # 200s whose body was validated against its declared type
+error_items: Counter[str] = Counter()  # 200s holding a concept's error in its place
 
 
 def answer_types() -> dict[str, TypeAdapter]:
     """What each scoring endpoint (and /outcomes) declares it answers (the service sends ready
     JSON bytes, so this test is what holds them to the declared types)."""
     from serving.responses import (
-        GmvForecast,
+        ForecastItem,
         OutcomeReceipt,
-        ScoredConcept,
+        ScoreItem,
         TargetResult,
         WhatIfResult,
     )
 
     return {
-        "/score": TypeAdapter(list[ScoredConcept]),
+        "/score": TypeAdapter(list[ScoreItem]),
         "/target": TypeAdapter(TargetResult),
         "/whatif": TypeAdapter(WhatIfResult),
-        "/forecast": TypeAdapter(list[GmvForecast]),
+        "/forecast": TypeAdapter(list[ForecastItem]),
         "/outcomes": TypeAdapter(OutcomeReceipt),
     }
 
@@ -146,7 +148,10 @@ def check(case, types: dict[str, TypeAdapter], words: tuple[set[str], set[str]])
         # numbers (floats stay floats) and no NaN
         adapter = types[case.path]
         assert adapter.dump_json(adapter.validate_json(response.content)) == response.content
+        case.validate_response(response, checks=[response_schema_conformance])  # the document's
         answered[case.path] += 1
+        if b'"error":' in response.content:
+            error_items[case.path] += 1
     if 400 <= status < 500:
         fields, allowed = words
         problem = explains_itself(response.text, fields)
@@ -227,3 +232,4 @@ def test_fuzzing_covered_every_operation(api_schema) -> None:
     assert operations - set(seen) == {"GET /metrics"}, f"never called: {operations - set(seen)}"
     assert sum(seen.values()) >= MIN_CASES, dict(seen)
     assert set(answered) == set(answer_types()), f"no valid answer checked: {dict(answered)}"
+    assert set(error_items) == {"/score", "/forecast"}, f"no error item: {dict(error_items)}"
