@@ -252,6 +252,25 @@ def bench_quality(
     typer.echo(f"{out} written in {result['seconds_total']:.0f} s")
 
 
+@bench_app.command("compare")
+def bench_compare(
+    out: Annotated[Path, typer.Option("-o", "--out", help="JSON file to write.")] = Path(
+        "compare.json"
+    ),
+    sim_rows: Annotated[int, typer.Option(help="Simulated launches.", min=1000)] = 20_000,
+    seed: Annotated[int, typer.Option(help="Simulator seed.")] = 7,
+    list_size: Annotated[int, typer.Option(help="Concepts per compared list.", min=2)] = 10,
+) -> None:
+    """The interval and the pairwise probabilities of /compare against the simulator's Bayes
+    probability on out-of-time concepts: coverage, width by group, pairwise ECE, cost -> JSON."""
+    from benchmarks import compare as bench
+
+    result = bench.run(sim_rows=sim_rows, seed=seed, list_size=list_size)
+    _write_json(out, result)
+    typer.echo(bench.markdown(result))
+    typer.echo(f"{out} written in {result['seconds_total']:.0f} s")
+
+
 @bench_app.command("train")
 def bench_train(
     out: Annotated[Path, typer.Option("-o", "--out", help="JSON file to write.")] = Path(
