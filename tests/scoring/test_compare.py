@@ -96,7 +96,9 @@ def test_ranking_and_intervals(blended_scorer: Scorer, blended_result) -> None:
         assert 0 < iv["low"] < r["hit_probability"] < iv["high"] < 1 and iv["log_odds_sd"] > 0
     # by default: each concept against the top one, in rank order
     top = ranking[0]["concept_id"]
-    assert [(q["a"], q["b"]) for q in answer["pairs"]] == [(r["concept_id"], top) for r in ranking[1:]]
+    assert [(q["a"], q["b"]) for q in answer["pairs"]] == [
+        (r["concept_id"], top) for r in ranking[1:]
+    ]
     for q in answer["pairs"]:
         assert 0 <= q["p_a_beats_b"] <= 0.5  # the top is the favourite
         assert q["too_close_to_call"] == (q["p_a_beats_b"] > 0.2)
