@@ -93,8 +93,9 @@ def run(
         "coverage_in_75_85": TARGET_COVERAGE[0]
         <= out["coverage"]["served"]["coverage"]
         <= TARGET_COVERAGE[1],
+        # in log-odds: a probability interval is narrower near 0 for the same uncertainty
         "wider_when_unlike_training": all(
-            g["unlike"]["median_width"] > g["familiar"]["median_width"]
+            g["unlike"]["median_log_odds_sd"] > g["familiar"]["median_log_odds_sd"]
             for g in out["groups"].values()
         ),
         "pair_ece_le_0.05": out["pairs"]["ece"] <= TARGET_PAIR_ECE,
@@ -117,6 +118,7 @@ def _covered(model: HitModel, z: np.ndarray, sd: np.ndarray, bayes: np.ndarray) 
     return {
         "coverage": round(float(inside.mean()), 4),
         "median_width": round(float(np.median(hi - lo)), 5),
+        "median_log_odds_sd": round(float(np.median(sd)), 4),
         "below": round(float((bayes < lo).mean()), 4),
         "above": round(float((bayes > hi).mean()), 4),
     }
@@ -318,14 +320,16 @@ def markdown(result: dict[str, Any]) -> str:
         f"Scale that would have covered {100 * s['level']:.0f} % (reference only, needs Bayes): "
         f"{ref if ref is not None else 'beyond 6'}.",
         "",
-        "| group | unlike: n, median width, inside | familiar: n, median width, inside |",
+        "| group | unlike: n, log-odds sd, width, inside | familiar: n, log-odds sd, width, "
+        "inside |",
         "|---|---|---|",
     ]
     for name, g in result["groups"].items():
         u, f = g["unlike"], g["familiar"]
         lines.append(
-            f"| {name} ({g['what']}) | {u['n']}, {u['median_width']:.4f}, "
-            f"{100 * u['coverage']:.1f} % | {f['n']}, {f['median_width']:.4f}, "
+            f"| {name} ({g['what']}) | {u['n']}, {u['median_log_odds_sd']:.3f}, "
+            f"{u['median_width']:.4f}, {100 * u['coverage']:.1f} % | {f['n']}, "
+            f"{f['median_log_odds_sd']:.3f}, {f['median_width']:.4f}, "
             f"{100 * f['coverage']:.1f} % |"
         )
     p = result["pairs"]

@@ -61,7 +61,8 @@ def compare(
             )
         position[cid] = i
     model = scorer.model
-    x = model.matrix(scorer.columns(concepts))
+    cols = scorer.columns(concepts)
+    x = model.matrix(cols)
     contrib, _, raw = model.explain(x)
     by_field = contrib @ scorer.fold
     proba = model.calibrated(raw)
@@ -76,7 +77,7 @@ def compare(
     a = np.array([p[0] for p in asked], dtype=int)
     b = np.array([p[1] for p in asked], dtype=int)
     beats = spread.beats(sure, a, b) if spread is not None and sure is not None else None
-    warnings = model.warnings(scorer.columns(concepts))
+    warnings = model.warnings(cols)
     norms = scorer.norms_for(concepts, proba)
     ranking = [
         {
