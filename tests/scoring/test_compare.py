@@ -16,26 +16,22 @@ from scoring.scorer import BadRequest, Scorer
 
 
 def concepts_of(scorer: Scorer, test: pd.DataFrame, n: int) -> list[dict]:
-    """The first ``n`` valid out-of-time test launches as concepts of the scorer's schema."""
+    """The first ``n`` valid out-of-time test launches with distinct ids, as concepts of the
+    scorer's schema (validated as `compass score` validates a file's rows)."""
+    from scoring.batch import validate
+
     schema = scorer.schema
     frame = test.copy()
     date = schema.spec.date_column
-    if not schema.spec.date_is_year:
-        frame[date] = frame["launch_day"].dt.strftime("%Y-%m-%d")
-    out, ids = [], set()
-    for record in frame.to_dict("records"):
-        raw = {k: (v.item() if hasattr(v, "item") else v) for k, v in record.items()}
-        raw = {k: v for k, v in raw.items() if k in schema.names and not pd.isna(v)}
-        try:
-            c = schema.validate(raw)
-        except ValueError:
-            continue
-        if c[schema.id_field] not in ids:
-            ids.add(c[schema.id_field])
-            out.append(c)
-        if len(out) == n:
-            return out
-    raise AssertionError(f"fewer than {n} valid test concepts")
+    frame[date] = (
+        frame["launch_day"].dt.year
+        if schema.spec.date_is_year
+        else frame["launch_day"].dt.strftime("%Y-%m-%d")
+    )
+    _, concepts, _ = validate(frame[[c for c in schema.names if c in frame]], schema)
+    out = list({c[schema.id_field]: c for c in reversed(concepts)}.values())[::-1][:n]
+    assert len(out) == n, f"fewer than {n} valid test concepts"
+    return out
 
 
 def all_pairs(concepts: list[dict], id_field: str) -> list[tuple[str, str]]:
