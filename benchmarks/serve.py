@@ -442,6 +442,41 @@ def in_process_floor_us(scorer: Any, concept: dict[str, Any], repeats: int = 300
     return statistics.median(times) / 1e3
 
 
+# ---- /compare beside /score (issue 21) ----------------------------------------------------------
+def compare_vs_score(url: str, concepts: list[dict[str, Any]], repeats: int = 50) -> dict[str, Any]:
+    """Median ms of one POST of 10 concepts to /compare (intervals, each against the top, the
+    fields that differ) and of the same 10 to /score (drivers included), on one server."""
+    ten = concepts[:10]
+    body = json.dumps({"concepts": ten}).encode()
+    return {
+        "score10_ms": median_post_ms(url + "/score", body, repeats),
+        "compare10_ms": median_post_ms(url + "/compare", body, repeats),
+    }
+
+
+def in_process_compare_us(scorer: Any, concepts: list[dict[str, Any]], repeats: int = 500) -> dict:
+    """Median µs in process of ``scoring.compare.compare`` on 10 concepts and of
+    ``Scorer.score`` on the same 10."""
+    from scoring.compare import compare
+
+    ten = concepts[:10]
+
+    def median_us(work: Any) -> float:
+        for _ in range(20):
+            work()
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter_ns()
+            work()
+            times.append(time.perf_counter_ns() - t0)
+        return statistics.median(times) / 1e3
+
+    return {
+        "in_process_score10_us": median_us(lambda: scorer.score(ten)),
+        "in_process_compare10_us": median_us(lambda: compare(scorer, ten)),
+    }
+
+
 # ---- environment and targets ------------------------------------------------------------------
 def environment() -> dict[str, Any]:
     cpu = ""
@@ -511,6 +546,10 @@ def summary(result: dict[str, Any], soak: bool = False) -> str:
         ("noop_same_settings_rps_c16", "req/s, the same no-op on Hit Compass's BentoML settings"),
         ("mlflow_rps_c16", "req/s, `mlflow models serve`, same model"),
         ("batch1000_ms", "ms, one request of 1,000 concepts (median)"),
+        ("score10_ms", "ms, one /score request of 10 concepts (median)"),
+        ("compare10_ms", "ms, one /compare request of the same 10 (median)"),
+        ("in_process_score10_us", "µs, Scorer.score on 10 concepts"),
+        ("in_process_compare10_us", "µs, scoring.compare.compare on the same 10"),
         ("in_process_score1_us", "µs, " + result.get("in_process_path", "")),
         ("in_process_floor_us", "µs, the model's own arithmetic: TreeSHAP + pre-test booster"),
     ]
@@ -569,6 +608,7 @@ def run(duration_s: float = 10.0, progress: bool = True) -> dict[str, Any]:
     res["in_process_score1_us"], res["in_process_path"] = in_process_us(scorer, one)
     res["in_process_floor_us"] = in_process_floor_us(scorer, one)
     res["in_process_over_floor"] = res["in_process_score1_us"] / res["in_process_floor_us"]
+    res.update(in_process_compare_us(scorer, concepts))
     steps.update()
 
     warm = min(3.0, duration_s)
@@ -583,6 +623,7 @@ def run(duration_s: float = 10.0, progress: bool = True) -> dict[str, Any]:
             c16 = answered(srv, url, body1, 16, duration_s, work)
             steps.update()
             res["batch1000_ms"] = median_post_ms(url, body1000, repeats=9)
+            res.update(compare_vs_score(srv.url, concepts))
             steps.update()
 
         def warmed_c16(srv: Server, path: str, body: bytes) -> dict[str, float]:

@@ -211,7 +211,6 @@ def train(
     _echo_json(shown | {"stages": {k: round(v, 2) for k, v in result["stages"].seconds.items()}})
 
 
-
 @app.command()
 def tune(
     data: Annotated[Path | None, typer.Option(help="CSV/Parquet launch history.")] = None,
@@ -329,6 +328,25 @@ def bench_quality(
             f"ECE {m['ece']:.4f}  targets {result[name]['targets']}"
         )
     typer.echo(markdown_tables(result))
+    typer.echo(f"{out} written in {result['seconds_total']:.0f} s")
+
+
+@bench_app.command("compare")
+def bench_compare(
+    out: Annotated[Path, typer.Option("-o", "--out", help="JSON file to write.")] = Path(
+        "compare.json"
+    ),
+    sim_rows: Annotated[int, typer.Option(help="Simulated launches.", min=1000)] = 20_000,
+    seed: Annotated[int, typer.Option(help="Simulator seed.")] = 7,
+    list_size: Annotated[int, typer.Option(help="Concepts per compared list.", min=2)] = 10,
+) -> None:
+    """The interval and the pairwise probabilities of /compare against the simulator's Bayes
+    probability on out-of-time concepts: coverage, width by group, pairwise ECE, cost -> JSON."""
+    from benchmarks import compare as bench
+
+    result = bench.run(sim_rows=sim_rows, seed=seed, list_size=list_size)
+    _write_json(out, result)
+    typer.echo(bench.markdown(result))
     typer.echo(f"{out} written in {result['seconds_total']:.0f} s")
 
 
@@ -562,6 +580,90 @@ def score(
     if report.invalid:
         typer.echo(f"{report.invalid} invalid row(s): see the error column", err=True)
         raise typer.Exit(1)
+
+
+@app.command()
+def compare(
+    concepts: Annotated[
+        Path, typer.Argument(help="CSV or Parquet of 2 to 100 concepts (the columns of `score`).")
+    ],
+    out: Annotated[
+        Path, typer.Option("-o", "--out", help="CSV or Parquet: the ranking, best first.")
+    ] = Path("compared.csv"),
+    answer: Annotated[
+        Path | None,
+        typer.Option("--json", help="Also write the whole answer (every pair, every field)."),
+    ] = None,
+    pair: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--pair", help="A,B: compare concept A with B (repeatable; default: each vs the top)."
+        ),
+    ] = None,
+    version: Annotated[
+        str | None, typer.Option(help="Registered version (default: champion).")
+    ] = None,
+    log: Annotated[
+        bool, typer.Option("--log/--no-log", help="Append the compared concepts to the log.")
+    ] = True,
+    model: ModelOpt = "hit-compass",
+) -> None:
+    """Rank a file of concepts like POST /compare: probability, interval and band per concept;
+    P(truly beats the top), too close to call, and the fields that make the difference (invalid
+    rows keep their place with an `error`, and exit status 1)."""
+    from scoring.compare import compare_file, write_ranking
+    from scoring.prediction_log import PredictionLog
+    from scoring.scorer import BadRequest, Scorer
+    from training import registry
+
+    pairs = None
+    if pair:
+        pairs = [tuple(p.split(",", 1)) for p in pair]
+        if any(len(p) != 2 or not all(p) for p in pairs):
+            raise typer.BadParameter("each --pair is two concept ids: A,B", param_hint="--pair")
+    version = version or registry.champion_version(model)
+    if version is None:
+        raise typer.BadParameter(f"no champion of {model} yet: run `compass train` first")
+    hit_model, _ = registry.load_version(version, model)
+    with _user_errors():
+        plog = PredictionLog() if log else None
+        try:
+            table, result, errors = compare_file(concepts, Scorer(hit_model, version), plog, pairs)
+        except BadRequest as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+        write_ranking(table, out)
+    for msg in list(errors.values())[:20]:
+        typer.echo(msg, err=True)
+    if result is None:
+        typer.echo(f"error: {concepts}: fewer than 2 valid concepts to compare", err=True)
+        raise typer.Exit(1)
+    if answer is not None:
+        _write_json(answer, result)
+    typer.echo(_ranking_text(result))
+    typer.echo(f"{out}: {len(result['ranking'])} concepts ranked with model version {version}")
+    if errors:
+        typer.echo(f"{len(errors)} invalid row(s): see the error column", err=True)
+        raise typer.Exit(1)
+
+
+def _ranking_text(result: dict[str, Any]) -> str:
+    """The ranking as a person reads it: rank, id, probability [interval], band, vs the top."""
+    top = result["ranking"][0]["concept_id"]
+    vs_top = {p["a"]: p for p in result["pairs"] if p["b"] == top}
+    lines = []
+    for r in result["ranking"]:
+        iv = r["interval"]
+        interval = f" [{100 * iv['low']:.1f}, {100 * iv['high']:.1f}]" if iv else ""
+        line = f"{r['rank']:>3}. {r['concept_id']}: {100 * r['hit_probability']:.1f} %{interval}"
+        line += f" {r['band'] or ''}"
+        pair = vs_top.get(r["concept_id"])
+        if pair is not None and pair["p_a_beats_b"] is not None:
+            close = ", too close to call" if pair["too_close_to_call"] else ""
+            line += f"; beats the top with probability {pair['p_a_beats_b']:.2f}{close}"
+            line += f" (largest difference: {pair['why'][0]['field']})"
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def _score_on_spark(src: str, dst: str, version: str, model: str, master: str | None):

@@ -8,6 +8,7 @@ On disk (no pickle anywhere)::
     features.json        FeatureBuilder state, including the dataset spec
     model.json           calibrator, category norms, forecast conformal offsets, metadata
     linear.json          optional: the linear part (and its pre-test twin) and the blend weight
+    interval_<i>.txt     optional (with interval.json): the interval's members (models.uncertainty)
 
 With a linear part the raw log-odds are ``w * booster + (1 - w) * linear`` (``blend_weight`` w,
 see ``models.linear`` and ``training.blend``); a folder without ``linear.json`` is LightGBM alone.
@@ -32,6 +33,7 @@ from features.schema import ConceptSchema
 from features.spec import DatasetSpec
 from models.fast_predict import CONTRIB, RAW_SCORE, SingleRowPredictor
 from models.linear import LinearPart
+from models.uncertainty import Assessment, Spread
 
 FORMAT_VERSION = 1
 
@@ -115,6 +117,8 @@ class HitModel:
     linear: LinearPart | None = None
     pre_test_linear: LinearPart | None = None
     blend_weight: float = 1.0
+    # refits of the recipe on half-samples: the interval on P(hit) (None: trained without)
+    spread: Spread | None = None
 
     @property
     def is_blend(self) -> bool:
@@ -187,6 +191,17 @@ class HitModel:
         contrib += self.linear.contributions(x, 1.0 - self.blend_weight)  # type: ignore[union-attr]
         return contrib[:, :-1], contrib[:, -1], contrib.sum(axis=1)
 
+    def uncertainty(self, x: np.ndarray, log_odds: np.ndarray) -> Assessment | None:
+        """How sure the raw ``log_odds`` of rows ``x`` are (``models.uncertainty``); None for
+        a model trained without interval members."""
+        if self.spread is None:
+            return None
+        gap = None
+        if self.is_blend:  # LightGBM's log-odds minus the linear part's
+            gap = self.booster.predict(x, raw_score=True, num_threads=1)
+            gap -= self.linear.log_odds(x)  # type: ignore[union-attr]
+        return self.spread.assess(x, log_odds, gap)
+
     def pre_test_probability(self, x_masked: np.ndarray) -> np.ndarray:
         """P(hit) as if untested, from rows whose small-sample test fields are masked.
 
@@ -249,6 +264,8 @@ class HitModel:
                 "pre_test_linear": pre.to_dict() if pre is not None else None,
             }
             (path / "linear.json").write_text(json.dumps(lin))
+        if self.spread is not None:
+            self.spread.save(path)
         meta = {
             "format_version": FORMAT_VERSION,
             "calibrator": {"kind": self.calibrator.kind, "params": self.calibrator.params},
@@ -275,6 +292,7 @@ class HitModel:
             pre_booster = lgb.Booster(model_file=str(pre)) if pre.is_file() else None
             forecast = _load_forecast(path, meta.get("forecast"))
             linear, pre_linear, weight = _load_linear(path)
+            spread = Spread.load(path)
         except ModelLoadError:
             raise
         except Exception as exc:  # any parse failure means a corrupt artifact
@@ -287,6 +305,10 @@ class HitModel:
         for part in (linear, pre_linear):
             if part is not None and part.feature_names != features.feature_names:
                 raise ModelLoadError(f"{path}/linear.json: its features differ from features.json")
+        if spread is not None and any(
+            b.num_feature() != len(features.feature_names) for b in spread.boosters
+        ):
+            raise ModelLoadError(f"{path}/interval_*.txt: its features differ from features.json")
         cal = meta["calibrator"]
         return cls(
             booster,
@@ -299,6 +321,7 @@ class HitModel:
             linear,
             pre_linear,
             weight,
+            spread,
         )
 
 

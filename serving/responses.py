@@ -303,3 +303,101 @@ class OutcomeReceipt(BaseModel):
         "recorded all the same)."
     )
     unmatched_ids: list[str] = Field(description="Those ids, sorted.")
+
+
+# ---- /compare (scoring.compare) ----------------------------------------------------------------
+class ProbabilityInterval(BaseModel):
+    model_config = _example(low=0.33, high=0.49, log_odds_sd=0.17)
+
+    low: float = Field(description="Lower end of the interval on hit_probability (0..1).")
+    high: float = Field(description="Upper end of the interval on hit_probability (0..1).")
+    log_odds_sd: float = Field(
+        description="Standard error of the model's raw log-odds behind the interval."
+    )
+
+
+class RankedConcept(BaseModel):
+    model_config = _example(
+        rank=1,
+        concept_id="serum-2026-q4-01",
+        hit_probability=0.41,
+        interval=ProbabilityInterval.model_config["json_schema_extra"]["example"],  # type: ignore[index]
+        band="go",
+        category_percentile=93.5,
+        model_log_odds=-0.42,
+        warnings=[],
+    )
+
+    rank: int = Field(description="1 = the highest hit probability of the concepts compared.")
+    concept_id: str = CONCEPT_ID
+    hit_probability: float = Field(description="Calibrated P(hit), 0..1, as /score answers it.")
+    interval: ProbabilityInterval | None = Field(
+        description="How much the estimate itself could move given the launches behind it, "
+        "at interval_level (e.g. 80 %): not the launch's own luck, which hit_probability "
+        "already holds. Wider for a concept unlike the training launches. Null if the model "
+        "was trained without interval members."
+    )
+    band: Band | None = Field(description="go / refine / stop against its category (see /score).")
+    category_percentile: float | None = Field(
+        description="Where hit_probability sits among its category's past launches (0..100)."
+    )
+    model_log_odds: float = Field(description="The model's raw log-odds (before calibration).")
+    warnings: list[str] = Field(description="Extrapolation and thin-evidence notes (see /score).")
+
+
+class FieldDifference(BaseModel):
+    model_config = _example(field="test_positive", log_odds=0.48)
+
+    field: str = Field(description="Input field (derived features folded into it).")
+    log_odds: float = Field(
+        description="This field's contribution to a's log-odds minus its contribution to b's. "
+        "Positive: the field favours a."
+    )
+
+
+class PairComparison(BaseModel):
+    """a against b: ``sum(why[].log_odds) == log_odds_difference`` (exactly, up to rounding)."""
+
+    model_config = _example(
+        a="serum-2026-q4-01",
+        b="serum-2026-q4-02",
+        probability_difference=0.07,
+        p_a_beats_b=0.86,
+        too_close_to_call=False,
+        log_odds_difference=0.31,
+        why=[{"field": "test_positive", "log_odds": 0.48}, {"field": "price", "log_odds": -0.17}],
+    )
+
+    a: str = Field(description="concept_id of the first concept.")
+    b: str = Field(description="concept_id of the second concept.")
+    probability_difference: float = Field(
+        description="a's hit_probability minus b's (0.05 = 5 percentage points)."
+    )
+    p_a_beats_b: float | None = Field(
+        description="Probability (0..1) that a's true hit probability is higher than b's, "
+        "given how sure the model is of both (their intervals, and how the two estimates move "
+        "together). Null if the model has no interval members."
+    )
+    too_close_to_call: bool | None = Field(
+        description="True when the model is less than 80 % sure which of the two is better "
+        "(p_a_beats_b between 0.2 and 0.8)."
+    )
+    log_odds_difference: float = Field(description="a's raw log-odds minus b's.")
+    why: list[FieldDifference] = Field(
+        description="Every input field, largest difference first; they sum to log_odds_difference."
+    )
+
+
+class CompareResult(BaseModel):
+    request_id: str = REQUEST_ID
+    interval_level: float | None = Field(
+        description="Share of concepts whose true hit probability the intervals should hold "
+        "(0.8: 80 % intervals); null without interval members.",
+        examples=[0.8],
+    )
+    ranking: list[RankedConcept] = Field(description="The concepts, best first.")
+    pairs: list[PairComparison] = Field(
+        description="The pairs asked about, in the order asked; by default each concept "
+        "(a) against the top one (b), in rank order."
+    )
+    model_version: str = MODEL_VERSION

@@ -39,11 +39,12 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 import bentoml
-from pydantic import Field, PlainValidator, ValidationError, WrapValidator
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError, WrapValidator
 from pydantic.json_schema import SkipJsonSchema
 from starlette.responses import Response
 
 from core.settings import monitor_summary_path, settings
+from scoring import compare as comparing
 from scoring.outcomes import OutcomeSchema, OutcomeStore
 from scoring.prediction_log import PredictionLog, json_bytes, new_request_id
 from scoring.scorer import BadRequest, Scorer
@@ -53,6 +54,7 @@ from serving.guard import Guard, batch_limit
 from serving.ready import ReadyAnswer
 from serving.reload import Follower, preflight, reload_scorer, same_api, scorer_for
 from serving.responses import (
+    CompareResult,
     ForecastItem,
     OutcomeReceipt,
     ScoreItem,
@@ -120,6 +122,26 @@ Outcomes = Annotated[
     batch_limit(MAX_BATCH),
     Field(min_length=1, max_length=MAX_BATCH, examples=[[OUTCOME.example]]),
 ]
+# /compare: 2 to 100 concepts of the same schema, pairs of their ids
+CompareConcepts = Annotated[
+    list[Concept],  # type: ignore[valid-type]
+    batch_limit(comparing.MAX_CONCEPTS),
+    Field(
+        min_length=comparing.MIN_CONCEPTS,
+        max_length=comparing.MAX_CONCEPTS,
+        examples=[comparing.compare_example(SCHEMA)],
+    ),
+]
+
+
+class ConceptPair(BaseModel):
+    """Two concepts of the request, by id: is a truly better than b, and why?"""
+
+    model_config = ConfigDict(extra="forbid")
+    a: str = Field(max_length=200, description="concept id of the first concept.")
+    b: str = Field(max_length=200, description="concept id of the second concept.")
+
+
 # the served registered model (as Scorer.model_name): GET /monitor answers its summary
 MODEL_NAME = model_name_for(SCHEMA.spec.name)
 
@@ -249,6 +271,44 @@ class HitCompass:
         invalid concept gets an error in its place, as in /score."""
         rows, invalid = checked(concepts)
         return self._answer("forecast", rows, lambda s, rid: s.forecast(rows, rid), invalid)  # type: ignore[return-value]
+
+    @bentoml.api(route="/compare")
+    async def compare(
+        self,
+        concepts: CompareConcepts,
+        pairs: Annotated[
+            list[ConceptPair] | None,
+            Field(
+                max_length=comparing.MAX_PAIRS,
+                description="Pairs to compare, by concept id; default: each concept against "
+                "the top one.",
+            ),
+        ] = None,
+    ) -> CompareResult:
+        """Rank 2 to 100 concepts: each with its hit probability, an interval (how much the
+        estimate could move given the launches behind it) and band; for each pair (default:
+        each against the top one) the probability that the first truly beats the second, a
+        too-close-to-call flag, and the fields that make the difference (log-odds per field,
+        summing to the difference). Every concept is logged with its ranked entry."""
+        rows = [c.model_dump(mode="json", by_alias=True) for c in concepts]
+        asked = None if pairs is None else [(p.a, p.b) for p in pairs]
+        scorer, request_id = self.scorer, new_request_id()
+        try:
+            out = comparing.compare(scorer, rows, asked, request_id)
+        except BadRequest as exc:
+            raise bentoml.exceptions.InvalidArgument(str(exc)) from None
+        by_id = {r["concept_id"]: r for r in out["ranking"]}
+        id_field = scorer.schema.id_field
+        self.log.append_json(
+            "compare",
+            request_id,
+            scorer.version,
+            rows,
+            [json_bytes(by_id[str(r[id_field])]) for r in rows],
+            id_field=id_field,
+            model=scorer.model_name,
+        )
+        return Response(json_bytes(out), media_type="application/json")  # type: ignore[return-value]
 
     @bentoml.api(route="/outcomes")
     def outcomes(self, outcomes: Outcomes) -> OutcomeReceipt:

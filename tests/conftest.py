@@ -113,6 +113,7 @@ def fast_config():
     # the blend's grids cut to two values each: the selection is exercised, not its skill
     blend = cfg.blend.model_copy(update={"half_life_grid": [None, 4.0], "c_grid": [0.1, 1.0]})
     fast = {
+        "interval": cfg.interval.model_copy(update={"members": 4}),  # the interval: fewer refits
         "max_rounds": 120,
         "early_stopping_rounds": 10,
         "cv_folds": 3,

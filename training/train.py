@@ -24,12 +24,14 @@ from features.build import FeatureBuilder
 from features.spec import DatasetSpec, SpecError
 from models.hit_model import Calibrator, HitModel
 from models.linear import LinearPart
+from models.uncertainty import Spread
 from training.blend import BlendChoice, choose_blend, fit_linear, forward_platt, recency_weights
 from training.boosting import booster_params, dataset, sample_rows
 from training.dataset import day_numbers, to_columns
 from training.evaluate import score
 from training.forecast import attach_scoring_extras
 from training.stages import Stages
+from training.uncertainty import fit_spread
 
 CONFIG_PATH = Path(__file__).with_name("config.yaml")
 # Launches the pre-test model (the second opinion "before the small-sample test") is fitted on,
@@ -118,6 +120,35 @@ class Blend(BaseModel):
         return tuple(float(w) for w in np.round(np.linspace(0.0, 1.0, n + 1), 4))
 
 
+class Interval(BaseModel):
+    """The interval on P(hit) (``models.uncertainty``): how many refits, at what level."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    members: int = Field(
+        8, ge=0, description="Half-sample refits of the recipe (0: no interval; else at least 2)."
+    )
+    level: float = Field(0.8, gt=0, lt=1, description="Two-sided level of the interval.")
+    evidence_window: float = Field(
+        0.05,
+        gt=0,
+        le=1,
+        description="Share of out-of-fold launches, nearest in log-odds, whose hits measure "
+        "the evidence behind a concept's calibrated level.",
+    )
+    member_rows: int = Field(
+        100_000, ge=50, description="Training launches per refit at most (a seeded sample)."
+    )
+    scale: float = Field(1.0, gt=0, description="Multiplies the interval's standard error.")
+
+    @field_validator("members")
+    @classmethod
+    def _members(cls, v: int) -> int:
+        if v == 1:
+            raise ValueError("an interval needs at least 2 members (0: none)")
+        return v
+
+
 class TrainingConfig(BaseModel):
     """``training/config.yaml``: what training and tuning read (tuned params override
     ``lightgbm``)."""
@@ -130,6 +161,7 @@ class TrainingConfig(BaseModel):
     cv_folds: int = Field(ge=2, description="Expanding-window out-of-time folds of training.")
     promotion: Promotion = Field(default_factory=Promotion)
     blend: Blend = Field(default_factory=Blend)
+    interval: Interval = Field(default_factory=Interval)
     experiment: str = Field("hit-compass", description="MLflow experiment of runs and studies.")
 
 
@@ -580,6 +612,10 @@ def train_model(
         )
         # norms + volume forecast; norms from the served log-odds' out-of-fold twin
         attach_scoring_extras(model, train, x, recipe.oof_logit, params)
+    if config.interval.members:
+        with stages("interval"):
+            model.spread = fit_interval(recipe, x, y, prep.days, fb, params, config)
+            meta["interval"] = model.spread.report
     with stages("test_scores"):
         test_proba = model.predict_proba(to_columns(test, spec))
         metrics = score(test["label"].to_numpy(), test_proba)
@@ -587,6 +623,33 @@ def train_model(
     return TrainResult(
         model, train, test, cv, test_proba, metrics, recipe.calibration, params, extras
     )
+
+
+def fit_interval(
+    recipe: Recipe,
+    x: np.ndarray,
+    y: np.ndarray,
+    days: np.ndarray,
+    fb: FeatureBuilder,
+    params: dict[str, Any],
+    config: TrainingConfig,
+) -> Spread:
+    """The interval's parts (``training.uncertainty``): the recipe's choices refitted on
+    half-samples, each with its own LightGBM seed; the evidence from its out-of-fold log-odds."""
+    names, cats, spec = fb.feature_names, fb.categorical_features, fb.spec
+    seed = int(params.get("seed", 0))
+
+    def member(rows: np.ndarray, k: int) -> tuple[lgb.Booster, LinearPart | None]:
+        return _fit_parts(
+            x[rows], y[rows], days[rows], names, cats, spec, params | {"seed": k},
+            recipe.cv.n_rounds, recipe.choice, config.blend.min_frequency,
+        )  # fmt: skip
+
+    iv = config.interval
+    return fit_spread(
+        y, recipe.oof_logit, member, recipe.w, iv.members, iv.level, iv.evidence_window,
+        iv.member_rows, iv.scale, seed,
+    )  # fmt: skip
 
 
 def outcome_of(frame: pd.DataFrame, spec: DatasetSpec) -> np.ndarray | None:

@@ -177,7 +177,7 @@ def test_fuzz_its_openapi(board_games_url: tuple[str, dict], mode: GenerationMod
     document = httpx.get(f"{url}/docs.json", timeout=10).json()
     # BentoML labels the document OpenAPI 3.0.2, its schemas are pydantic 2's (3.1)
     schema = schemathesis.openapi.from_dict({**document, "openapi": "3.1.0"})
-    for path in ("/score", "/whatif", "/target", "/forecast", "/outcomes"):
+    for path in ("/score", "/whatif", "/target", "/forecast", "/compare", "/outcomes"):
 
         @given(case=schema[path]["POST"].as_strategy(mode))
         @settings(

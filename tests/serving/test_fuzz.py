@@ -19,8 +19,10 @@ from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 MIN_CASES = 1000
-EXAMPLES = 110  # per (operation, mode): 6 POST operations x positive/negative -> 1,320 cases
-POST_PATHS = ["/score", "/target", "/whatif", "/forecast", "/outcomes", "/admin/reload"]
+EXAMPLES = 110  # per (operation, mode): 7 POST operations x positive/negative -> 1,540 cases
+POST_PATHS = [
+    "/score", "/target", "/whatif", "/forecast", "/compare", "/outcomes", "/admin/reload"
+]  # fmt: skip
 # In process, BentoML's /metrics needs the Prometheus multiprocess set-up of a real server
 # (test_packaging reads it from one); like the other probes it takes no input.
 GET_PATHS = ["/livez", "/readyz", "/healthz"]
@@ -39,6 +41,7 @@ def answer_types() -> dict[str, TypeAdapter]:
     """What each scoring endpoint (and /outcomes) declares it answers (the service sends ready
     JSON bytes, so this test is what holds them to the declared types)."""
     from serving.responses import (
+        CompareResult,
         ForecastItem,
         OutcomeReceipt,
         ScoreItem,
@@ -51,6 +54,7 @@ def answer_types() -> dict[str, TypeAdapter]:
         "/target": TypeAdapter(TargetResult),
         "/whatif": TypeAdapter(WhatIfResult),
         "/forecast": TypeAdapter(list[ForecastItem]),
+        "/compare": TypeAdapter(CompareResult),
         "/outcomes": TypeAdapter(OutcomeReceipt),
     }
 

@@ -1,0 +1,181 @@
+"""How sure the hit model is: an interval on its log-odds from three data-derived spreads.
+
+For a concept with raw log-odds ``z`` the standard error is
+``sd = scale * sqrt(members^2 + (gap_weight * gap)^2 + evidence^2)``:
+
+* ``members``: the spread of the model's own recipe refitted on half-samples of its training
+  launches (``training.uncertainty``; the same params, tree count, linear part and blend
+  weight). Across random halves a smooth estimate varies about as much as the full-data
+  estimate varies between histories (half-sampling), so this is the estimate's sampling spread
+  at the concept: wider where few launches like it were seen.
+* ``gap``: for a blend, LightGBM's log-odds minus the linear part's. Where two learners of
+  different shape disagree, at least one is off; were their errors independent and alike, the
+  blend's would have sd ``gap_weight * |gap|`` with ``gap_weight = sqrt((w^2 + (1-w)^2) / 2)``.
+  (LightGBM alone: no gap.)
+* ``evidence``: how many hits back the calibrated level there: among the out-of-fold launches
+  nearest in log-odds (a ``window`` share of them), the binomial standard error of their hit
+  rate in log-odds, ``sqrt(1 / hits + 1 / misses)``. A concept rated 0.2 % rests on a handful of
+  hits, one rated 20 % on hundreds: its interval is wider in log-odds.
+
+Each is measured on the training history alone (refits, out-of-fold log-odds, outcomes), never
+on the simulator's Bayes probability; ``scale`` is 1 unless the config says otherwise (the
+benchmark reports what each choice covers). The interval is ``z +- q * sd`` (``q`` the normal
+quantile of the two-sided ``level``), mapped through the model's calibrator to probabilities.
+
+For two concepts the same parts give the standard error of ``z_a - z_b``: the members' spread of
+the difference (alike concepts move together), the difference of their gaps, and the evidence
+terms with the share of window they have in common counted once. ``P(a truly beats b) =
+Phi((z_a - z_b) / sd_diff)``.
+
+On disk, beside the model: ``interval_<i>.txt`` (LightGBM text) per member and ``interval.json``
+(the members' linear parts, the weights, the evidence table, the report).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+from scipy.special import ndtr, ndtri
+
+from models.linear import LinearPart
+
+FILE = "interval.json"
+
+
+def member_file(i: int) -> str:
+    return f"interval_{i}.txt"
+
+
+@dataclass
+class Evidence:
+    """The evidence table: out-of-fold log-odds quantiles ``z`` (increasing), their rank as a
+    share of the launches (``rank``, 0..1), and the evidence standard error ``se`` there."""
+
+    z: list[float]
+    rank: list[float]
+    se: list[float]
+    window: float  # share of the out-of-fold launches each concept's window holds
+
+    def at(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rank share, evidence se) per log-odds value (flat beyond the ends)."""
+        zz = np.asarray(self.z)
+        return np.interp(z, zz, self.rank), np.interp(z, zz, self.se)
+
+
+@dataclass
+class Assessment:
+    """One batch of concepts' uncertainty parts (see :meth:`Spread.assess`)."""
+
+    z: np.ndarray  # raw log-odds
+    members: np.ndarray  # (members, rows)
+    gap: np.ndarray  # weighted learner gap per row (zeros without a blend)
+    rank: np.ndarray
+    evidence: np.ndarray
+    sd: np.ndarray  # the log-odds standard error per row
+
+
+@dataclass
+class Spread:
+    boosters: list[lgb.Booster]
+    linear: list[LinearPart | None]
+    evidence: Evidence
+    blend_weight: float = 1.0
+    gap_weight: float = 0.0
+    scale: float = 1.0
+    level: float = 0.8
+    report: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if len(self.boosters) < 2 or len(self.linear) != len(self.boosters):
+            raise ValueError("an interval needs at least two members, each with its linear part")
+        if not 0.0 < self.level < 1.0 or not self.scale > 0.0:
+            raise ValueError(f"interval level {self.level} or scale {self.scale} out of range")
+
+    @property
+    def quantile(self) -> float:
+        """The normal quantile of the two-sided ``level`` (1.28 for 80 %)."""
+        return float(ndtri(0.5 + self.level / 2))
+
+    def members(self, x: np.ndarray) -> np.ndarray:
+        """(members, rows): each member's raw log-odds."""
+        threads = 1 if len(x) < 2000 else 0
+        w = self.blend_weight
+        out = np.empty((len(self.boosters), len(x)))
+        for i, (booster, linear) in enumerate(zip(self.boosters, self.linear, strict=True)):
+            tree = booster.predict(x, raw_score=True, num_threads=threads)
+            out[i] = tree if linear is None or w >= 1.0 else w * tree + linear.log_odds(x, 1 - w)
+        return out
+
+    def assess(self, x: np.ndarray, z: np.ndarray, gap: np.ndarray | None) -> Assessment:
+        """The parts for rows ``x`` with raw log-odds ``z`` and learner gap ``gap`` (LightGBM
+        minus linear; None without a blend)."""
+        members = self.members(x)
+        weighted = np.zeros(len(z)) if gap is None else self.gap_weight * gap
+        rank, evidence = self.evidence.at(z)
+        var = members.var(axis=0, ddof=1) + weighted**2 + evidence**2
+        return Assessment(z, members, weighted, rank, evidence, self.scale * np.sqrt(var))
+
+    def bounds(self, a: Assessment) -> tuple[np.ndarray, np.ndarray]:
+        """The ``level`` interval on raw log-odds (still to be calibrated)."""
+        half = self.quantile * a.sd
+        return a.z - half, a.z + half
+
+    def beats(self, a: Assessment, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """P(true log-odds of row ``i`` > those of row ``j``), per pair of row indices."""
+        diff = a.z[i] - a.z[j]
+        shared = np.clip(1.0 - np.abs(a.rank[i] - a.rank[j]) / self.evidence.window, 0.0, 1.0)
+        var = (
+            (a.members[:, i] - a.members[:, j]).var(axis=0, ddof=1)
+            + (a.gap[i] - a.gap[j]) ** 2
+            + a.evidence[i] ** 2
+            + a.evidence[j] ** 2
+            - 2 * shared * a.evidence[i] * a.evidence[j]
+        )
+        sd = self.scale * np.sqrt(np.maximum(var, 0.0))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.where(sd > 0, diff / sd, np.sign(diff) * np.inf)
+        # no spread at all (a concept against its twin): a tie is a coin flip, else certain
+        return np.where(np.isnan(t), 0.5, ndtr(t))
+
+    # ---- persistence ---------------------------------------------------------------------------
+    def save(self, path: Path) -> None:
+        for i, booster in enumerate(self.boosters):
+            booster.save_model(path / member_file(i))
+        state = {
+            "members": len(self.boosters),
+            "blend_weight": self.blend_weight,
+            "gap_weight": self.gap_weight,
+            "scale": self.scale,
+            "level": self.level,
+            "evidence": vars(self.evidence),
+            "linear": [lin.to_dict() if lin is not None else None for lin in self.linear],
+            "report": self.report,
+        }
+        (path / FILE).write_text(json.dumps(state))
+
+    @classmethod
+    def load(cls, path: Path) -> Spread | None:
+        """The interval saved in ``path``; None if the model has none (trained without)."""
+        file = path / FILE
+        if not file.is_file():
+            return None
+        state = json.loads(file.read_text())
+        boosters = [
+            lgb.Booster(model_file=str(path / member_file(i))) for i in range(state["members"])
+        ]
+        linear = [LinearPart.from_dict(d) if d else None for d in state["linear"]]
+        return cls(
+            boosters,
+            linear,
+            Evidence(**state["evidence"]),
+            float(state["blend_weight"]),
+            float(state["gap_weight"]),
+            float(state["scale"]),
+            float(state["level"]),
+            state.get("report", {}),
+        )

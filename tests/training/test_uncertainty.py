@@ -1,0 +1,65 @@
+"""Fitting the interval's parts (training.uncertainty) on made-up data: complementary halves,
+the evidence table, the config's bounds."""
+
+from __future__ import annotations
+
+import lightgbm as lgb
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from training.train import Interval
+from training.uncertainty import MIN_WINDOW, evidence_table, fit_spread
+
+
+def made_up(n: int = 4000, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    z = rng.normal(-2.0, 1.5, n)
+    return z, (rng.uniform(size=n) < 1 / (1 + np.exp(-z))).astype(int)
+
+
+def test_evidence_is_thin_where_hits_are_few() -> None:
+    z, y = made_up()
+    z[:100] = np.nan  # rows outside the folds
+    table = evidence_table(z, y, 0.05)
+    assert np.all(np.diff(table.z) > 0) and table.rank[0] == 0.0 and table.rank[-1] == 1.0
+    assert table.window == pytest.approx(0.05, abs=1e-3)
+    low, mid = table.at(np.array([-6.0, -2.0]))[1]
+    assert low > 2 * mid  # a level of 0.3 % rests on far fewer hits than one of 12 %
+    # the binomial se of the window's hit rate, at the median
+    order = np.sort(np.flatnonzero(~np.isnan(z)), kind="stable")
+    zz = z[order]
+    near = np.argsort(np.abs(zz - np.median(zz)))[: int(0.05 * len(zz))]
+    hits = y[order][near].sum()
+    expected = np.sqrt(1 / (hits + 0.5) + 1 / (len(near) - hits + 0.5))
+    assert table.at(np.array([np.median(zz)]))[1][0] == pytest.approx(expected, rel=0.1)
+    small = evidence_table(z[:150], y[:150], 0.01)  # never fewer than MIN_WINDOW launches
+    assert small.window == pytest.approx(MIN_WINDOW / np.isfinite(z[:150]).sum())
+
+
+def test_members_are_refits_on_complementary_halves() -> None:
+    z, y = made_up(1001)
+    x = z[:, None]
+    seen: list[tuple[np.ndarray, int]] = []
+
+    def member(rows: np.ndarray, seed: int) -> tuple[lgb.Booster, None]:
+        seen.append((rows, seed))
+        data = lgb.Dataset(x[rows], y[rows], params={"verbose": -1})
+        return lgb.train({"objective": "binary", "verbose": -1, "seed": seed}, data, 3), None
+
+    spread = fit_spread(y, z, member, 1.0, 5, 0.8, 0.05, 100_000)
+    assert len(spread.boosters) == 5 and spread.gap_weight == 0.0
+    (a, _), (b, _) = seen[0], seen[1]
+    assert len(a) == len(b) == 500 and not set(a) & set(b)  # complementary halves
+    assert len({s for _, s in seen}) == 5  # each its own seed
+    assert spread.scale == pytest.approx(np.sqrt(500 / 501))
+    capped = fit_spread(y, z, member, 0.5, 2, 0.8, 0.05, 200)
+    assert capped.report["rows_per_member"] == 200
+    assert capped.scale == pytest.approx(np.sqrt(200 / 801))
+    assert capped.gap_weight == pytest.approx(0.5)
+
+
+def test_the_config_refuses_one_member() -> None:
+    assert Interval(members=0).members == 0
+    with pytest.raises(ValidationError, match="at least 2"):
+        Interval(members=1)
