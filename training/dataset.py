@@ -48,6 +48,7 @@ def check_columns(frame: pd.DataFrame, spec: DatasetSpec) -> None:
         needed.append(spec.id_column)
     needed += [spec.target.column] if spec.target.column else [spec.target.rule.column]  # type: ignore[union-attr]
     needed += [spec.outcome_column] if spec.outcome_column else []
+    needed += list(spec.outcomes)
     needed += spec.filter.require
     missing = [c for c in dict.fromkeys(needed) if c not in frame.columns]
     if missing:
