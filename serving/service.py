@@ -44,6 +44,7 @@ from serving.guard import Guard, batch_limit
 from serving.ready import ReadyAnswer
 from serving.reload import Follower, preflight, reload_scorer, same_api, scorer_for
 from serving.responses import (
+    FunnelCard,
     GmvForecast,
     OutcomeReceipt,
     ScoredConcept,
@@ -190,9 +191,20 @@ class HitCompass:
     @bentoml.api(route="/forecast")
     async def forecast(self, concepts: Concepts) -> list[GmvForecast]:
         """The spec's outcome per concept (first-90-day GMV in CNY, for the simulated default):
-        P10 / P50 / P90, an 80 % interval. 400 if the model's spec has no outcome column."""
+        P10 / P50 / P90, an 80 % interval; for a spec with outcomes over time also the
+        cumulative curve at every horizon (every month of the first year, simulated) and the
+        months holding the spec's festivals. 400 if the model's spec has no outcome column."""
         rows = [c.model_dump(mode="json", by_alias=True) for c in concepts]
         return self._answer("forecast", rows, lambda s, rid: s.forecast(rows, rid))  # type: ignore[return-value]
+
+    @bentoml.api(route="/funnel")
+    async def funnel(self, concepts: Concepts) -> list[FunnelCard]:
+        """The funnel card per concept: at each stage of the spec's funnel (reach ->
+        interested, samples -> tried -> positive -> would buy again, for the simulated default)
+        its shrunk conversion rate and interval, its category's median and its percentile, and
+        the weakest stage. 400 if the model's spec declares no funnel."""
+        rows = [c.model_dump(mode="json", by_alias=True) for c in concepts]
+        return self._answer("funnel", rows, lambda s, rid: s.funnel(rows, rid))  # type: ignore[return-value]
 
     @bentoml.api(route="/outcomes")
     def outcomes(self, outcomes: Outcomes) -> OutcomeReceipt:

@@ -17,8 +17,8 @@ from pydantic import TypeAdapter
 from schemathesis import GenerationMode
 
 MIN_CASES = 1000
-EXAMPLES = 110  # per (operation, mode): 6 POST operations x positive/negative -> 1,320 cases
-POST_PATHS = ["/score", "/target", "/whatif", "/forecast", "/outcomes", "/admin/reload"]
+EXAMPLES = 110  # per (operation, mode): 7 POST operations x positive/negative -> 1,540 cases
+POST_PATHS = ["/score", "/target", "/whatif", "/forecast", "/funnel", "/outcomes", "/admin/reload"]
 # In process, BentoML's /metrics needs the Prometheus multiprocess set-up of a real server
 # (test_packaging reads it from one); like the other probes it takes no input.
 GET_PATHS = ["/livez", "/readyz", "/healthz"]
@@ -33,6 +33,7 @@ def answer_types() -> dict[str, TypeAdapter]:
     """What each scoring endpoint (and /outcomes) declares it answers (the service sends ready
     JSON bytes, so this test is what holds them to the declared types)."""
     from serving.responses import (
+        FunnelCard,
         GmvForecast,
         OutcomeReceipt,
         ScoredConcept,
@@ -45,6 +46,7 @@ def answer_types() -> dict[str, TypeAdapter]:
         "/target": TypeAdapter(TargetResult),
         "/whatif": TypeAdapter(WhatIfResult),
         "/forecast": TypeAdapter(list[GmvForecast]),
+        "/funnel": TypeAdapter(list[FunnelCard]),
         "/outcomes": TypeAdapter(OutcomeReceipt),
     }
 
