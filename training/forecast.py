@@ -50,6 +50,7 @@ FORECAST_LEVEL = 0.8
 # (launch, horizon) rows the curve's boosters fit on, a seeded sample beyond this: every launch
 # appears once per horizon, and the boosters' cost grows with the rows
 CURVE_ROWS = 60_000
+CURVE_CALIBRATION = 20_000  # calibration launches, a seeded sample beyond (each predicted 12x)
 
 
 def attach_scoring_extras(
@@ -209,8 +210,8 @@ def fit_curve(
     nothing at any horizon (a launch fitted at month 9 would make its month-12 residual nearly
     in-sample). Every other launch is a fitting row at each horizon it has. Rounds are
     early-stopped for the median on a seeded fifth of the fitting launches (all their horizons).
-    Beyond :data:`CURVE_ROWS` fitting rows, a seeded sample of them. ``x`` rows are
-    ``train``'s, in launch-date order."""
+    Beyond :data:`CURVE_ROWS` fitting rows (:data:`CURVE_CALIBRATION` calibration launches), a
+    seeded sample of them. ``x`` rows are ``train``'s, in launch-date order."""
     spec = fb.spec
     y = np.log1p(known_outcomes(train, spec))
     days = np.array([d for _, d in spec.horizons()], dtype=float)
@@ -224,8 +225,9 @@ def fit_curve(
     calib = longest[cut:]
     fitting = np.isfinite(y)
     fitting[calib] = False
-    pairs = np.argwhere(fitting)  # (launch, horizon) in launch order
-    pairs = pairs[sample_rows(np.arange(len(pairs)), CURVE_ROWS)]
+    calib = sample_rows(calib, CURVE_CALIBRATION)
+    flat = sample_rows(np.flatnonzero(fitting), CURVE_ROWS)  # (launch, horizon), launch order
+    pairs = np.column_stack(np.divmod(flat, y.shape[1]))
     held = np.random.default_rng(0).random(len(y)) < 0.2  # early stopping's launches
     is_valid = held[pairs[:, 0]]
     xs, ys = _stack(x, pairs, days), y[pairs[:, 0], pairs[:, 1]]
