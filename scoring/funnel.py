@@ -4,12 +4,14 @@ interested, samples sent -> tried -> positive -> would buy again), against its c
 Per stage: the concept's rate shrunk toward the training history's prior for its group (the
 rate the model's features use), with an 80 % interval (the beta posterior of that prior and the
 concept's counts); its category's norm, the median of past launches' out-of-fold shrunk rates
-(``training.funnel_norms``), and the concept's percentile among them; ``gap``, how far below
-or above that median it sits in the category's own spread at that stage (log-odds over the
-interquartile range / 1.349: 0 = the median, -1 = a typical shortfall). The weakest stage is
-the one with the most negative gap: where the concept loses the most people against what its
-category's launches usually keep. A stage the concept has no counts for (no small-sample test
-yet) shows the prior and is never the weakest.
+(``training.funnel_norms``), and the concept's percentile among them; ``gap``, how unusual the
+concept's count is for a launch of its category: people who passed the stage minus what the
+category median rate gives for the people who entered it, over that count's standard deviation
+for a launch of the category (beta-binomial: the binomial noise of the concept's own count and
+the spread of true rates between launches the prior's strength measures). The weakest stage is
+the measured one with the most negative gap: where the concept loses the most people against
+what its category's launches keep, for the evidence it has. A stage the concept has no counts
+for (no small-sample test yet) shows the prior and is never the weakest.
 """
 
 from __future__ import annotations
@@ -40,13 +42,9 @@ class FunnelCards:
         for stage, per_category in norms.get("quantiles", {}).items():
             self.tables[stage] = {}
             for key, qs in per_category.items():
-                q = np.asarray(qs, dtype=float)
-                mid = len(q) // 2
-                quarter, three = _logit(q[len(q) // 4]), _logit(q[3 * len(q) // 4])
                 self.tables[stage][key] = {
-                    "q": q.tolist(),
-                    "median": float(q[mid]),
-                    "spread": max(float(three - quarter) / 1.349, 1e-9),
+                    "q": [float(v) for v in qs],
+                    "median": float(qs[len(qs) // 2]),
                     "n": int(norms["n"][stage][key]),
                 }
 
@@ -113,12 +111,14 @@ class FunnelCards:
                     # the share of past launches below the rate, ties counted half
                     pct = 50.0 * (bisect.bisect_left(q, r) + bisect.bisect_right(q, r)) / len(q)
                     row["category_percentile"] = round(pct, 1)
-                    gap = (_logit(r) - _logit(norm["median"])) / norm["spread"]
-                    row["gap"] = round(float(gap), 3)
+                    row["gap"] = round(_gap(succ[i], trials[i], norm["median"], prior.kappa), 3)
             rows.append(row)
         return rows
 
 
-def _logit(p: float) -> float:
-    p = min(max(p, 1e-9), 1 - 1e-9)
-    return float(np.log(p / (1 - p)))
+def _gap(people_out: float, people_in: float, rate: float, kappa: float) -> float:
+    """(people out - people in x rate) / its s.d. for a launch whose true rate is drawn around
+    ``rate`` with strength ``kappa``: the beta-binomial variance n m (1 - m) (n + k) / (1 + k)."""
+    m = min(max(rate, 1e-9), 1 - 1e-9)
+    var = people_in * m * (1 - m) * (people_in + kappa) / (1 + kappa)
+    return float((people_out - people_in * m) / np.sqrt(var))

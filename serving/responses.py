@@ -293,9 +293,11 @@ class FunnelStage(BaseModel):
     )
     past_launches: int | None = Field(description="Past launches behind the norm.")
     gap: float | None = Field(
-        description="Your rate against the category median, in the spread of the category's "
-        "past launches at this stage (log-odds / (interquartile range / 1.349)): 0 = the "
-        "median, -1 = a typical shortfall, -5 = far below anything usual."
+        description="How unusual your count is for a launch of your category: (people_out - "
+        "people_in x category_median) over its standard deviation for such a launch (the "
+        "binomial noise of your count and the spread of rates between the category's "
+        "launches). 0 = as usual; -2 = a shortfall about 1 launch in 40 shows; -5 and below = "
+        "far outside anything usual. Null if not measured."
     )
     weakest: bool = Field(description="True for the weakest stage (see weakest_stage).")
 
@@ -308,8 +310,9 @@ class FunnelCard(BaseModel):
     category: str = Field(description="The category compared with ('*': all launches).")
     stages: list[FunnelStage] = Field(description="The stages in the order people pass them.")
     weakest_stage: str | None = Field(
-        description="Where the concept loses the most people against its category: the "
-        "measured stage with the most negative gap. Null if no stage is below its median."
+        description="Where the concept loses the most people against its category, for the "
+        "evidence it has: the measured stage with the most negative gap. Null if no stage is "
+        "below its category's median."
     )
     interval_level: float = Field(description="Coverage of each rate's interval (0.8).")
     model_version: str = MODEL_VERSION
