@@ -90,8 +90,8 @@ const HitForecast = (() => {
       : "none within the curve";
   }
 
-  // the card: a table of the stages, and their percentile against the category as bars
-  // from the median (50) to the concept's percentile
+  // the card: a table of the stages (its counts, its shrunk rate: a strong prior can hide a
+  // poor count, the counts show it), and their percentile as bars from the median (50)
   function showFunnel(card) {
     if (!$("funnel-card")) return;
     const rows = card.stages.map((s) => {
@@ -100,6 +100,7 @@ const HitForecast = (() => {
       tr.dataset.stage = s.stage;
       const cells = [
         `${label(s.from_field)} → ${label(s.to_field)}`,
+        s.measured ? `${s.people_in.toLocaleString("en")} → ${s.people_out.toLocaleString("en")}` : "–",
         s.measured ? `${rate(s.rate)} (${rate(s.rate_low)}–${rate(s.rate_high)})` : `no counts (prior ${rate(s.rate)})`,
         s.category_median == null ? "–" : rate(s.category_median),
         s.category_percentile == null ? "–" : `${s.category_percentile}th`,
