@@ -161,6 +161,25 @@ def fit_pair_prior(succ: np.ndarray, trials: np.ndarray, keys: np.ndarray) -> Pa
     return PairPrior(mu, kappa, means)
 
 
+def fit_pair_prior_of(columns: Columns, pair: CountPair) -> PairPrior:
+    """The empirical-Bayes prior of one count pair on ``columns``, as ``FeatureBuilder.fit``
+    fits it (the funnel's norms refit it on earlier launches only)."""
+    n = len(np.asarray(columns[pair.trials]))
+    (succ,), (trials,) = pair_counts(columns, [pair])
+    keys = np.array(_group_key(columns, pair.prior_by, n), dtype=object)
+    return fit_pair_prior(succ, trials, keys)
+
+
+def pair_posterior(
+    columns: Columns, pair: CountPair, prior: PairPrior
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: (successes, trials, prior mean of the row's group) of one count pair; the
+    shrunk rate the features use is ``(successes + kappa * mean) / (trials + kappa)``."""
+    n = len(np.asarray(columns[pair.trials]))
+    (succ,), (trials,) = pair_counts(columns, [pair])
+    return succ, trials, prior.prior_mean(_group_key(columns, pair.prior_by, n))
+
+
 @dataclass
 class TrackRecord:
     """Per entity value: days on which earlier outcomes became known, cumulative hits and

@@ -144,6 +144,9 @@ class ConceptSchema:
                 {"name": v.name, "kind": v.kind, "unit": v.unit} for v in self.levers.values()
             ],
             "outcome": self.spec.outcome_column,
+            # the page's fan chart and funnel card: none without outcomes over time or a funnel
+            "horizons": [{"column": c, "days": d} for c, d in self.spec.horizons()] or None,
+            "funnel": list(self.spec.funnel) or None,
             "example": self.example,
         }
 

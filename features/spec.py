@@ -163,6 +163,17 @@ class DatasetSpec(_Strict):
     )
     target: Target
     outcome_column: str | None = Field(None, description="Continuous outcome, e.g. 90-day GMV.")
+    outcomes: dict[str, int] = Field(
+        default_factory=dict,
+        description="The outcome over time: cumulative columns -> the days after launch each "
+        "covers (e.g. gmv_30d: 30, gmv_360d: 360). The forecast becomes a curve over them; "
+        "none: the outcome_column alone, as a single forecast.",
+    )
+    funnel: list[str] = Field(
+        default_factory=list,
+        description="Count pairs (by name) in the order people pass through them, e.g. "
+        "reach -> interest -> trial -> positive -> repurchase: the funnel card.",
+    )
     categorical: list[str] = Field(default_factory=list)
     numeric: list[str] = Field(default_factory=list)
     relative: dict[str, str] = Field(
@@ -235,6 +246,21 @@ class DatasetSpec(_Strict):
             for g in pair.prior_by:
                 if g not in self.categorical:
                     raise ValueError(f"count pair {pair.name!r}: prior_by {g!r} not categorical")
+        for col, days in self.outcomes.items():
+            if days <= 0:
+                raise ValueError(f"outcomes.{col}: {days} days; a horizon is at least 1 day")
+            if col in inputs:
+                raise ValueError(f"outcomes.{col}: an outcome cannot be an input column")
+        if len(set(self.outcomes.values())) < len(self.outcomes):
+            raise ValueError("outcomes: two columns name the same number of days")
+        pairs = {p.name: p for p in self.count_pairs}
+        for name in self.funnel:
+            if name not in pairs:
+                raise ValueError(f"funnel: {name!r} is not a count pair ({', '.join(pairs)})")
+            if pairs[name].successes is None:
+                raise ValueError(f"funnel: {name!r} is a mean rating, not people who converted")
+        if len(set(self.funnel)) < len(self.funnel):
+            raise ValueError("funnel: a count pair is named twice")
         for col in self.inputs:
             if col not in inputs and col != self.id_column:
                 raise ValueError(f"inputs.{col}: not an input column (nor the id_column)")
@@ -247,6 +273,18 @@ class DatasetSpec(_Strict):
                     f"{', '.join(self.lever_candidates())}"
                 )
         return self
+
+    def horizons(self) -> list[tuple[str, int]]:
+        """(column, days after launch) of the outcome over time, shortest first (empty: a
+        single outcome)."""
+        return sorted(self.outcomes.items(), key=lambda item: item[1])
+
+    def headline_outcome(self) -> str | None:
+        """The outcome a forecast states first: the outcome_column (when the spec has outcomes
+        over time, if it is one of them), else the longest horizon."""
+        if not self.outcomes or self.outcome_column in self.outcomes:
+            return self.outcome_column
+        return self.horizons()[-1][0]
 
     def sample_size_column(self) -> str | None:
         """The small-sample test's size: the trials of a pre-test pair that no other pair

@@ -5,10 +5,14 @@ On disk (no pickle anywhere)::
     booster.txt          LightGBM text model
     pre_test.txt         optional: booster trained with the small-sample test masked
     forecast_p10.txt     optional (with forecast_p50/p90): quantile boosters of log1p(outcome)
+    forecast_curve_p10.txt  instead, for outcomes over time (with _p50/_p90): models.curve
     features.json        FeatureBuilder state, including the dataset spec
     model.json           calibrator, category norms, forecast conformal offsets, metadata
     linear.json          optional: the linear part (and its pre-test twin) and the blend weight
     interval_<i>.txt     optional (with interval.json): the interval's members (models.uncertainty)
+
+model.json also holds the funnel card's norms (``training.funnel_norms``) when the spec has
+a funnel.
 
 With a linear part the raw log-odds are ``w * booster + (1 - w) * linear`` (``blend_weight`` w,
 see ``models.linear`` and ``training.blend``); a folder without ``linear.json`` is LightGBM alone.
@@ -31,6 +35,7 @@ from features.build import Columns, FeatureBuilder
 from features.profile import FieldDrift
 from features.schema import ConceptSchema
 from features.spec import DatasetSpec
+from models.curve import CurveForecast
 from models.fast_predict import CONTRIB, RAW_SCORE, SingleRowPredictor
 from models.linear import LinearPart
 from models.uncertainty import Assessment, Spread
@@ -110,7 +115,7 @@ class HitModel:
     calibrator: Calibrator = field(default_factory=Calibrator)
     pre_test_booster: lgb.Booster | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
-    forecast: QuantileForecast | None = None
+    forecast: QuantileForecast | CurveForecast | None = None
     # per-category score distribution of past launches (see training.forecast.category_norms)
     norms: dict[str, Any] | None = None
     # the blend: raw log-odds = blend_weight * booster + (1 - blend_weight) * linear
@@ -119,6 +124,8 @@ class HitModel:
     blend_weight: float = 1.0
     # refits of the recipe on half-samples: the interval on P(hit) (None: trained without)
     spread: Spread | None = None
+    # per funnel stage and category, past launches' out-of-fold shrunk rates (training.funnel_norms)
+    funnel: dict[str, Any] | None = None
 
     @property
     def is_blend(self) -> bool:
@@ -254,7 +261,7 @@ class HitModel:
             self.pre_test_booster.save_model(path / "pre_test.txt")
         if self.forecast is not None:
             for key, booster in self.forecast.boosters.items():
-                booster.save_model(path / f"forecast_{key}.txt")
+                booster.save_model(path / _forecast_file(self.forecast, key))
         (path / "features.json").write_text(json.dumps(self.features.to_dict()))
         if self.linear is not None:
             pre = self.pre_test_linear
@@ -272,6 +279,7 @@ class HitModel:
             "metadata": self.metadata,
             "forecast": self.forecast.params() if self.forecast is not None else None,
             "norms": self.norms,
+            "funnel": self.funnel,
         }
         (path / "model.json").write_text(json.dumps(meta, indent=2, default=str))
         return path
@@ -322,6 +330,7 @@ class HitModel:
             pre_linear,
             weight,
             spread,
+            funnel=meta.get("funnel"),
         )
 
 
@@ -347,13 +356,26 @@ def _load_linear(path: Path) -> tuple[LinearPart | None, LinearPart | None, floa
     )
 
 
-def _load_forecast(path: Path, params: dict[str, Any] | None) -> QuantileForecast | None:
+def _forecast_file(forecast: QuantileForecast | CurveForecast, key: str) -> str:
+    return (
+        f"forecast_curve_{key}.txt"
+        if isinstance(forecast, CurveForecast)
+        else f"forecast_{key}.txt"
+    )
+
+
+def _load_forecast(
+    path: Path, params: dict[str, Any] | None
+) -> QuantileForecast | CurveForecast | None:
     if not params:
         return None
+    curve = params.get("kind") == CurveForecast.KIND
     boosters = {}
     for key in QuantileForecast.QUANTILES:
-        file = path / f"forecast_{key}.txt"
+        file = path / (f"forecast_curve_{key}.txt" if curve else f"forecast_{key}.txt")
         if not file.is_file():
             raise ModelLoadError(f"model artifact {file} is missing")
         boosters[key] = lgb.Booster(model_file=str(file))
+    if curve:
+        return CurveForecast.from_params(boosters, params)
     return QuantileForecast(boosters, **params)

@@ -132,9 +132,11 @@ def answer_columns(scorer: Scorer) -> dict[str, type]:
         "warnings": [],
     }
     out = flatten(typed)
-    if scorer.model.forecast is not None:
+    fc = scorer.model.forecast
+    if fc is not None:
         quantiles = dict.fromkeys(("p10", "p50", "p90"), 0.0)
-        out |= _forecast_columns({"outcome": scorer.model.forecast.outcome, **quantiles})
+        curve = [{"column": c, **quantiles} for c, _ in getattr(fc, "horizons", [])] or None
+        out |= _forecast_columns({"outcome": fc.outcome, **quantiles, "curve": curve})
     return {name: type(value) for name, value in out.items()} | {"error": str}
 
 
@@ -192,10 +194,12 @@ def score_frame(
 
 
 def _forecast_columns(forecast: dict[str, Any] | None) -> dict[str, Any]:
+    """``{outcome}_p10`` .. ``_p90``; with a curve, the same for every horizon's column (the
+    outcome's own among them)."""
     if not forecast:
         return {}
-    name = forecast["outcome"]
-    return {f"{name}_{k}": forecast[k] for k in ("p10", "p50", "p90")}
+    points = forecast.get("curve") or [{"column": forecast["outcome"], **forecast}]
+    return {f"{p['column']}_{k}": p[k] for p in points for k in ("p10", "p50", "p90")}
 
 
 def score_file(

@@ -3,8 +3,10 @@
 An outcome names a concept by the id it was scored with and gives its actual launch date and
 what the served spec's target needs: the 0/1 label, or the raw outcome the spec's rule derives
 it from (both are kept when both are given, and must agree); the spec's continuous outcome
-(e.g. 90-day GMV) may come along. :class:`OutcomeSchema` builds the record's pydantic model
-from the served model's spec, so POST /outcomes and ``compass outcomes import`` accept exactly
+(e.g. 90-day GMV) may come along, and so may the cumulative outcome at any horizon of the
+spec's ``outcomes`` (each as it comes in: :meth:`OutcomeStore.raw_by_concept` merges them).
+:class:`OutcomeSchema` builds the record's pydantic model from the served model's spec, so POST
+/outcomes and ``compass outcomes import`` accept exactly
 the same records and name the row and field of every error.
 
 :class:`OutcomeStore` keeps them in the prediction log's database, SQLite or PostgreSQL (same
@@ -136,7 +138,7 @@ class OutcomeSchema:
         self.id_field, self.date_field = schema.id_field, spec.date_column
         self.rule: TargetRule | None = spec.target.rule
         self.label_field = spec.target.column or LABEL
-        raw = [self.rule.column if self.rule else None, spec.outcome_column]
+        raw = [self.rule.column if self.rule else None, spec.outcome_column, *spec.outcomes]
         self.raw_fields = [c for c in dict.fromkeys(raw) if c is not None]
         names = [self.id_field, self.date_field, self.label_field, *self.raw_fields]
         if len(set(names)) < len(names):
@@ -225,10 +227,14 @@ class OutcomeSchema:
                 Field(... if rule is None else None, alias=label_field, description=label_help),
             ),
         }
+        horizons = schema.spec.outcomes
         for i, col in enumerate(self.raw_fields):
             what = (
                 f"Raw outcome; the label follows from it ({self.describe_rule()})."
                 if rule is not None and col == rule.column
+                else f"Cumulative outcome to {horizons[col]} days after launch (send each "
+                "horizon as it comes in; compass monitor checks the forecast's curve)."
+                if col in horizons
                 else "The spec's continuous outcome, kept for retraining."
             )
             fields[f"raw_{i}"] = (number | None, Field(None, alias=col, description=what))
@@ -330,6 +336,14 @@ class OutcomeStore:
             f"WHERE id IN (SELECT MAX(id) FROM outcomes {where} GROUP BY spec, concept_id)",
             params,
         )
+
+    def raw_by_concept(self, spec: str) -> dict[str, dict[str, float]]:
+        """Per concept, every raw outcome column any of its records gave, the newest value of
+        each: a later record may bring the 6-month GMV without repeating the 3-month one."""
+        out: dict[str, dict[str, float]] = {}
+        for row in self._read("WHERE spec = ?", (spec,)):  # oldest first
+            out.setdefault(row.concept_id, {}).update(row.raw)
+        return out
 
     def history(self, concept_id: str, spec: str | None = None) -> list[StoredOutcome]:
         """Every outcome recorded for a concept, oldest first."""

@@ -18,6 +18,8 @@ from pydantic import ValidationError
 from features.columns import from_records
 from features.schema import ConceptSchema, Lever
 from models.hit_model import HitModel
+from scoring.curve import forecast_parts
+from scoring.funnel import FunnelCards
 from scoring.store import model_name_for
 
 TOP_DRIVERS = 5
@@ -44,6 +46,7 @@ class Scorer:
         for i, source in enumerate(sources.values()):
             self.fold[i, self.fields.index(source)] = 1.0
         self.norms = _prepare_norms(model.norms)
+        self.funnel_cards = FunnelCards.of(model)
 
     @property
     def has_forecast(self) -> bool:
@@ -247,7 +250,8 @@ class Scorer:
             )
         if not concepts:
             return []
-        q = fc.predict(self.model.matrix(self.columns(concepts)))
+        x = self.model.matrix(self.columns(concepts))
+        q, curves = forecast_parts(fc, x, concepts, self.spec)  # curves: outcomes over time
         unit = "CNY" if "gmv" in fc.outcome.lower() else "units of the training outcome"
         return [
             {
@@ -259,9 +263,30 @@ class Scorer:
                 "p50": round(float(q["p50"][i]), 2),
                 "p90": round(float(q["p90"][i]), 2),
                 "interval_level": fc.level,
+                **curves[i],
                 "model_version": self.version,
             }
             for i, c in enumerate(concepts)
+        ]
+
+    def funnel(
+        self, concepts: Sequence[dict[str, Any]], request_id: str = ""
+    ) -> list[dict[str, Any]]:
+        """The funnel card per concept (``scoring.funnel``); BadRequest without a funnel."""
+        if self.funnel_cards is None:
+            raise BadRequest(
+                f"model version {self.version} has no funnel card: its dataset spec declares "
+                "no funnel (the order of its count pairs)"
+            )
+        cards = self.funnel_cards.cards(concepts, self.columns(concepts))
+        return [
+            {
+                "request_id": request_id,
+                "concept_id": c[self.schema.id_field],
+                **card,
+                "model_version": self.version,
+            }
+            for c, card in zip(concepts, cards, strict=True)
         ]
 
     # ---- what-if helpers ----------------------------------------------------------------------

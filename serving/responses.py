@@ -182,6 +182,29 @@ class WhatIfResult(BaseModel):
     model_version: str = MODEL_VERSION
 
 
+class CurvePoint(BaseModel):
+    model_config = _example(
+        column="gmv_180d", days=180, month=6.0, p10=520000.0, p50=1480000.0, p90=4400000.0
+    )
+
+    column: str = Field(description="The spec's outcome column of this horizon.")
+    days: int = Field(description="Days after launch the cumulative outcome covers.")
+    month: float = Field(description="The same in months of 30 days (the chart's axis).")
+    p10: float = Field(description="10th percentile of the cumulative outcome to this horizon.")
+    p50: float = Field(description="Median.")
+    p90: float = Field(description="90th percentile.")
+
+
+class SeasonalPeak(BaseModel):
+    model_config = _example(festival="11-11", date="2026-11-11", month=1)
+
+    festival: str = Field(description="The spec's festival, as MM-DD (e.g. 11-11: Double 11).")
+    date: str = Field(description="Its date within the curve (YYYY-MM-DD).")
+    month: int = Field(
+        description="The month after launch that holds it (month k: days 30(k-1) to 30k)."
+    )
+
+
 class GmvForecast(BaseModel):
     model_config = _example(
         request_id="7f3c2a9e0b1d4c8e9a6f5b4c3d2e1f00",
@@ -205,6 +228,19 @@ class GmvForecast(BaseModel):
     interval_level: float = Field(
         description="Share of out-of-sample launches inside [p10, p90] by construction "
         "(split-conformal on the latest training launches)."
+    )
+    curve: list[CurvePoint] | None = Field(
+        None,
+        description="For a spec with outcomes over time: the cumulative outcome at every "
+        "horizon, shortest first. Each quantile never decreases over horizons, p10 <= p50 <= "
+        "p90 at each, and each horizon's interval holds interval_level of held-out launches. "
+        "p10 / p50 / p90 above are the point of the outcome named by 'outcome'. Null for a "
+        "single outcome.",
+    )
+    seasonal_peaks: list[SeasonalPeak] | None = Field(
+        None,
+        description="The spec's festivals within the curve and the months holding them. Null "
+        "without a curve or festivals.",
     )
     model_version: str = MODEL_VERSION
 
@@ -400,4 +436,81 @@ class CompareResult(BaseModel):
         description="The pairs asked about, in the order asked; by default each concept "
         "(a) against the top one (b), in rank order."
     )
+
+
+class FunnelStage(BaseModel):
+    model_config = _example(
+        stage="test_trial",
+        from_field="test_samples_sent",
+        to_field="test_trials",
+        people_in=300,
+        people_out=90,
+        measured=True,
+        rate=0.7187,
+        rate_low=0.7171,
+        rate_high=0.7203,
+        category_median=0.7199,
+        category_percentile=0.0,
+        past_launches=2210,
+        gap=-16.4,
+        weakest=True,
+    )
+
+    stage: str = Field(description="The count pair of this stage (the spec's funnel order).")
+    from_field: str = Field(description="The field counting people entering the stage.")
+    to_field: str = Field(description="The field counting people passing it.")
+    people_in: int = Field(description="Your count entering the stage.")
+    people_out: int = Field(description="Your count passing it.")
+    measured: bool = Field(
+        description="False when you have no counts for this stage (e.g. no small-sample test "
+        "yet): the rate is then the training history's prior for your group."
+    )
+    rate: float = Field(
+        description="Your conversion rate shrunk toward the training history's rate for your "
+        "group (category, segment: the spec's prior_by), as the model uses it (0..1)."
+    )
+    rate_low: float = Field(description="Lower end of its interval (interval_level).")
+    rate_high: float = Field(description="Upper end of its interval.")
+    category_median: float | None = Field(
+        description="Median shrunk rate of your category's past launches at this stage (each "
+        "shrunk toward what was known before it launched). Null if too few ran the stage."
+    )
+    category_percentile: float | None = Field(
+        description="Where your rate sits among them (0..100). Null if not measured."
+    )
+    past_launches: int | None = Field(description="Past launches behind the norm.")
+    gap: float | None = Field(
+        description="How unusual your count is for a launch of your category: (people_out - "
+        "people_in x category_median) over its standard deviation for such a launch (the "
+        "binomial noise of your count and the spread of rates between the category's "
+        "launches). 0 = as usual; -2 = a shortfall about 1 launch in 40 shows; -5 and below = "
+        "far outside anything usual. Null if not measured."
+    )
+    weakest: bool = Field(description="True for the weakest stage (see weakest_stage).")
+
+
+class FunnelCard(BaseModel):
+    """A concept's funnel against its category (the spec's funnel: its count pairs in order)."""
+
+    request_id: str = REQUEST_ID
+    concept_id: str = CONCEPT_ID
+    category: str = Field(description="The category compared with ('*': all launches).")
+    stages: list[FunnelStage] = Field(description="The stages in the order people pass them.")
+    weakest_stage: str | None = Field(
+        description="Where the concept loses the most people against its category, for the "
+        "evidence it has: the measured stage with the most negative gap. Null if no stage is "
+        "below its category's median."
+    )
+    interval_level: float = Field(description="Coverage of each rate's interval (0.8).")
     model_version: str = MODEL_VERSION
+
+
+FunnelItem = TypeAliasType(
+    "FunnelItem",
+    Annotated[
+        FunnelCard | ConceptError,
+        Field(
+            description="The concept's funnel card, or why it could not be made (an error item)."
+        ),
+    ],
+)

@@ -56,6 +56,7 @@ from serving.reload import Follower, preflight, reload_scorer, same_api, scorer_
 from serving.responses import (
     CompareResult,
     ForecastItem,
+    FunnelItem,
     OutcomeReceipt,
     ScoreItem,
     TargetResult,
@@ -267,7 +268,9 @@ class HitCompass:
     @bentoml.api(route="/forecast")
     async def forecast(self, concepts: Concepts) -> list[ForecastItem]:
         """The spec's outcome per concept (first-90-day GMV in CNY, for the simulated default):
-        P10 / P50 / P90, an 80 % interval. 400 if the model's spec has no outcome column. An
+        P10 / P50 / P90, an 80 % interval; for a spec with outcomes over time also the
+        cumulative curve at every horizon (every month of the first year, simulated) and the
+        months holding the spec's festivals. 400 if the model's spec has no outcome column. An
         invalid concept gets an error in its place, as in /score."""
         rows, invalid = checked(concepts)
         return self._answer("forecast", rows, lambda s, rid: s.forecast(rows, rid), invalid)  # type: ignore[return-value]
@@ -309,6 +312,16 @@ class HitCompass:
             model=scorer.model_name,
         )
         return Response(json_bytes(out), media_type="application/json")  # type: ignore[return-value]
+
+    @bentoml.api(route="/funnel")
+    async def funnel(self, concepts: Concepts) -> list[FunnelItem]:
+        """The funnel card per concept: at each stage of the spec's funnel (reach ->
+        interested, samples -> tried -> positive -> would buy again, for the simulated default)
+        its shrunk conversion rate and interval, its category's median and its percentile, and
+        the weakest stage. 400 if the model's spec declares no funnel. An invalid concept gets
+        an error in its place, as in /score."""
+        rows, invalid = checked(concepts)
+        return self._answer("funnel", rows, lambda s, rid: s.funnel(rows, rid), invalid)  # type: ignore[return-value]
 
     @bentoml.api(route="/outcomes")
     def outcomes(self, outcomes: Outcomes) -> OutcomeReceipt:

@@ -53,6 +53,7 @@ def named_columns(spec: DatasetSpec) -> list[str]:
         needed.append(spec.id_column)
     needed.append(spec.target.source_column)
     needed += [spec.outcome_column] if spec.outcome_column else []
+    needed += list(spec.outcomes)
     needed += spec.filter.require
     return list(dict.fromkeys(needed))
 

@@ -13,6 +13,8 @@ report around them stay thin:
   scores (deciles from the norms the model carries); input drift per field is the model's own
   (``HitModel.input_drift``, bins frozen at training);
 * :func:`alarms`: which thresholds a summary crossed (the command's exit code);
+* :func:`horizon_check`: for a forecast over time (the GMV curve), per horizon, coverage of the
+  80 % interval and P50's error on the launches old enough to have that horizon's outcome;
 * :func:`summarise` and :func:`markdown`: all of it for one model version;
 * :func:`run_monitor`: the job (``compass monitor``, the loop benchmark): reads the log and the
   outcomes, writes the report with its plots, logs a monitoring run to MLflow and leaves the
@@ -21,6 +23,7 @@ report around them stay thin:
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 import os
@@ -42,6 +45,7 @@ from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score  # noqa: E
 from core.settings import monitor_summary_path  # noqa: E402
 from features.columns import from_records  # noqa: E402
 from features.profile import MIN_ROWS, PSI_ACT, PSI_WATCH, FieldDrift, psi  # noqa: E402
+from models.curve import CurveForecast  # noqa: E402
 from models.hit_model import HitModel  # noqa: E402
 from scoring.outcomes import OutcomeStore  # noqa: E402
 from scoring.prediction_log import COLUMNS, PredictionLog, default_location, exists, shown  # noqa: E402
@@ -230,11 +234,14 @@ def summarise(
     trained: dict[str, float] | None = None,
     n_boot: int = 500,
     model_name: str | None = None,
+    raw_outcomes: dict[str, dict[str, float]] | None = None,
+    asof: dt.date | None = None,
 ) -> dict[str, Any]:
     """Everything the monitor reports for one version of one registered model (``model_name``,
     default the model's spec's): input and prediction drift of the concepts it scored, live
     metrics (overall and per launch period) where outcomes came back, next to ``trained`` (its
-    out-of-time test metrics), and the alarms."""
+    out-of-time test metrics), the forecast per horizon (:func:`horizon_check`, from
+    ``raw_outcomes`` as of ``asof``, default today) and the alarms."""
     name = model_name or model_name_for(model.spec.name)
     ours, other_models, unfit = answers_of(name, said, functools.partial(_fits, model))
     mine = ours[ours["model_version"] == version]
@@ -262,8 +269,81 @@ def summarise(
         "periods": live_by_period(matched, n_boot, yearly=model.spec.date_is_year),
         "trained": trained,
         "promised_logloss": promised,
+        "horizons": horizon_check(
+            model, matched, raw_outcomes or {}, asof or dt.datetime.now(dt.UTC).date()
+        ),
         "alarms": alarms(fields, mine_live, promised),
     }
+
+
+# ---- the forecast over time -------------------------------------------------------------------
+_NO_CHECK = {"coverage_80": None, "below_p10": None, "above_p90": None, "mdape_p50": None}
+
+
+def horizon_check(
+    model: HitModel, matched: pd.DataFrame, raw: dict[str, dict[str, float]], asof: dt.date
+) -> dict[str, dict[str, Any]] | None:
+    """Per horizon of the model's curve (None for a model without one): of the concepts
+    ``matched`` (scored by this version before launch), those launched at least the horizon
+    before ``asof`` whose cumulative outcome there came back (``raw``: concept -> column ->
+    value): ``n``, ``coverage_80``, ``below_p10``, ``above_p90`` and ``mdape_p50`` (P50's
+    median absolute percentage error); ``waiting``: old enough, no outcome there yet;
+    ``too_recent``: not old enough. The curve is the version's own, from the inputs it scored
+    (a model answers the same inputs the same way)."""
+    fc = model.forecast
+    if not isinstance(fc, CurveForecast):
+        return None
+    ids = matched["concept_id"].astype(str).tolist()
+    if not ids:
+        return {c: {"days": d, "n": 0, "waiting": 0, "too_recent": 0} | _NO_CHECK
+                for c, d in fc.horizons}  # fmt: skip
+    curve = fc.curve(model.matrix(from_records(matched["inputs"].tolist(), model.spec)))
+    launched = pd.to_datetime(matched["launch_at"], utc=True).dt.date.to_numpy()
+    age = np.array([(asof - d).days for d in launched], dtype=float)
+    out: dict[str, dict[str, Any]] = {}
+    for j, (column, days) in enumerate(fc.horizons):
+        y = np.array([raw.get(i, {}).get(column, np.nan) for i in ids], dtype=float)
+        old = age >= days
+        has = old & np.isfinite(y) & (y >= 0)
+        row: dict[str, Any] = {
+            "days": days,
+            "n": int(has.sum()),
+            "waiting": int((old & ~has).sum()),
+            "too_recent": int((~old).sum()),
+        } | _NO_CHECK
+        if has.any():
+            yy, lo, mid, hi = y[has], *(curve[k][has, j] for k in ("p10", "p50", "p90"))
+            pos = yy > 0
+            row |= {
+                "coverage_80": float(np.mean((lo <= yy) & (yy <= hi))),
+                "below_p10": float(np.mean(yy < lo)),
+                "above_p90": float(np.mean(yy > hi)),
+                "mdape_p50": float(np.median(np.abs(mid[pos] - yy[pos]) / yy[pos]))
+                if pos.any()
+                else None,
+            }
+        out[column] = row
+    return out
+
+
+def _horizon_lines(horizons: dict[str, dict[str, Any]]) -> list[str]:
+    """The Markdown section of :func:`horizon_check`'s table."""
+    lines = [
+        "",
+        "## Forecast over time",
+        "",
+        "| horizon | days | launches | coverage of the 80 % interval | below P10 | above P90 "
+        "| P50 median APE | waiting for the outcome | too recent |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for column, h in horizons.items():
+        cells = [_num(h[k]) for k in ("coverage_80", "below_p10", "above_p90", "mdape_p50")]
+        lines.append(
+            f"| {column} | {h['days']} | {h['n']} | "
+            + " | ".join(cells)
+            + f" | {h['waiting']} | {h['too_recent']} |"
+        )
+    return lines
 
 
 def answers_of(
@@ -337,6 +417,8 @@ def markdown(summary: dict[str, Any]) -> str:
                 + " | ".join(cells)
                 + " |"
             )
+    if summary.get("horizons"):
+        lines += _horizon_lines(summary["horizons"])
     if "plots" in summary:
         lines += ["", "## Plots", ""]
         for name, plot in summary["plots"].items():
@@ -459,9 +541,12 @@ def run_monitor(
     log = PredictionLog()
     try:
         said, outcomes = read_log(log, model.spec.name)
+        raw = OutcomeStore(log).raw_by_concept(model.spec.name)  # every horizon reported
     finally:
         log.close()
-    summary = summarise(model, version, said, outcomes, trained, n_boot, model_name)
+    summary = summarise(
+        model, version, said, outcomes, trained, n_boot, model_name, raw_outcomes=raw
+    )
     out.mkdir(parents=True, exist_ok=True)
     latest = monitor_summary_path(model_name)
     with registry.monitoring_run(model_name, version) as run_id:
@@ -494,6 +579,8 @@ def monitoring_metrics(summary: dict[str, Any]) -> dict[str, float]:
         "n_matched": live.get("n", 0),
         "scored": summary["scored"],
     }
+    for column, h in (summary.get("horizons") or {}).items():  # the forecast per horizon
+        out |= {f"coverage_80_{column}": h["coverage_80"], f"mdape_p50_{column}": h["mdape_p50"]}
     return {k: float(v) for k, v in out.items() if v is not None}
 
 

@@ -30,6 +30,7 @@ from training.boosting import booster_params, dataset, sample_rows
 from training.dataset import day_numbers, to_columns
 from training.evaluate import score
 from training.forecast import attach_scoring_extras
+from training.funnel_norms import funnel_norms
 from training.stages import Stages
 from training.uncertainty import fit_spread
 
@@ -616,6 +617,8 @@ def train_model(
         with stages("interval"):
             model.spread = fit_interval(recipe, x, y, prep.days, fb, params, config)
             meta["interval"] = model.spread.report
+        # the funnel card's norms, each launch's rates out of fold over the same time folds
+        model.funnel = funnel_norms(spec, cols, time_folds(prep.days, config.cv_folds))
     with stages("test_scores"):
         test_proba = model.predict_proba(to_columns(test, spec))
         metrics = score(test["label"].to_numpy(), test_proba)

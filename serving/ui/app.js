@@ -70,6 +70,7 @@ async function init() {
   if (!meta.segment_field) $("segments-card").remove();
   else $("segment-field").textContent = label(meta.segment_field);
   if (!meta.outcome) $("forecast-card").remove();
+  HitForecast.init(meta); // the fan chart and the funnel card, when the spec has them
   if (!meta.levers.length) $("whatif-card").remove();
   for (const l of meta.levers) $("lever").append(new Option(label(l.name), l.name));
 
@@ -164,17 +165,21 @@ async function step(work) {
 
 async function run() {
   const c = concept();
-  const [scored, target, forecast] = await Promise.all([
+  const [scored, target, forecast, , funnel] = await Promise.all([
     post("../score", { concepts: [c] }),
     meta.segment_field ? post("../target", { concept: c }) : null,
     meta.outcome ? post("../forecast", { concepts: [c] }) : null,
     meta.levers.length ? whatif(c) : null,
+    meta.funnel ? post("../funnel", { concepts: [c] }) : null,
   ]);
   last = c;
   showScore(answered("../score", scored), meta.fields.some((f) => f.pre_test && c[f.name] > 0));
   if (target) showTarget(target);
-  if (forecast) showForecast(answered("../forecast", forecast));
-  $("results").hidden = false;
+  const forecastOne = forecast && answered("../forecast", forecast);
+  if (forecastOne) showForecast(forecastOne);
+  $("results").hidden = false; // Chart.js sizes its canvases from their shown boxes
+  if (forecastOne) HitForecast.showCurve(forecastOne);
+  if (funnel) HitForecast.showFunnel(answered("../funnel", funnel));
 }
 
 function showScore(s, tested) {

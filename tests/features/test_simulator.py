@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,10 +12,12 @@ from sklearn.metrics import roc_auc_score
 
 from features.domain import BRAND_TIERS, CATEGORIES, SEGMENTS
 from features.simulator import (
+    CURVE_COLUMNS,
     NO_DRIFT,
     OBSERVABLE_COLUMNS,
     Drift,
     bayes_hit_probability,
+    cumulative_gmv_quantiles,
     simulate,
 )
 
@@ -130,3 +134,49 @@ def test_bayes_in_chunks_equals_all_rows_at_once(drift: Drift) -> None:
     whole = bayes_hit_probability(df, drift, chunk_rows=len(df))
     for chunk_rows in (7, 333, 1_000, 3_999):
         np.testing.assert_array_equal(bayes_hit_probability(df, drift, chunk_rows), whole)
+
+
+# simulate(300, 5) as it was before the GMV curve existed (commit ee8df4d): its content hash
+BEFORE_THE_CURVE = "691f933a8aee37a89d2cb44fb0ef88aba9b4769bee84d36adcef6d44b94f4055"
+
+
+def test_the_curve_leaves_every_other_column_as_it_was() -> None:
+    df = simulate(300, 5)
+    before = df.drop(columns=[c for c in CURVE_COLUMNS if c != "gmv_90d"])
+    digest = pd.util.hash_pandas_object(before, index=False).to_numpy().tobytes()
+    assert hashlib.sha256(digest).hexdigest() == BEFORE_THE_CURVE
+
+
+def test_the_curve_ramps_decays_and_peaks(big: pd.DataFrame) -> None:
+    curve = big[CURVE_COLUMNS].to_numpy()
+    assert (np.diff(curve, axis=1) >= 0).all()  # cumulative
+    assert CURVE_COLUMNS[2] == "gmv_90d"  # month 3 is the first 90 days
+    monthly = np.diff(curve, axis=1, prepend=0.0)
+    # hits sell on, misses fade: the year over the first quarter
+    year = curve[:, -1] / curve[:, 2]
+    assert np.median(year[big["hit"] == 1]) > np.median(year[big["hit"] == 0]) + 1.0
+    # the ramp: month 2 outsells month 1 for most launches (not all: a festival in month 1, or
+    # the fastest decay)
+    assert (monthly[:, 1] > monthly[:, 0]).mean() > 0.65
+    # Double 11: every launch of late October sells more in month 1 (holding 11-11) than in 2
+    day = big["launch_date"].dt.strftime("%m-%d")
+    october = day.between("10-14", "10-31").to_numpy()
+    assert (monthly[october, 0] > monthly[october, 1]).all()
+    # while late-August launches (no festival in either month) mostly ramp up into month 2
+    august = day.between("08-14", "08-31").to_numpy()
+    assert (monthly[august, 0] < monthly[august, 1]).mean() > 0.75
+
+
+def test_exact_quantiles_hold_what_they_say() -> None:
+    """The simulator's stated distribution is the one it drew from: for launches it never used
+    to fit anything, the share below each exact quantile is that quantile's level."""
+    df = simulate(1500, 21)
+    months = [1, 6, 12]
+    q = cumulative_gmv_quantiles(df[OBSERVABLE_COLUMNS], months)
+    assert q.shape == (1500, 3, 3) and (np.diff(q, axis=2) > 0).all()  # P10 < P50 < P90
+    assert (np.diff(q, axis=1) >= 0).all()  # and each grows with the month
+    for i, k in enumerate(months):
+        y = df[CURVE_COLUMNS[k - 1]].to_numpy()
+        for j, tau in enumerate((0.1, 0.5, 0.9)):
+            share = (y < q[:, i, j]).mean()
+            assert abs(share - tau) < 4 * np.sqrt(tau * (1 - tau) / len(y)), (k, tau, share)

@@ -22,15 +22,18 @@ def test_round_trip_predicts_identically(trained, tmp_path: Path) -> None:
     cols = to_columns(trained.test, model.features.spec)
     np.testing.assert_array_equal(model.predict_proba(cols), loaded.predict_proba(cols))
     files = {p.name for p in (tmp_path / "m").iterdir()}
-    forecast = {"forecast_p10.txt", "forecast_p50.txt", "forecast_p90.txt"}
+    # the simulated spec has outcomes over time: the forecast is the curve
+    forecast = {"forecast_curve_p10.txt", "forecast_curve_p50.txt", "forecast_curve_p90.txt"}
     blend = {"linear.json"} if model.linear is not None else set()
     base = {"booster.txt", "pre_test.txt", "features.json", "model.json"}
     assert files == base | forecast | blend
-    q_saved = model.forecast.predict(model.matrix(cols))
-    q_loaded = loaded.forecast.predict(loaded.matrix(cols))
+    q_saved = model.forecast.curve(model.matrix(cols))
+    q_loaded = loaded.forecast.curve(loaded.matrix(cols))
     for key in ("p10", "p50", "p90"):
         np.testing.assert_array_equal(q_saved[key], q_loaded[key])
+    assert loaded.forecast.params() == json.loads(json.dumps(model.forecast.params()))
     assert loaded.norms == json.loads(json.dumps(model.norms))
+    assert loaded.funnel == json.loads(json.dumps(model.funnel)) and loaded.funnel["stages"]
 
 
 def test_probabilities_not_labels(trained) -> None:

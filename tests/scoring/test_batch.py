@@ -61,6 +61,9 @@ def test_batch_scores_like_the_api(scorer, concepts_csv: Path, tmp_path: Path) -
         assert out.loc[pos, "hit_probability"] == api["hit_probability"]
         assert out.loc[pos, "driver_1_field"] == api["drivers"]["top"][0]["field"]
     assert {"gmv_90d_p10", "gmv_90d_p50", "gmv_90d_p90", "band", "warnings"} <= set(out.columns)
+    # the curve: every month's quantiles, each growing over the months
+    curve = [f"gmv_{30 * k}d_p50" for k in range(1, 13)]
+    assert (np.diff(out.loc[out["error"].isna(), curve].to_numpy(), axis=1) >= 0).all()
     logged = dict(zip(COLUMNS, next(log.rows())[0], strict=True))
     assert logged["endpoint"] == "batch" and logged["model"] == "hit-compass"
     assert json.loads(logged["outputs"])["request_id"] == report.request_id

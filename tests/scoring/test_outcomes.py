@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from features.build import FeatureBuilder
 from features.columns import from_frame
 from features.schema import ConceptSchema
+from features.simulator import CURVE_COLUMNS
 from features.spec import Target, TargetRule, load_spec
 from features.tables import TableError
 from scoring.outcomes import LABEL, OutcomeError, OutcomeSchema, OutcomeStore, import_file
@@ -65,12 +66,13 @@ def outcome(concept_id: str, hit: int = 1, date: str = "2026-03-01", **raw) -> d
 # ---- the record, from the spec ----------------------------------------------------------------
 def test_the_record_follows_the_spec(column: OutcomeSchema, rule: OutcomeSchema) -> None:
     shape = column.model.model_json_schema(by_alias=True)
-    assert set(shape["properties"]) == {"concept_id", "launch_date", "hit", "gmv_90d"}
+    # the spec's outcome column and its outcomes over time (gmv_30d .. gmv_360d, gmv_90d once)
+    assert set(shape["properties"]) == {"concept_id", "launch_date", "hit", *CURVE_COLUMNS}
     assert set(shape["required"]) == {"concept_id", "launch_date", "hit"}
     assert shape["additionalProperties"] is False
     # a rule target: the label (called LABEL) or the rule's column, or both
     shape = rule.model.model_json_schema(by_alias=True)
-    assert set(shape["properties"]) == {"concept_id", "launch_date", LABEL, "gmv_90d"}
+    assert set(shape["properties"]) == {"concept_id", "launch_date", LABEL, *CURVE_COLUMNS}
     assert set(shape["required"]) == {"concept_id", "launch_date"}
     for schema in (column, rule):
         assert schema.validate([schema.example])  # the API's example is a valid record
@@ -253,3 +255,22 @@ def test_compass_outcomes_import(champion: dict, tmp_path: Path) -> None:
     assert "row 2: hit" in r.output and "nothing recorded" in r.output
     assert store.count() == before + 3
     log.close()
+
+
+def test_outcomes_over_time_come_in_as_they_are_known(
+    column: OutcomeSchema, store: OutcomeStore
+) -> None:
+    """GMV at any horizon, in later records without repeating the earlier ones: the monitor
+    sees every horizon's newest value."""
+    doc = column.model.model_json_schema(by_alias=True)["properties"]["gmv_180d"]
+    assert "180 days" in str(doc)
+    store.record(column.validate([outcome("x", gmv_30d=2e5, gmv_60d=5e5, gmv_90d=7e5)]), "http")
+    store.record(column.validate([outcome("x", gmv_180d=1.1e6)]), "month-6.csv")
+    store.record(column.validate([outcome("x", gmv_90d=7.2e5), outcome("y", gmv_30d=1e4)]), "fix")
+    assert store.raw_by_concept("simulated") == {
+        "x": {"gmv_30d": 2e5, "gmv_60d": 5e5, "gmv_90d": 7.2e5, "gmv_180d": 1.1e6},
+        "y": {"gmv_30d": 1e4},
+    }
+    assert store.raw_by_concept("another spec") == {}
+    with pytest.raises(OutcomeError, match="row 1: gmv_360d"):
+        column.validate([outcome("z", gmv_360d="a lot")])

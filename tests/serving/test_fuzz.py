@@ -19,9 +19,10 @@ from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 MIN_CASES = 1000
-EXAMPLES = 110  # per (operation, mode): 7 POST operations x positive/negative -> 1,540 cases
+EXAMPLES = 70  # per (operation, mode): 8 POST operations x positive/negative -> 1,120 cases
 POST_PATHS = [
-    "/score", "/target", "/whatif", "/forecast", "/compare", "/outcomes", "/admin/reload"
+    "/score", "/target", "/whatif", "/forecast", "/funnel", "/compare", "/outcomes",
+    "/admin/reload",
 ]  # fmt: skip
 # In process, BentoML's /metrics needs the Prometheus multiprocess set-up of a real server
 # (test_packaging reads it from one); like the other probes it takes no input.
@@ -43,6 +44,7 @@ def answer_types() -> dict[str, TypeAdapter]:
     from serving.responses import (
         CompareResult,
         ForecastItem,
+        FunnelItem,
         OutcomeReceipt,
         ScoreItem,
         TargetResult,
@@ -54,6 +56,7 @@ def answer_types() -> dict[str, TypeAdapter]:
         "/target": TypeAdapter(TargetResult),
         "/whatif": TypeAdapter(WhatIfResult),
         "/forecast": TypeAdapter(list[ForecastItem]),
+        "/funnel": TypeAdapter(list[FunnelItem]),
         "/compare": TypeAdapter(CompareResult),
         "/outcomes": TypeAdapter(OutcomeReceipt),
     }

@@ -82,11 +82,42 @@ def test_forecast(client, concept: dict) -> None:
         assert f["unit"] == "CNY" and f["outcome"] == "gmv_90d" and f["interval_level"] == 0.8
 
 
+def test_forecast_curve_and_seasonal_peaks(client, concept: dict) -> None:
+    """The simulated spec's outcomes over time: the cumulative curve to 12 months, its month 3
+    the headline (first-90-day GMV), and the months holding Double 11 and 618."""
+    f = client.post("/forecast", json={"concepts": [concept]}).json()[0]  # launch 2026-10-20
+    curve = f["curve"]
+    assert [p["month"] for p in curve] == [float(k) for k in range(1, 13)]
+    assert [p["column"] for p in curve][2] == f["outcome"] == "gmv_90d"
+    assert (curve[2]["p10"], curve[2]["p50"], curve[2]["p90"]) == (f["p10"], f["p50"], f["p90"])
+    for key in ("p10", "p50", "p90"):
+        values = [p[key] for p in curve]
+        assert values == sorted(values), key
+    assert all(p["p10"] <= p["p50"] <= p["p90"] for p in curve)
+    assert f["seasonal_peaks"] == [
+        {"festival": "11-11", "date": "2026-11-11", "month": 1},
+        {"festival": "06-18", "date": "2027-06-18", "month": 9},
+    ]
+
+
+def test_funnel_card(client, concept: dict) -> None:
+    losing = {**concept, "test_trials": 70, "test_positive": 48, "test_repurchase": 19}
+    r = client.post("/funnel", json={"concepts": [concept, losing]})
+    assert r.status_code == 200, r.text
+    usual, card = r.json()
+    assert card["weakest_stage"] == "test_trial" and usual["weakest_stage"] != "test_trial"
+    assert [s["stage"] for s in card["stages"]] == [
+        "interest", "test_trial", "test_positive", "test_repurchase"
+    ]  # fmt: skip
+    assert card["category"] == "skincare" and card["interval_level"] == 0.8
+
+
 def test_openapi_documents_every_field(client) -> None:
     doc = client.get("/docs.json").json()
-    assert {"/score", "/target", "/whatif", "/forecast"} <= set(doc["paths"])
+    assert {"/score", "/target", "/whatif", "/forecast", "/funnel"} <= set(doc["paths"])
     schemas = doc["components"]["schemas"]
     names = ("Concept", "ScoredConcept", "Drivers", "SegmentScore", "WhatIfResult", "Target")
+    names += ("GmvForecast", "CurvePoint", "SeasonalPeak", "FunnelStage", "FunnelCard")
     for prefix in names:
         # single-object outputs appear as e.g. "WhatIfResultIODescriptor"
         name = next((n for n in schemas if n.startswith(prefix)), None)

@@ -62,6 +62,10 @@ def test_ui_static_files_are_local(client) -> None:
     assert meta["segment_field"] == "target_segment" and len(meta["segments"]) == 8
     assert meta["levers"][0] == {"name": "price", "kind": "number", "unit": "CNY per unit"}
     assert meta["outcome"] == "gmv_90d"
+    assert len(meta["horizons"]) == 12 and meta["horizons"][2] == {"column": "gmv_90d", "days": 90}
+    assert meta["funnel"] == ["interest", "test_trial", "test_positive", "test_repurchase"]
+    assert "http" not in client.get("/ui/forecast.js").text  # nothing fetched from elsewhere
+    assert client.get("/ui/vendor/chart.umd.min.js").status_code == 200
     # the example the form starts from is a concept the API takes
     assert client.post("/score", json={"concepts": [meta["example"]]}).status_code == 200
 
@@ -124,6 +128,7 @@ def drive_page(url: str, concept: dict[str, Any], screenshot: Path) -> dict[str,
                 "#lever option", "os => os.map(o => o.value)"
             )
             seen["curves"] = [page.locator("#whatif-chart path").count()]
+            seen |= _year_and_funnel(page, screenshot)
             page.screenshot(path=str(screenshot), full_page=True)
             if len(seen["levers"]) > 1:
                 # another lever re-queries /whatif: the curve is redrawn for it
@@ -139,6 +144,38 @@ def drive_page(url: str, concept: dict[str, Any], screenshot: Path) -> dict[str,
         finally:
             browser.close()
     return seen
+
+
+def _year_and_funnel(page: Any, screenshot: Path) -> dict[str, Any]:
+    """What the fan chart (Chart.js) and the funnel card show, each card also as its own
+    screenshot beside the page's (``*_curve.png``, ``*_funnel.png``)."""
+    seen: dict[str, Any] = {
+        "curve_card": page.locator("#curve-card").count(),
+        "funnel_card": page.locator("#funnel-card").count(),
+    }
+    if seen["curve_card"]:
+        seen["fan"] = page.evaluate(
+            "() => Object.fromEntries(HitForecast.charts['curve-chart'].data.datasets"
+            ".map(d => [d.label, d.data.map(p => [p.x, p.y])]))"
+        )
+        seen["fan_fill"] = page.evaluate(
+            "() => HitForecast.charts['curve-chart'].data.datasets.map(d => d.fill)"
+        )
+        seen["curve_total"] = float(page.get_attribute("#curve-total", "data-value"))
+        seen["curve_peaks"] = page.text_content("#curve-peaks")
+        page.locator("#curve-card").screenshot(path=str(_beside(screenshot, "curve")))
+    if seen["funnel_card"]:
+        seen["funnel_rows"] = page.eval_on_selector_all(
+            "#funnel-rows tr", "rs => rs.map(r => [r.dataset.stage, r.className])"
+        )
+        seen["weakest"] = page.get_attribute("#funnel-weakest", "data-stage")
+        seen["funnel_bars"] = page.evaluate("() => HitForecast.charts['funnel-chart'].data.labels")
+        page.locator("#funnel-card").screenshot(path=str(_beside(screenshot, "funnel")))
+    return seen
+
+
+def _beside(screenshot: Path, what: str) -> Path:
+    return screenshot.with_name(f"{screenshot.stem}_{what}.png")
 
 
 def _check_score(url: str, concept: dict[str, Any], seen: dict[str, Any], shot: Path) -> dict:
@@ -170,6 +207,43 @@ def test_page_shows_what_the_api_says(live_url: str, state_dir: Path) -> None:
     assert seen["p50"] == pytest.approx(forecast[0]["p50"])
 
 
+# the same concept with a small-sample test that loses people at trial (70 of 300 tried)
+LOSES_AT_TRIAL = TYPED | {
+    "test_samples_sent": 300,
+    "test_trials": 70,
+    "test_positive": 48,
+    "test_repurchase": 19,
+}
+
+
+@pytest.mark.e2e
+def test_page_shows_the_year_and_the_funnel(live_url: str, state_dir: Path) -> None:
+    """The fan chart of /forecast's curve and the funnel card of /funnel, with screenshots
+    (ui_year_funnel.png, and the two cards alone: *_curve.png, *_funnel.png)."""
+    shot = state_dir / "ui_year_funnel.png"
+    seen = drive_page(live_url, LOSES_AT_TRIAL, shot)
+    body = {"concepts": [LOSES_AT_TRIAL]}
+    forecast = httpx.post(f"{live_url}/forecast", json=body, timeout=30).json()[0]
+    card = httpx.post(f"{live_url}/funnel", json=body, timeout=30).json()[0]
+    # the fan: P10 and P90 bound the shaded band (P90 filled down to P10), P50 the line; from
+    # launch (month 0) to month 12, every point the API's
+    assert seen["fan_fill"] == [False, "-1", False]
+    curve = forecast["curve"]
+    for label, key in (("P10", "p10"), ("P10 to P90", "p90"), ("P50", "p50")):
+        assert seen["fan"][label] == [[0, 0]] + [[p["month"], p[key]] for p in curve], label
+    assert seen["curve_total"] == curve[-1]["p50"]
+    assert "11-11 on 2026-11-11 in month 6" in seen["curve_peaks"]  # launched 2026-05-20
+    assert "06-18 on 2026-06-18 in month 1" in seen["curve_peaks"]  # day 29: month 1
+    # the card: its stages in funnel order, the trial flagged, as the API says
+    assert card["weakest_stage"] == "test_trial" == seen["weakest"]
+    assert seen["funnel_rows"] == [
+        [s["stage"], "weakest" if s["weakest"] else ""] for s in card["stages"]
+    ]
+    assert seen["funnel_bars"] == [s["stage"].replace("_", " ") for s in card["stages"]]
+    for what in ("curve", "funnel"):
+        assert _beside(shot, what).stat().st_size > 5_000
+
+
 @pytest.mark.e2e
 def test_page_follows_the_video_games_spec(
     video_games_url: str, video_games_spec: Path, state_dir: Path
@@ -187,4 +261,5 @@ def test_page_follows_the_video_games_spec(
     # no count pairs with a small-sample test, no segment column, no outcome column
     assert seen["test_block"] == 0 and seen["pre_test_line"] == 0
     assert seen["segment_chart"] == 0 and seen["forecast_card"] == 0
+    assert seen["curve_card"] == 0 and seen["funnel_card"] == 0  # no outcomes over time, funnel
     assert "Year_of_Release" in seen["levers"]

@@ -199,6 +199,57 @@ def test_per_period_and_training_metrics_in_the_report(scorer, tmp_path) -> None
     assert "| logloss |" in report and "| 0.4100 |" in report
 
 
+def test_the_forecast_per_horizon_for_launches_old_enough(scorer, tmp_path) -> None:
+    """Coverage and P50's error per horizon of the curve, each on the launches old enough to
+    have it whose outcome there came back; the others counted as too recent or waiting."""
+    import datetime as dt
+
+    from features.columns import from_records
+    from features.simulator import CURVE_COLUMNS, simulate
+    from scoring.prediction_log import COLUMNS, PredictionLog
+    from training.monitor import answers, markdown, monitoring_metrics, summarise
+
+    cohort = simulate(400, 27, start="2027-01-01", end="2027-07-01")
+    cohort["launch_date"] = cohort["launch_date"].dt.strftime("%Y-%m-%d")
+    concepts = cohort[scorer.schema.names].to_dict("records")
+    log = PredictionLog(tmp_path / "horizons.db")
+    log.append("batch", "r", scorer.version, concepts, scorer.score(concepts))
+    said = answers(next(log.rows()), COLUMNS)
+    log.close()
+    outcomes = cohort.assign(recorded_at="2028-01-02T00:00:00+00:00", label=cohort["hit"])
+    outcomes = outcomes[["concept_id", "launch_date", "label", "recorded_at"]]
+    # every other launch has reported its first 90 days only
+    raw = {
+        r["concept_id"]: {c: r[c] for c in (CURVE_COLUMNS if i % 2 else CURVE_COLUMNS[:3])}
+        for i, r in enumerate(cohort.to_dict("records"))
+    }
+    asof = dt.date(2027, 12, 31)
+    summary = summarise(
+        scorer.model, scorer.version, said, outcomes, n_boot=20, raw_outcomes=raw, asof=asof
+    )
+    horizons = summary["horizons"]
+    assert list(horizons) == CURVE_COLUMNS
+    age = (pd.Timestamp(asof) - pd.to_datetime(cohort["launch_date"])).dt.days.to_numpy()
+    curve = scorer.model.forecast.curve(scorer.model.matrix(from_records(concepts, scorer.spec)))
+    for j, column in enumerate(CURVE_COLUMNS):
+        h, days = horizons[column], 30 * (j + 1)
+        old = age >= days
+        has = old & ((np.arange(400) % 2 == 1) | (j < 3))
+        assert (h["n"], h["too_recent"], h["waiting"]) == (
+            has.sum(),
+            (~old).sum(),
+            (old & ~has).sum(),
+        )
+        y = cohort[column].to_numpy()[has]
+        inside = (curve["p10"][has, j] <= y) & (y <= curve["p90"][has, j])
+        assert h["coverage_80"] == pytest.approx(inside.mean()), column
+    assert horizons["gmv_90d"]["n"] == 400 and 0.7 <= horizons["gmv_90d"]["coverage_80"] <= 0.9
+    assert horizons["gmv_360d"]["too_recent"] > 300  # a year has not passed for most
+    report = markdown(summary)
+    assert "## Forecast over time" in report and "| gmv_180d | 180 | 200 |" in report
+    assert monitoring_metrics(summary)["coverage_80_gmv_90d"] == horizons["gmv_90d"]["coverage_80"]
+
+
 def test_nothing_to_plot_says_so(tmp_path) -> None:
     from training.monitor import markdown, write_plots
 
