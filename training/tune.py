@@ -304,7 +304,7 @@ def tune(
     reports: list[WorkerReport] = []
     try:
         if workers == 1:
-            _optimize(study, prepare(frame, spec), config, n_trials, timeout, parent_id)
+            _optimize(study, prepare(frame, spec, config), config, n_trials, timeout, parent_id)
         else:
             job = _Job(frame, spec, name, storage, n_trials, timeout, config, parent_id)
             reports = _run_workers(job, workers)
@@ -466,7 +466,7 @@ def _worker(job: _Job, worker: int, barrier: Any, results: Any) -> None:
         if job.parent_run_id is not None:
             registry.configure(job.config.experiment)
         study = open_study(job.study_name, job.storage, resume=True, worker=worker)
-        prep = prepare(job.frame, job.spec)
+        prep = prepare(job.frame, job.spec, job.config)
         ran = _optimize(
             study, prep, job.config, job.n_trials, job.timeout, job.parent_run_id, worker
         )
