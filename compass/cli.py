@@ -136,7 +136,9 @@ def train(
             force=force,
             with_outcomes=with_outcomes,
         )
-    shown = {k: v for k, v in result.items() if k not in ("train_result", "stages")}
+    for note in result["data_notes"]:
+        typer.echo(f"warning: {note}", err=True)
+    shown = {k: v for k, v in result.items() if k not in ("train_result", "stages", "data_notes")}
     _echo_json(shown | {"stages": {k: round(v, 2) for k, v in result["stages"].seconds.items()}})
 
 
@@ -185,6 +187,8 @@ def tune(
     with _user_errors():
         dataset = load_spec(spec)
         loaded = load_launches(dataset, data, spec_dir=spec.parent)
+    for note in loaded.notes:
+        typer.echo(f"warning: {note}", err=True)
     try:
         with _answer_on_stdout():
             result = run(

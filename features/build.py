@@ -45,6 +45,79 @@ def _group_key(columns: Columns, group_cols: list[str], n: int) -> list[str]:
     return ["|".join(p) for p in zip(*parts, strict=True)]
 
 
+VOCABULARY_PERIODS = 5  # time periods of equal launch counts the history is cut into
+VOCABULARY_LATE = 3  # the latest periods judged
+VOCABULARY_GROWING = 2  # how many of them must bring values unseen before for "open"
+VOCABULARY_MIN_LAUNCHES = 100  # fewer: too little history to tell; closed, as before
+
+
+@dataclass(frozen=True)
+class VocabularyChoice:
+    """Whether a categorical input's vocabulary is open (a value training never saw is scored,
+    with a warning) or closed (it is refused), where that came from (``"spec"`` or
+    ``"inferred"``) and why, in words for the data report and the page."""
+
+    open: bool
+    source: str
+    why: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"open": self.open, "source": self.source, "why": self.why}
+
+
+def infer_vocabulary(values: np.ndarray, days: np.ndarray) -> VocabularyChoice:
+    """Open or closed, from the history itself (the spec's ``vocabulary`` overrides it).
+
+    The rule: order the launches by day and cut them into :data:`VOCABULARY_PERIODS` periods of
+    equal counts (cut at day boundaries). A launch of a period is a *newcomer* if its value
+    appeared in no earlier period. The vocabulary is **open** if at least
+    :data:`VOCABULARY_GROWING` of the :data:`VOCABULARY_LATE` latest periods bring newcomers:
+    it was still growing late in the history, so launches to come will bring values unseen too
+    (a site adding subcategories, new publishers). One late newcomer alone may be a one-off
+    and leaves it **closed**, as does a history of fewer than
+    :data:`VOCABULARY_MIN_LAUNCHES` launches (too little to tell). Missing values (and the
+    loader's ``unknown`` for them) never count as newcomers."""
+    values = np.asarray(values).astype(str)
+    days = np.asarray(days, dtype=np.int64)
+    n = len(values)
+    if n < VOCABULARY_MIN_LAUNCHES:
+        why = f"closed: too little history to tell ({n} launches, {VOCABULARY_MIN_LAUNCHES} needed)"
+        return VocabularyChoice(False, "inferred", why)
+    order = np.argsort(days, kind="stable")
+    values, days = values[order], days[order]
+    cuts = [int(n * k / VOCABULARY_PERIODS) for k in range(1, VOCABULARY_PERIODS)]
+    cuts = [int(np.searchsorted(days, days[c], side="left")) for c in cuts]  # whole days
+    bounds = [0, *cuts, n]
+    seen: set[str] = set()
+    newcomers: list[int] = []  # per period after the first
+    for k in range(VOCABULARY_PERIODS):
+        period = values[bounds[k] : bounds[k + 1]]
+        if k:
+            newcomers.append(int(sum(v not in seen and v not in _NOT_VALUES for v in period)))
+        seen.update(period.tolist())
+    late = newcomers[-VOCABULARY_LATE:]
+    growing = sum(c > 0 for c in late)
+    latest = bounds[-1] - bounds[-2]
+    detail = (
+        f"{growing} of the {VOCABULARY_LATE} latest of {VOCABULARY_PERIODS} time periods "
+        f"brought values unseen before ({late[-1]} of {latest} launches in the latest)"
+    )
+    if growing >= VOCABULARY_GROWING:
+        return VocabularyChoice(True, "inferred", f"open: {detail}")
+    return VocabularyChoice(False, "inferred", f"closed: {detail}")
+
+
+def choose_vocabulary(
+    info_vocabulary: str | None, values: np.ndarray, days: np.ndarray
+) -> VocabularyChoice:
+    """The spec's word (``inputs.<col>.vocabulary``) if it says, else :func:`infer_vocabulary`."""
+    if info_vocabulary is not None:
+        return VocabularyChoice(
+            info_vocabulary == "open", "spec", f"{info_vocabulary}: set in the spec"
+        )
+    return infer_vocabulary(values, days)
+
+
 def pair_counts(columns: Columns, pairs: Sequence[CountPair]) -> tuple[np.ndarray, np.ndarray]:
     """(successes, trials) of each pair as floats, shape (pairs, n); missing counts are 0,
     negative successes 0. A rate pair's successes are its mean rate times its raters."""
@@ -249,6 +322,8 @@ class FeatureBuilder:
     input_profile: InputProfile | None = None
     # text column -> its text model (features.text), fitted by training.text
     text_models: dict[str, TextModel] = field(default_factory=dict)
+    # categorical column -> open or closed, and why (None in models saved before: the spec's)
+    vocabularies: dict[str, VocabularyChoice] = field(default_factory=dict)
 
     # ---- fitting -------------------------------------------------------------------------
     @classmethod
@@ -277,9 +352,12 @@ class FeatureBuilder:
                 f"{', '.join(missing_text)} (training.text fits them)"
             )
         fb = cls(spec, text_models=dict(text_models or {}))
+        days = as_days(columns[spec.date_column])
         for col in spec.categorical:
             values = np.asarray(columns[col]).astype(str)
             fb.vocab[col] = sorted(set(values.tolist()) - {"nan", "None"})
+            info = spec.inputs.get(col)
+            fb.vocabularies[col] = choose_vocabulary(info and info.vocabulary, values, days)
         for col in spec.numeric:
             x = np.asarray(columns[col], dtype=float)
             finite = x[np.isfinite(x)]
@@ -298,7 +376,6 @@ class FeatureBuilder:
             (succ,), (trials,) = pair_counts(columns, [pair])
             keys = np.array(_group_key(columns, pair.prior_by, n), dtype=object)
             fb.pair_priors[pair.name] = fit_pair_prior(succ, trials, keys)
-        days = as_days(columns[spec.date_column])
         if len(days):
             fb.date_range = (int(days.min()), int(days.max()))
         fb.missing_inputs, fb.example = _seen_inputs(columns, spec, days)
@@ -501,6 +578,7 @@ class FeatureBuilder:
             "example": self.example,
             "input_profile": self.input_profile.to_dict() if self.input_profile else None,
             "text_models": {k: v.to_dict() for k, v in self.text_models.items()},
+            "vocabularies": {k: v.to_dict() for k, v in self.vocabularies.items()},
         }
 
     @classmethod
@@ -520,7 +598,17 @@ class FeatureBuilder:
             if d.get("input_profile")
             else None,
             text_models={k: TextModel.from_dict(v) for k, v in d.get("text_models", {}).items()},
+            vocabularies={k: VocabularyChoice(**v) for k, v in d.get("vocabularies", {}).items()},
         )
+
+    def vocabulary_open(self, col: str) -> bool:
+        """Whether ``col`` takes values training never saw: the fitted choice, or for a model
+        saved before choices were fitted, the spec's word (closed when silent, as then)."""
+        choice = self.vocabularies.get(col)
+        if choice is not None:
+            return choice.open
+        info = self.spec.inputs.get(col)
+        return info is not None and info.vocabulary == "open"
 
 
 def _seen_inputs(
@@ -558,6 +646,7 @@ def _gaps(values: Any) -> np.ndarray:
 
 
 _GAPS = frozenset({"None", "nan", "NaN", "<NA>", "NaT", ""})  # a missing cell as str() shows it
+_NOT_VALUES = _GAPS | {"unknown"}  # missing, and what the loader fills a missing category with
 
 
 def _iso(day: int) -> str:

@@ -3,7 +3,9 @@ dataset spec plus what training saw.
 
 One field per input column (and the id): its kind (category, number, whole count, date or
 year, entity id), bounds, description, unit and example, from the spec's ``inputs``; closed
-vocabularies are the categories training saw, inputs that had gaps in training may be left
+vocabularies are the categories training saw (whether a category's vocabulary is open or
+closed was fitted with the features: the spec's word, else inferred from the history, see
+``features.build.infer_vocabulary``), inputs that had gaps in training may be left
 out. Count pairs imply whole counts >= 0 with successes <= trials. The same object gives the
 service its request model (``model``), the page its form (``describe``), ``/target`` its
 segments and ``/whatif`` its levers, so the HTTP API, the page and batch scoring all follow
@@ -26,6 +28,8 @@ from features.spec import DatasetSpec, InputInfo
 Kind = Literal["id", "date", "datetime", "year", "category", "entity", "number", "count", "text"]
 MAX_COUNT = 1_000_000_000
 MAX_TEXT = 128
+# what a field says of the history it was fitted on (not part of the API it takes)
+AS_SEEN = ("known", "vocabulary")
 OPEN_KNOWN_SHOWN = 1000  # an open vocabulary's known values listed for the page's suggestions
 
 
@@ -45,6 +49,8 @@ class InputField:
     pre_test: bool = False  # part of the small-sample test
     seen: tuple[float, float] | None = None  # training range of a number
     max_length: int | None = None  # text: the longest text taken, in characters
+    # a category: {"open", "source" (spec or inferred), "why"} (features.build.VocabularyChoice)
+    vocabulary: dict[str, Any] | None = None
 
     def annotation(self) -> Any:
         """The pydantic type of the field (constraints included)."""
@@ -78,6 +84,7 @@ class InputField:
             "default": self.default,
             "pre_test": self.pre_test,
             "max_length": self.max_length,
+            "vocabulary": self.vocabulary,
         }
 
 
@@ -132,14 +139,18 @@ class ConceptSchema:
 
     def differences(self, other: ConceptSchema) -> list[str]:
         """What a service built on ``self`` could not take from ``other`` (empty: same API).
-        The example may differ: it documents the API, it is not part of it."""
+        The example may differ: it documents the API, it is not part of it; so may what
+        training saw of a field (:data:`AS_SEEN`): an open or closed vocabulary shows in
+        ``values``."""
         out = []
         mine, theirs = self.describe(), other.describe()
         for name in sorted(set(self.by_name) | set(other.by_name)):
             a, b = self.by_name.get(name), other.by_name.get(name)
             if a is None or b is None:
                 out.append(f"field {name!r} {'added' if a is None else 'removed'}")
-            elif keys := [k for k, v in a.public().items() if b.public()[k] != v and k != "known"]:
+            elif keys := [
+                k for k, v in a.public().items() if b.public()[k] != v and k not in AS_SEEN
+            ]:
                 out.append(f"field {name!r}: {', '.join(keys)} differ")
         for key in ("id_field", "pairs", "segment_field", "segments", "levers", "outcome"):
             if mine[key] != theirs[key]:
@@ -214,6 +225,7 @@ def _fields(spec: DatasetSpec, trained: FeatureBuilder) -> list[InputField]:
         known: tuple[str, ...] = ()
         values = None
         max_length = None
+        vocabulary: dict[str, Any] | None = None
         if col == spec.date_column:
             kind: Kind = "year" if spec.date_is_year else "date"
             what = "Launch year, e.g. 2016." if kind == "year" else "Launch date (YYYY-MM-DD)."
@@ -230,8 +242,10 @@ def _fields(spec: DatasetSpec, trained: FeatureBuilder) -> list[InputField]:
             what = f"{col}: the concept's own words (at most {max_length} characters)."
         elif col in spec.categorical:
             kind, vocab = "category", tuple(trained.vocab.get(col, ()))
-            closed = info.vocabulary == "closed" and vocab  # nothing seen: nothing to close on
+            closed = not trained.vocabulary_open(col) and vocab  # nothing seen: nothing to close on
             values, known = (vocab, ()) if closed else (None, vocab)
+            choice = trained.vocabularies.get(col)
+            vocabulary = choice.to_dict() if choice is not None else None
             what = f"{col}: one of the values seen in training." if values else f"{col}."
         elif col in counts or info.whole:
             kind, bounds = "count", {"ge": 0, "le": MAX_COUNT}
@@ -269,6 +283,7 @@ def _fields(spec: DatasetSpec, trained: FeatureBuilder) -> list[InputField]:
                 pre_test=col in pre_test,
                 seen=trained.numeric_ranges.get(col),
                 max_length=max_length,
+                vocabulary=vocabulary,
             )
         )
     return out

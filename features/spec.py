@@ -6,6 +6,7 @@ exactly the features training built.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any, Literal
 
@@ -13,6 +14,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.settings import settings
+
+
+class SpecError(ValueError):
+    """A spec that cannot be read, or a spec and its data that disagree (a column that does
+    not exist, dates that do not parse...); the message names the key or column and what to do."""
 
 
 class _Strict(BaseModel):
@@ -80,10 +86,11 @@ class InputInfo(_Strict):
     le: float | None = None
     lt: float | None = None
     whole: bool = Field(False, description="A whole number (count pairs' columns always are).")
-    vocabulary: Literal["closed", "open"] = Field(
-        "closed",
-        description="Categorical only. closed: a value not seen in training is refused (400, "
-        "allowed values listed); open: it is scored, with a 'never seen in training' warning.",
+    vocabulary: Literal["closed", "open"] | None = Field(
+        None,
+        description="Categorical only. closed: a value not seen in training is refused; open: "
+        "it is scored, with a 'never seen in training' warning; unset: inferred from the "
+        "history (features.build.infer_vocabulary).",
     )
     optional: bool = Field(
         False, description="May be left out (scored as missing, as LightGBM learnt to)."
@@ -139,6 +146,11 @@ class DatasetSpec(_Strict):
     id_column: str | None = None
     date_column: str
     date_is_year: bool = Field(False, description="The date column holds a year (e.g. 2008).")
+    date_format: str | None = Field(
+        None,
+        description="How the date column is written, a strftime format (e.g. '%m/%d/%y %H:%M', "
+        "'%d/%m/%Y'; an offset after it is read apart); default: detected.",
+    )
     target: Target
     outcome_column: str | None = Field(None, description="Continuous outcome, e.g. 90-day GMV.")
     categorical: list[str] = Field(default_factory=list)
@@ -185,6 +197,16 @@ class DatasetSpec(_Strict):
     filter: Filter = Field(default_factory=Filter)
     test_fraction: float = Field(0.2, gt=0, lt=1, description="Latest share held out as test.")
     test_from_year: int | None = Field(None, description="Test = launches from this year on.")
+    test_from_date: dt.date | None = Field(
+        None, description="Test = launches from this day on (YYYY-MM-DD)."
+    )
+
+    @field_validator("date_format")
+    @classmethod
+    def _date_format(cls, v: str | None) -> str | None:
+        if v is not None and "%" not in v:
+            raise ValueError(f"{v!r} is not a strftime format (e.g. '%m/%d/%Y')")
+        return v
 
     @field_validator("text", mode="before")
     @classmethod
@@ -194,6 +216,10 @@ class DatasetSpec(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> DatasetSpec:
+        if self.test_from_year is not None and self.test_from_date is not None:
+            raise ValueError("give test_from_year or test_from_date, not both")
+        if self.date_is_year and self.date_format is not None:
+            raise ValueError("date_format: the date column holds years (date_is_year)")
         inputs = set(self.input_columns())
         typed = set(self.categorical) | set(self.numeric) | set(self.entities) | {self.date_column}
         for col in self.text_columns():

@@ -6,8 +6,12 @@ named (the dataset spec's ``encoding`` key), a CSV is decoded as UTF-8 (with or 
 order mark) if it is valid UTF-8, else as whichever of GB18030 (Chinese exports, a superset of
 GBK) and cp1252 (Western European exports, a superset of latin-1's printable characters)
 charset-normalizer judges more coherent, else the other. Line endings may be LF, CRLF or CR only.
-A file none of them decodes into text fails with :class:`TableError`, naming the file, the
-encodings tried and the spec key to set.
+
+A file none of them decodes (an 8-bit export with bytes cp1252 leaves undefined, such as 0x81)
+is read as latin-1, which maps every byte to a character: the table says so (:attr:`Table.note`
+names the bytes that ruled each encoding out, with the first offset), so the data report and the
+console can. A file with NUL bytes is no 8-bit text (UTF-16, or not text at all): it fails with
+:class:`TableError`, naming the file, the encodings tried and the spec key to set.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import pandas as pd
 PARQUET, CSV = (".parquet", ".pq"), (".csv",)
 UTF8 = "utf-8-sig"  # UTF-8, and drops a byte order mark if there is one
 LEGACY = ("gb18030", "cp1252")  # tried after UTF-8, the likelier first
+FALLBACK = "latin-1"  # maps every byte: the last resort of an 8-bit file
+CP1252_UNDEFINED = frozenset(b"\x81\x8d\x8f\x90\x9d")  # the five bytes cp1252 leaves unassigned
 
 
 class TableError(ValueError):
@@ -30,6 +36,13 @@ class TableError(ValueError):
 class Table(NamedTuple):
     frame: pd.DataFrame
     encoding: str | None  # what a CSV was decoded with (None for Parquet)
+    note: str | None = None  # why the encoding is a fallback (latin-1), for the report
+
+
+class Decoded(NamedTuple):
+    text: str
+    encoding: str
+    note: str | None = None  # set when the encoding is the latin-1 fallback: why
 
 
 def read_table(path: Path, as_text: bool = False, encoding: str | None = None) -> pd.DataFrame:
@@ -49,22 +62,28 @@ def read(path: Path, as_text: bool = False, encoding: str | None = None) -> Tabl
         return Table(pd.read_parquet(path), None)
     if suffix not in CSV:
         raise TableError(f"{path}: expected a .csv or .parquet file")
-    text, used = decode(path.read_bytes(), path, encoding)
+    decoded = decode(path.read_bytes(), path, encoding)
     # CR-only files (old spreadsheet exports): one line ending for the parser
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if as_text:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-    else:
-        frame = pd.read_csv(io.StringIO(text), low_memory=False)
-    return Table(frame, used)
+    text = decoded.text.replace("\r\n", "\n").replace("\r", "\n")
+    try:
+        if as_text:
+            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+        else:
+            frame = pd.read_csv(io.StringIO(text), low_memory=False)
+    except pd.errors.EmptyDataError:
+        raise TableError(f"{path} is empty (not even a header line)") from None
+    except pd.errors.ParserError as exc:
+        reason = str(exc).strip().splitlines()[-1]
+        raise TableError(f"{path} is not a readable CSV table: {reason}") from None
+    return Table(frame, decoded.encoding, decoded.note)
 
 
-def decode(raw: bytes, path: Path, encoding: str | None = None) -> tuple[str, str]:
-    """(text, encoding used) of a CSV's bytes; :class:`TableError` if none of the encodings
-    tried gives text."""
+def decode(raw: bytes, path: Path, encoding: str | None = None) -> Decoded:
+    """A CSV's bytes as text, with the encoding used (see the module docstring);
+    :class:`TableError` for a named encoding that does not fit, or a file with NUL bytes."""
     if encoding is not None:
         try:
-            return _text(raw, encoding), encoding
+            return Decoded(_text(raw, encoding), encoding)
         except LookupError:
             msg = f"{path}: unknown encoding {encoding!r} (spec key 'encoding')"
             raise TableError(msg) from None
@@ -76,13 +95,41 @@ def decode(raw: bytes, path: Path, encoding: str | None = None) -> tuple[str, st
     tried = [UTF8, *_legacy_order(raw)]
     for candidate in tried:
         try:
-            return _text(raw, candidate), candidate
+            return Decoded(_text(raw, candidate), candidate)
         except ValueError:
             continue
-    raise TableError(
-        f"{path} could not be decoded as text (tried {', '.join(tried)}); set the spec key "
-        "'encoding' to the file's encoding (e.g. encoding: utf-16)"
+    if (nul := raw.find(b"\x00")) >= 0:  # two-byte text (UTF-16) or no text at all
+        raise TableError(
+            f"{path} could not be decoded as text (tried {', '.join(tried)}): it holds NUL "
+            f"bytes (the first at offset {nul}), as UTF-16 text or a binary file does; set the "
+            "spec key 'encoding' to the file's encoding (e.g. encoding: utf-16)"
+        )
+    note = (
+        f"read as {FALLBACK} (which maps every byte): {'; '.join(_why_not(raw))}; check "
+        "accented letters, or set the spec key 'encoding' to the file's encoding"
     )
+    return Decoded(raw.decode(FALLBACK), FALLBACK, note)
+
+
+def _why_not(raw: bytes) -> list[str]:
+    """Per encoding tried, the bytes that ruled it out (each with its first offset)."""
+    reasons = []
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        reasons.append(f"not UTF-8 (invalid byte 0x{raw[exc.start]:02X} at offset {exc.start})")
+    undefined = sorted(CP1252_UNDEFINED & set(raw))
+    if undefined:
+        first = min(raw.index(b) for b in undefined)
+        shown = ", ".join(f"0x{b:02X}" for b in undefined)
+        reasons.append(f"not cp1252 ({shown} undefined there; the first at offset {first})")
+    try:
+        raw.decode("gb18030")
+    except UnicodeDecodeError as exc:
+        reasons.append(
+            f"not GB18030 (invalid sequence from byte 0x{raw[exc.start]:02X} at offset {exc.start})"
+        )
+    return reasons
 
 
 def _text(raw: bytes, encoding: str) -> str:

@@ -29,21 +29,31 @@ from procs import kill_tree, stop_tree  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 VIDEO_GAMES_SPEC = REPO / "training" / "specs" / "video_games.yaml"
+PRODUCT_HUNT_SPEC = REPO / "training" / "specs" / "product_hunt.yaml"
+
+
+def _shared_spec(spec_path: Path) -> Path:
+    """A real-data spec, when its CSV (shared/, beside the clone, or HIT_COMPASS_SHARED_DATA)
+    is there: a skip on a bare clone, a failure in CI, where shared/ is always laid."""
+    from features.spec import load_spec
+
+    csv = load_spec(spec_path).source_path(spec_path.parent)
+    if csv is None or not csv.exists():
+        reason = f"{spec_path.stem} CSV not found at {csv} (set HIT_COMPASS_SHARED_DATA)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return spec_path
 
 
 @pytest.fixture(scope="session")
 def video_games_spec() -> Path:
-    """The real-data spec, when its CSV (shared/, beside the clone, or HIT_COMPASS_SHARED_DATA)
-    is there: a skip on a bare clone, a failure in CI, where shared/ is always laid."""
-    from features.spec import load_spec
+    return _shared_spec(VIDEO_GAMES_SPEC)
 
-    csv = load_spec(VIDEO_GAMES_SPEC).source_path(VIDEO_GAMES_SPEC.parent)
-    if csv is None or not csv.exists():
-        reason = f"video games CSV not found at {csv} (set HIT_COMPASS_SHARED_DATA)"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return VIDEO_GAMES_SPEC
+
+@pytest.fixture(scope="session")
+def product_hunt_spec() -> Path:
+    return _shared_spec(PRODUCT_HUNT_SPEC)
 
 
 @pytest.fixture(scope="session")

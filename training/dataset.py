@@ -1,7 +1,9 @@
 """Load a launch history (simulator, CSV or Parquet) as its dataset spec describes.
 
 Checks the table at the boundary: every column the spec names must exist (the error names it),
-dates and numbers must parse (what did not is counted and reported, never silently kept).
+dates and numbers must parse (what did not is counted and reported, never silently kept). Dates
+are read by ``training.dates`` (offsets, formats); the frame gains ``launch_day`` (the launch's
+local day) and ``launch_time`` (its instant, UTC).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,21 +19,22 @@ import pandera.pandas as pa
 
 from features.columns import from_frame, launch_days
 from features.simulator import simulate
-from features.spec import DatasetSpec
+from features.spec import DatasetSpec, SpecError
 from features.tables import read
+from training.dates import parse_dates
 
 DEFAULT_SIM_ROWS, DEFAULT_SIM_SEED = 20_000, 7
 
 
-class SpecError(ValueError):
-    """The spec and the data disagree (for example a column that does not exist)."""
-
-
 @dataclass
 class LoadedData:
-    frame: pd.DataFrame  # one row per launch, sorted by date, with "label" and "launch_day"
-    # counts of what was read, dropped and used; "encoding": what a CSV was decoded with
-    report: dict[str, int | str] = field(default_factory=dict)
+    # one row per launch, sorted by date, with "label", "launch_day" and "launch_time"
+    frame: pd.DataFrame
+    # counts of what was read, dropped and used; "encoding": what a CSV was decoded with;
+    # "date_format" and its kin: how the dates were read (training.dates)
+    report: dict[str, Any] = field(default_factory=dict)
+    # what a person should see on the console (a fallback encoding, ambiguous dates...)
+    notes: list[str] = field(default_factory=list)
 
 
 def simulated_frame(n_rows: int, seed: int, spec: DatasetSpec) -> pd.DataFrame:
@@ -70,20 +74,24 @@ def load_launches(
     launch whose outcomes came back (``training.outcome_history``): their inputs as submitted,
     the actual launch date in the date column and the label in :data:`OUTCOME_LABEL`; they join
     the history, except those the history already holds (same id)."""
-    encoding = None
+    encoding = note = None
     if data is None and spec.source == "simulator":
         raw = simulate(DEFAULT_SIM_ROWS, DEFAULT_SIM_SEED)
     else:
         path = Path(data) if data is not None else spec.source_path(spec_dir)
-        raw, encoding = read(path, encoding=spec.encoding)  # type: ignore[arg-type]
+        raw, encoding, note = read(path, encoding=spec.encoding)  # type: ignore[arg-type]
     check_columns(raw, spec)
-    report: dict[str, int | str] = {"rows_read": len(raw)}
+    report: dict[str, Any] = {"rows_read": len(raw)}
+    notes: list[str] = []
     if scored is not None:
         raw, report["scored_with_outcomes"], report["scored_already_in_history"] = _with_scored(
             raw, scored, spec
         )
     if encoding is not None:
         report["encoding"] = encoding
+    if note is not None:
+        report["encoding_note"] = note
+        notes.append(f"{path.name}: {note}")  # type: ignore[union-attr]
     # leakage columns stay in the frame for evaluation only: the spec validator guarantees
     # they are never feature inputs, and to_columns passes nothing but the spec's inputs
     report["leakage_columns"] = sum(c in raw.columns for c in spec.leakage)
@@ -97,18 +105,24 @@ def load_launches(
                 report[f"unparseable_{col}"] = bad
             df[col] = parsed
     for col in spec.categorical + spec.entities:
-        df[col] = df[col].astype("string").fillna("unknown").astype(str)
+        df[col] = _as_text(df[col]).fillna("unknown").astype(str)
 
     if spec.date_is_year:
         year = pd.to_numeric(df[spec.date_column], errors="coerce")
         report["missing_date"] = int(year.isna().sum())
         df = df[year.notna()].copy()
         df["launch_day"] = pd.to_datetime(launch_days(year[year.notna()].to_numpy(), True))
+        df["launch_time"] = df["launch_day"].dt.tz_localize("UTC")
     else:
-        dates = pd.to_datetime(df[spec.date_column], errors="coerce")
-        report["missing_date"] = int(dates.isna().sum())
-        df = df[dates.notna()].copy()
-        df["launch_day"] = dates[dates.notna()].dt.normalize()
+        dates = parse_dates(df[spec.date_column], spec.date_column, spec.date_format)
+        report |= dates.report
+        notes += dates.notes
+        report["missing_date"] = int(dates.day.isna().sum())
+        df = df[dates.day.notna()].copy()
+        df["launch_day"] = dates.day[dates.day.notna()]
+        df["launch_time"] = dates.instant[dates.day.notna()]
+        if "hour" in spec.timing and dates.wall is not None:  # as written, in its own offset
+            df["launch_hour"] = dates.wall[dates.day.notna()].dt.hour.astype(float)
 
     years = df["launch_day"].dt.year
     keep = pd.Series(True, index=df.index)
@@ -142,7 +156,17 @@ def load_launches(
     _schema(spec).validate(df, lazy=True)
     report["rows_used"] = len(df)
     report["hits"] = int(df["label"].sum())
-    return LoadedData(df, report)
+    return LoadedData(df, report, notes)
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """A category or entity column as text; whole numbers stored as floats (an id column with
+    gaps) read as written (119745, not 119745.0)."""
+    if pd.api.types.is_float_dtype(values):
+        whole = values.dropna()
+        if len(whole) and (whole == whole.round()).all():
+            return values.astype("Int64").astype("string")
+    return values.astype("string")
 
 
 def _with_scored(
@@ -190,5 +214,7 @@ def day_numbers(frame: pd.DataFrame) -> np.ndarray:
 
 def to_columns(frame: pd.DataFrame, spec: DatasetSpec) -> dict[str, np.ndarray]:
     """A loaded launch history -> the column mapping the feature builder takes (its launch days
-    were parsed once, by the date rule, into ``launch_day``)."""
-    return from_frame(frame, spec, days=frame["launch_day"].to_numpy())
+    were parsed once, by the date rule, into ``launch_day``, and with ``timing: [hour]`` the
+    hour into ``launch_hour``)."""
+    hours = frame["launch_hour"].to_numpy() if "launch_hour" in frame else None
+    return from_frame(frame, spec, days=frame["launch_day"].to_numpy(), hours=hours)

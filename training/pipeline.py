@@ -54,6 +54,10 @@ def run_training(
         if tuned is not None:
             (params, config), params_path = tuned, tuned_params_path()
     result = train_model(loaded.frame, spec, params, config, stages)
+    # open or closed, as fitted on the training period (the spec's word, else inferred)
+    loaded.report["vocabularies"] = {
+        col: choice.to_dict() for col, choice in result.model.features.vocabularies.items()
+    }
     with tempfile.TemporaryDirectory() as tmp:
         # baselines, bootstrap CI, plots and the Markdown model report, in the same run
         report = write_run_report(result, spec, Path(tmp) / "report", stages)
@@ -83,6 +87,7 @@ def run_training(
         "model_name": model_name,
         "version": version,
         "data_report": loaded.report,
+        "data_notes": loaded.notes,  # for the console: a fallback encoding, ambiguous dates
         "test_metrics": result.test_metrics,
         "calibration": result.calibration,
         "evaluation": report.summary,
@@ -124,6 +129,8 @@ def ensure_champion(
             simulate(DEFAULT_SIM_ROWS, DEFAULT_SIM_SEED).to_parquet(data, index=False)
     say(f"no champion of {model_name} yet: training one (about a minute on 2 cores)")
     result = run_training(data=data, spec_path=spec_path)
+    for note in result["data_notes"]:
+        say(f"warning: {note}")
     say(f"trained version {result['version']}: {result['promotion']['reason']}")
     if not result["promotion"]["promoted"]:  # a first version always passes the gate
         raise RuntimeError(f"version {result['version']} was not promoted: nothing to serve")

@@ -144,6 +144,8 @@ def split_out_of_time(frame: pd.DataFrame, spec: DatasetSpec) -> tuple[pd.DataFr
     """Train on the past, test on the most recent launches (frame is sorted by date)."""
     if spec.test_from_year is not None:
         is_test = frame["launch_day"].dt.year >= spec.test_from_year
+    elif spec.test_from_date is not None:
+        is_test = frame["launch_day"] >= pd.Timestamp(spec.test_from_date)
     else:
         cut = frame["launch_day"].iloc[int(len(frame) * (1 - spec.test_fraction))]
         is_test = frame["launch_day"] >= cut

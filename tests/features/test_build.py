@@ -212,3 +212,73 @@ def test_a_launch_date_far_outside_the_training_period_is_warned(frame: pd.DataF
     assert not any(
         "launch_date" in w for row in FeatureBuilder.from_dict(old).warnings(cols) for w in row
     )
+
+
+# ---- vocabularies from the history ------------------------------------------------------------
+GROWING_SPEC = {
+    "name": "campaigns",
+    "source": "campaigns.csv",
+    "date_column": "launched",
+    "target": {"column": "hit"},
+    "categorical": ["subcategory", "country"],
+    "numeric": ["goal"],
+}
+
+
+def campaigns(n: int = 1000, seed: int = 0) -> dict[str, np.ndarray]:
+    """A site that adds a subcategory every 50 days (a new one is a tenth of that period's
+    campaigns); its countries are the same five throughout."""
+    rng = np.random.default_rng(seed)
+    day = np.sort(rng.integers(0, 500, n))
+    added = rng.uniform(size=n) < 0.1
+    sub = np.where(added, [f"new_{d // 50}" for d in day], rng.choice(["art", "games", "tech"], n))
+    return {
+        "launched": np.datetime64("2020-01-01") + day.astype("timedelta64[D]"),
+        "subcategory": sub,
+        "country": rng.choice(["US", "GB", "DE", "FR", "CA"], n),
+        "goal": rng.uniform(100, 10_000, n),
+    }
+
+
+def test_a_vocabulary_that_keeps_growing_is_inferred_open_and_a_fixed_one_closed() -> None:
+    from features.build import infer_vocabulary
+
+    cols = campaigns()
+    days = cols["launched"].astype(np.int64)
+    growing = infer_vocabulary(cols["subcategory"], days)
+    assert growing.open and growing.source == "inferred"
+    assert growing.why.startswith("open: 3 of the 3 latest of 5 time periods")
+    fixed = infer_vocabulary(cols["country"], days)
+    assert not fixed.open and fixed.why.startswith("closed: 0 of the 3 latest")
+    # one newcomer late in the history is a one-off, not a growing vocabulary
+    once = cols["country"].copy()
+    once[-1] = "NZ"
+    assert not infer_vocabulary(once, days).open
+    # too little history to tell: closed, as before inference
+    small = infer_vocabulary(cols["subcategory"][:50], days[:50])
+    assert not small.open and "too little history" in small.why
+
+
+def test_the_vocabulary_choice_is_fitted_state_the_spec_overrides_and_the_page_shows() -> None:
+    from features.schema import ConceptSchema
+
+    cols = campaigns()
+    label = (np.arange(len(cols["goal"])) % 5 == 0).astype(int)
+    fb = FeatureBuilder.fit(cols, label, DatasetSpec.model_validate(GROWING_SPEC))
+    assert fb.vocabulary_open("subcategory") and not fb.vocabulary_open("country")
+    saved = FeatureBuilder.from_dict(json.loads(json.dumps(fb.to_dict())))
+    assert saved.vocabularies == fb.vocabularies  # serving follows what training decided
+    fields = {f["name"]: f for f in ConceptSchema(saved.spec, saved).describe()["fields"]}
+    assert fields["subcategory"]["values"] is None  # open: any value, with a warning
+    assert fields["subcategory"]["vocabulary"]["source"] == "inferred"
+    assert fields["subcategory"]["vocabulary"]["open"] is True
+    assert set(fields["country"]["values"]) == {"US", "GB", "DE", "FR", "CA"}  # closed
+    assert "closed: 0 of the 3 latest" in fields["country"]["vocabulary"]["why"]
+
+    said = GROWING_SPEC | {"inputs": {"subcategory": {"vocabulary": "closed"}}}
+    fb = FeatureBuilder.fit(cols, label, DatasetSpec.model_validate(said))
+    assert fb.vocabularies["subcategory"].to_dict() == {
+        "open": False,
+        "source": "spec",
+        "why": "closed: set in the spec",
+    }

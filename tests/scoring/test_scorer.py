@@ -179,3 +179,60 @@ def test_pre_test_in_a_mixed_batch_matches_one_by_one(scorer, test_concepts: lis
         (alone,) = scorer.score([c])
         assert alone["pre_test_probability"] == pytest.approx(b["pre_test_probability"])
         assert alone["hit_probability"] == pytest.approx(b["hit_probability"])
+
+
+def test_a_new_value_of_an_inferred_open_vocabulary_costs_only_a_warning(
+    tmp_path, fast_config
+) -> None:
+    """A history whose subcategories keep growing: the vocabulary is inferred open, and a batch
+    with one value training never saw is scored whole, with a warning on that concept alone."""
+    from features.spec import DatasetSpec
+    from scoring.scorer import Scorer
+    from training.dataset import load_launches
+    from training.train import train_model
+
+    rng = np.random.default_rng(1)
+    n = 1200
+    day = np.sort(rng.integers(0, 600, n))
+    added = rng.uniform(size=n) < 0.15  # a new subcategory every 60 days
+    sub = np.where(added, [f"new_{d // 60}" for d in day], rng.choice(["art", "games"], n))
+    goal = rng.uniform(1, 100, n).round(1)
+    history = pd.DataFrame(
+        {
+            "campaign": [f"c{i}" for i in range(n)],
+            "launched": (pd.Timestamp("2020-01-01") + pd.to_timedelta(day, "D")).strftime(
+                "%Y-%m-%d"
+            ),
+            "subcategory": sub,
+            "goal": goal,
+            "hit": (rng.uniform(size=n) < 0.1 + 0.3 * (goal < 30)).astype(int),
+        }
+    )
+    history.to_csv(tmp_path / "campaigns.csv", index=False)
+    spec = DatasetSpec.model_validate(
+        {
+            "name": "campaigns",
+            "source": str(tmp_path / "campaigns.csv"),
+            "id_column": "campaign",
+            "date_column": "launched",
+            "target": {"column": "hit"},
+            "categorical": ["subcategory"],
+            "numeric": ["goal"],
+        }
+    )
+    model = train_model(load_launches(spec).frame, spec, config=fast_config).model
+    assert model.features.vocabularies["subcategory"].open
+    scorer = Scorer(model, "growing")
+    batch = [
+        {"campaign": f"x{i}", "launched": "2021-09-01", "subcategory": s, "goal": 20.0}
+        for i, s in enumerate(["art", "games", "pottery", "new_3"])
+    ]
+    answers = scorer.score([scorer.schema.validate(c) for c in batch])
+    assert [a["concept_id"] for a in answers] == ["x0", "x1", "x2", "x3"]
+    assert all(0 < a["hit_probability"] < 1 for a in answers)
+    assert [a["warnings"] for a in answers] == [
+        [],
+        [],
+        ["subcategory: 'pottery' never seen in training"],
+        [],
+    ]

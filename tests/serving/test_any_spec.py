@@ -1,5 +1,6 @@
 """Serving a launch history of yet another shape, written here: a year for a date, a closed and
-an open vocabulary, a column name with a space, no count pairs, no outcome, no segments.
+an open vocabulary (both inferred from the history: studios keep being founded, themes do not),
+a column name with a space, no count pairs, no outcome, no segments.
 
 Trained through the real pipeline (MLflow registry, its own registered model and champion),
 exported, served by a real ``bentoml serve``; then the API it publishes is fuzzed."""
@@ -33,7 +34,7 @@ SPEC = {
     "entities": ["designer"],
     "track_record_lag_days": 1,
     "inputs": {
-        "studio": {"vocabulary": "open", "description": "Publishing studio."},
+        "studio": {"description": "Publishing studio."},  # open: inferred
         "list price": {"description": "Shop price.", "unit": "EUR", "gt": 0, "le": 500},
         "players": {"whole": True, "ge": 1, "le": 12, "unit": "players"},
     },
@@ -44,6 +45,10 @@ THEMES = ["war", "trade", "party", "puzzle"]
 def board_games(n: int = 1500, seed: int = 3) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     theme = rng.choice(THEMES, n)
+    year = rng.integers(2000, 2020, n)
+    # a fifth of the titles come from a studio founded that year: the vocabulary keeps growing
+    founded = rng.uniform(size=n) < 0.2
+    studio = np.where(founded, [f"studio {y}" for y in year], rng.choice(["north", "south"], n))
     price = rng.uniform(10, 90, n).round(2)
     players = rng.integers(1, 9, n)
     designer = rng.choice([f"designer {i}" for i in range(40)], n)
@@ -52,9 +57,9 @@ def board_games(n: int = 1500, seed: int = 3) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "title": [f"game {i}" for i in range(n)],
-            "year": rng.integers(2000, 2020, n),
+            "year": year,
             "theme": theme,
-            "studio": rng.choice(["north", "south", "east"], n),
+            "studio": studio,
             "list price": price,
             "players": players,
             "designer": designer,
@@ -112,9 +117,16 @@ def test_its_own_api(board_games_url: tuple[str, dict]) -> None:
     assert typo.status_code == 400 and "theme" in typo.text
     assert all(f"'{t}'" in typo.text for t in THEMES), typo.text  # the allowed values listed
 
-    new = post(url, "/score", {"concepts": [example | {"studio": "west"}]})
+    # a batch with one studio training never saw: every concept answered, a warning on that one
+    batch = [example, example | {"title": "new", "studio": "west"}, example | {"title": "x"}]
+    new = post(url, "/score", {"concepts": batch})
     assert new.status_code == 200, new.text
-    assert "studio: 'west' never seen in training" in new.json()[0]["warnings"]
+    assert [a["concept_id"] for a in new.json()] == [example["title"], "new", "x"]
+    warned = [a["warnings"] for a in new.json()]
+    assert warned == [[], ["studio: 'west' never seen in training"], []]
+    meta = {f["name"]: f for f in httpx.get(f"{url}/ui/meta.json", timeout=10).json()["fields"]}
+    assert meta["studio"]["vocabulary"]["open"] and meta["theme"]["vocabulary"]["open"] is False
+    assert meta["studio"]["vocabulary"]["source"] == "inferred"
 
     far = post(url, "/score", {"concepts": [example | {"year": 2090}]})
     assert any("after the latest training launch" in w for w in far.json()[0]["warnings"])
