@@ -230,23 +230,28 @@ def bench_quality(
     video_games_data: Annotated[
         Path | None, typer.Option(help="Video games CSV (default: the spec's source).")
     ] = None,
+    product_hunt_data: Annotated[
+        Path | None, typer.Option(help="Product Hunt CSV (default: the spec's source).")
+    ] = None,
     tune_trials: Annotated[
         int, typer.Option(help="Optuna trials per dataset first (0 = config.yaml params).")
     ] = 0,
     ablation: Annotated[bool, typer.Option(help="Run the feature-family ablation.")] = True,
 ) -> None:
-    """Model vs baselines (and the Bayes limit) on simulated and video-game launches -> JSON."""
+    """Model vs baselines (and the Bayes limit) on simulated, video-game and Product Hunt
+    launches (there also without its text) -> JSON."""
     from benchmarks.quality import markdown_tables, run_benchmark
 
     result = run_benchmark(
         sim_rows=sim_rows,
         sim_seed=seed,
         video_games_data=video_games_data,
+        product_hunt_data=product_hunt_data,
         tune_trials=tune_trials,
         with_ablation=ablation,
     )
     _write_json(out, result)
-    for name in ("simulated", "video_games"):
+    for name in ("simulated", "video_games", "product_hunt"):
         m = result[name]["model"]
         typer.echo(
             f"{name}: AUC {m['auc']:.4f} {m['auc_ci']} log loss {m['logloss']:.4f} "
