@@ -299,11 +299,25 @@ def bench_serve(
         bool, typer.Option(help="Instead: the soak (32 connections; errors, RSS growth).")
     ] = False,
     soak_seconds: Annotated[float, typer.Option(help="Soak length.", min=1)] = 60.0,
+    text_only: Annotated[
+        bool,
+        typer.Option(
+            help="Instead: only the in-process cost of a concept with words (Product Hunt), "
+            "written into OUT's text_concept, the rest of OUT kept."
+        ),
+    ] = False,
 ) -> None:
     """Serving benchmark: this service vs a no-op BentoML service vs `mlflow models serve`,
     all driven by wrk on 127.0.0.1 -> JSON (the targets are reported, not asserted)."""
     from benchmarks import serve as bench
 
+    if text_only:
+        text = bench.text_concept(say=lambda m: typer.echo(m, err=True))
+        kept = json.loads(out.read_text()) if out.exists() else {}
+        _write_json(out, kept | {"text_concept": text})
+        typer.echo(bench.text_summary(text))
+        typer.echo(f"{out} written (text_concept)")
+        return
     result = bench.soak(duration_s=soak_seconds) if soak else bench.run(duration)
     _write_json(out, result)
     typer.echo(bench.summary(result, soak))

@@ -140,13 +140,14 @@ class Scorer:
             }
             for i, c in enumerate(concepts)
         ]
-        if self.text_columns:  # the concept's own words: which phrases push it up and down
-            for i, (answer, c) in enumerate(zip(out, concepts, strict=True)):
-                answer["phrases"] = (
-                    {col: self.phrases(col, c.get(col), x[i, j]) for col, j in self.text.items()}
-                    if explain
-                    else None
-                )
+        # the concept's own words (a spec with text, when explaining): the phrases of each text
+        # field that push the answer up and down; null otherwise
+        for i, (answer, c) in enumerate(zip(out, concepts, strict=True)):
+            answer["phrases"] = (
+                {col: self.phrases(col, c.get(col), x[i, j]) for col, j in self.text.items()}
+                if explain and self.text
+                else None
+            )
         return out
 
     def phrases(self, column: str, text: Any, text_score: float) -> dict[str, Any]:

@@ -123,6 +123,7 @@ class ScoredConcept(BaseModel):
         drivers=Drivers.model_config["json_schema_extra"]["example"],  # type: ignore[index]
         warnings=[],
         model_version="3",
+        phrases=None,
     )
 
     request_id: str = REQUEST_ID
@@ -154,9 +155,8 @@ class ScoredConcept(BaseModel):
     )
     model_version: str = MODEL_VERSION
     phrases: dict[str, TextPhrases] | None = Field(
-        None,
-        description="Only for a model whose spec has text fields: per text field, the phrases "
-        "pushing the answer up and down most (null if explain=false).",
+        description="Per text field of the spec (its `text`), the phrases pushing the answer "
+        "up and down most; null for a spec without text fields, or if explain=false."
     )
 
 
