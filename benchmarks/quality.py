@@ -1,5 +1,6 @@
-"""``compass bench quality``: the model against every baseline (and the Bayes limit) on simulated
-and video-game launches, with an ablation of the feature families, written as JSON.
+"""``compass bench quality``: the model against every baseline (and the Bayes limit) on simulated,
+video-game and Product Hunt launches, with an ablation of the feature families (and, on Product
+Hunt, the same spec trained without its text), written as JSON.
 
 Everything here is measured by running the pipeline; nothing is a constant.
 """
@@ -140,6 +141,8 @@ def ablation(
     fb = result.model.features
     train_cols, test_cols = to_columns(result.train, spec), to_columns(result.test, spec)
     x, x_test = fb.transform(train_cols), fb.transform(test_cols)
+    if (text := result.extras.get("text")) is not None:  # as the model saw them: out of fold
+        text.into(x, fb.text_features)
     y, y_test = result.train["label"].to_numpy(), result.test["label"].to_numpy()
     days = day_numbers(result.train)
     full = pick(result.test_metrics)
@@ -207,6 +210,35 @@ def evaluate_dataset(
     return out
 
 
+def without_text(
+    frame: pd.DataFrame,
+    spec: DatasetSpec,
+    params: dict[str, Any] | None,
+    config: TrainingConfig,
+    n_boot: int,
+) -> dict[str, Any]:
+    """The same spec minus ``text`` (and nothing else), trained and tested the same way: the
+    text's gain is the model's test metrics minus these."""
+    t0 = time.perf_counter()
+    result = train_model(frame, spec.model_copy(update={"text": []}), params, config)
+    out = model_summary(result, n_boot)
+    out["seconds"] = round(time.perf_counter() - t0, 1)
+    return out
+
+
+def text_targets(section: dict[str, Any]) -> dict[str, bool]:
+    """The text issue's Product Hunt targets, on measured numbers: AUC >= 0.70 with text, and a
+    log loss below the same spec's without text and every baseline's (text-only included)."""
+    m, without = section["model"], section["without_text"]
+    return {
+        "auc_ge_0.70": m["auc"] >= 0.70,
+        "logloss_below_without_text": m["logloss"] < without["logloss"],
+        "logloss_below_every_baseline": all(
+            m["logloss"] < b["logloss"] for b in section["baselines"].values()
+        ),
+    }
+
+
 def _day(ts: pd.Timestamp, spec: DatasetSpec) -> str:
     return str(ts.year) if spec.date_is_year else str(ts.date())
 
@@ -226,7 +258,9 @@ def targets(sim: dict[str, Any]) -> dict[str, bool]:
 
 def video_games_frame(
     spec_path: Path, data: Path | None = None, n_rows: int | None = None
-) -> tuple[DatasetSpec, pd.DataFrame, dict[str, int]]:
+) -> tuple[DatasetSpec, pd.DataFrame, dict[str, Any]]:
+    """A real launch history as its spec reads it (the video games', Product Hunt's...), or a
+    uniform subsample of ``n_rows`` launches."""
     spec = load_spec(spec_path)
     loaded = load_launches(spec, data, spec_dir=spec_path.parent)
     frame = loaded.frame
@@ -242,12 +276,14 @@ def run_benchmark(
     sim_seed: int = 7,
     video_games_rows: int | None = None,
     video_games_data: Path | None = None,
+    product_hunt_rows: int | None = None,
+    product_hunt_data: Path | None = None,
     tune_trials: int = 0,
     with_ablation: bool = True,
     n_boot: int = 500,
     config: TrainingConfig | None = None,
 ) -> dict[str, Any]:
-    """``compass bench quality``: simulated + video games, one process.
+    """``compass bench quality``: simulated, video games and Product Hunt, one process.
 
     ``tune_trials`` > 0 runs a short Optuna study per dataset first (selected on time-fold CV
     of the training period only, never on the test); 0 uses ``config.yaml``'s params. Row
@@ -284,6 +320,17 @@ def run_benchmark(
             {"data_report": vg_report, "test": f"release years >= {vg_spec.test_from_year}"},
         )
     )
+    ph_spec, ph_frame, ph_report = video_games_frame(
+        SPECS / "product_hunt.yaml", product_hunt_data, product_hunt_rows
+    )
+    datasets.append(
+        (
+            "product_hunt",
+            ph_spec,
+            ph_frame,
+            {"data_report": ph_report, "test": f"launches from {ph_spec.test_from_date}"},
+        )
+    )
     for name, spec, frame, about in tqdm(datasets, desc="bench quality"):
         t0 = time.perf_counter()
         params, used, tuned = None, config, {}
@@ -291,12 +338,15 @@ def run_benchmark(
             params, blend = _tune_for_bench(frame, spec, tune_trials, config)
             used, tuned = tuned_config(config, blend), {"lightgbm": params, "blend": blend}
         section = evaluate_dataset(frame, spec, params, used, with_ablation, n_boot)
+        if spec.text:
+            section["without_text"] = without_text(frame, spec, params, used, n_boot)
         section["setup"] = about
         section["params"] = tuned or {"from": "config.yaml"}
         section["seconds"]["total"] = round(time.perf_counter() - t0, 1)
         out[name] = section
     out["simulated"]["targets"] = targets(out["simulated"])
     out["video_games"]["targets"] = {"auc_ge_0.88": out["video_games"]["model"]["auc"] >= 0.88}
+    out["product_hunt"]["targets"] = text_targets(out["product_hunt"])
     out["ablation"] = {name: out[name].pop("ablation", None) for name, *_ in datasets}
     # the learner's ablation row (blend vs w = 1), beside the feature families'
     out["ablation_linear_part"] = {
@@ -331,9 +381,14 @@ def _cpus() -> int:
 def markdown_tables(bench: dict[str, Any]) -> str:
     """The benchmark as Markdown (docs/benchmarks.md's quality table is pasted from this)."""
     lines: list[str] = []
-    for name in ("simulated", "video_games"):
-        sec = bench[name]
-        rows = {"**model**": sec["model"]} | sec["baselines"]
+    for name in ("simulated", "video_games", "product_hunt"):
+        sec = bench.get(name)
+        if sec is None:
+            continue
+        rows = {"**model**": sec["model"]}
+        if "without_text" in sec:
+            rows["model without text (same spec minus `text`)"] = sec["without_text"]
+        rows |= sec["baselines"]
         if "bayes" in sec:
             rows["bayes (limit)"] = sec["bayes"]
         lines += [
@@ -353,35 +408,53 @@ def markdown_tables(bench: dict[str, Any]) -> str:
         recipe = sec["model"].get("recipe")
         if recipe is not None:
             lines += [_recipe_line(recipe, sec["model"].get("calibrator")), ""]
+    abl = bench.get("ablation") or {}
+    names = [n for n in ("simulated", "video_games", "product_hunt") if abl.get(n)]
     lines += [
         "**Ablation** (test AUC / log-loss gain of each feature family = full model minus the "
         "model retrained without it; positive = the family helps)",
         "",
-        "| family | simulated AUC gain | simulated log-loss gain | video games AUC gain "
-        "| video games log-loss gain |",
-        "|---|---|---|---|---|",
+        "| family | "
+        + " | ".join(f"{_label(n)} AUC gain | {_label(n)} log-loss gain" for n in names)
+        + " |",
+        "|---|" + "---|---|" * len(names),
     ]
-    abl = bench.get("ablation") or {}
-    sim, vg = abl.get("simulated") or {}, abl.get("video_games") or {}
-    for family in sim or vg:
+    families = dict.fromkeys(f for n in names for f in abl[n])
+    for family in families:
         cells = []
-        for part in (sim.get(family, {}), vg.get(family, {})):
-            if "auc_gain" in part:
-                cells += [f"{part['auc_gain']:+.4f}", f"{part['logloss_gain']:+.4f}"]
-            else:
-                cells += ["n/a", "n/a"]
+        for n in names:
+            cells += _gains(abl[n].get(family, {}))
         lines.append(f"| {family} | " + " | ".join(cells) + " |")
     learner = bench.get("ablation_linear_part") or {}
     if learner:
         cells = []
-        for name in ("simulated", "video_games"):
-            part = learner.get(name) or {}
-            if "auc_gain" in part:
-                cells += [f"{part['auc_gain']:+.4f}", f"{part['logloss_gain']:+.4f}"]
-            else:
-                cells += ["n/a", "n/a"]
+        for n in names:
+            cells += _gains(learner.get(n) or {})
         lines.append("| linear_part (blend vs w = 1) | " + " | ".join(cells) + " |")
+    texts = [n for n in names if "without_text" in bench[n]]
+    if texts:
+        cells = []
+        for n in names:
+            sec, without = bench[n], bench[n].get("without_text")
+            gain = None
+            if without is not None:
+                gain = {
+                    "auc_gain": sec["model"]["auc"] - without["auc"],
+                    "logloss_gain": without["logloss"] - sec["model"]["logloss"],
+                }
+            cells += _gains(gain or {})
+        lines.append("| text (the spec minus `text`, retrained) | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _label(name: str) -> str:
+    return name.replace("_", " ")
+
+
+def _gains(part: dict[str, Any]) -> list[str]:
+    if "auc_gain" in part:
+        return [f"{part['auc_gain']:+.4f}", f"{part['logloss_gain']:+.4f}"]
+    return ["n/a", "n/a"]
 
 
 def _recipe_line(recipe: dict[str, Any], calibrator: str | None) -> str:

@@ -477,6 +477,79 @@ def in_process_compare_us(scorer: Any, concepts: list[dict[str, Any]], repeats: 
     }
 
 
+def cycled_us(work: Any, items: list[Any], repeats: int = 3000) -> float:
+    """Median µs of ``work(item)``, cycling through ``items`` (distinct texts: no cache of the
+    last texts' n-grams helps, as none helps a product team sending new wordings)."""
+    for item in items[:200]:
+        work(item)
+    times = []
+    for k in range(repeats):
+        item = items[k % len(items)]
+        t0 = time.perf_counter_ns()
+        work(item)
+        times.append(time.perf_counter_ns() - t0)
+    return statistics.median(times) / 1e3
+
+
+def text_concepts(scorer: Any, n: int = 1000) -> list[dict[str, Any]]:
+    """The latest ``n`` launches of the served spec's own history as concepts (their own,
+    distinct words), validated as the API validates them."""
+    from training.dataset import load_launches
+
+    spec = scorer.spec
+    frame = load_launches(spec).frame.tail(n)
+    fields = scorer.schema.names
+    concepts = []
+    for record in frame.to_dict("records"):
+        raw = {k: record[k] for k in fields if k in record and not _gap(record[k])}
+        raw.setdefault(scorer.schema.id_field, f"bench-{len(concepts)}")
+        concepts.append(scorer.schema.validate(raw))
+    return concepts
+
+
+def _gap(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and np.isnan(v))
+
+
+def text_concept(
+    spec_name: str = "product_hunt.yaml", repeats: int = 3000, say: Any = None
+) -> dict[str, Any]:
+    """The in-process cost of scoring a concept with words (the spec's champion, trained first
+    if there is none), against the floor of its own arithmetic (TreeSHAP), beside the simulated
+    default's concept measured in the same run: the whole ``Scorer.score`` (features with the
+    text scores, predict, drivers, phrases), and the text's own parts (the text scores of
+    every text field; their phrases)."""
+    from scoring import store
+    from scoring.scorer import Scorer
+    from training import SPECS, registry
+    from training.pipeline import ensure_champion
+
+    name, version = ensure_champion(SPECS / spec_name, say=say or (lambda _: None))
+    model, version, tag = store.load(registry.export_version(version, name))
+    scorer = Scorer(model, version)
+    concepts = text_concepts(scorer)
+    texts = model.features.text_models
+    base = Scorer(*store.load(champion_tag())[:2])
+    one = random_concepts(1)[0]
+    out: dict[str, Any] = {"spec": model.spec.name, "model_tag": tag, "concepts": len(concepts)}
+    out["in_process_score1_us"] = cycled_us(lambda c: scorer.score([c]), concepts, repeats)
+    out["in_process_floor_us"] = min(
+        in_process_floor_us(scorer, c, repeats // 10) for c in concepts[:10]
+    )
+    out["in_process_over_floor"] = out["in_process_score1_us"] / out["in_process_floor_us"]
+    out["text_scores_us"] = cycled_us(
+        lambda c: [m.scores([c.get(col)]) for col, m in texts.items()], concepts, repeats
+    )
+    out["phrases_us"] = cycled_us(
+        lambda c: [m.phrases(c.get(col)) for col, m in texts.items()], concepts, repeats
+    )
+    out["simulated_in_process_score1_us"] = in_process_us(base, one, repeats)[0]
+    out["simulated_in_process_floor_us"] = in_process_floor_us(base, one, repeats)
+    out["text_over_simulated"] = out["in_process_score1_us"] / out["simulated_in_process_score1_us"]
+    out["load_avg_1m_at_start"] = os.getloadavg()[0]
+    return out
+
+
 # ---- environment and targets ------------------------------------------------------------------
 def environment() -> dict[str, Any]:
     cpu = ""
@@ -571,7 +644,30 @@ def summary(result: dict[str, Any], soak: bool = False) -> str:
         ratio = result["score1_over_noop_same_settings_rps"]
         lines.append(f"| score1_over_noop_same_settings_rps | {ratio:.2f}× | reported |  |")
     errors = sum(result["errors"].values())
-    return "\n".join(lines) + f"\n\nerrors in all runs: {errors}; {where}"
+    text = f"\n\n{text_summary(result['text_concept'])}" if "text_concept" in result else ""
+    return "\n".join(lines) + f"\n\nerrors in all runs: {errors}; {where}{text}"
+
+
+def text_summary(text: dict[str, Any]) -> str:
+    """Markdown of :func:`text_concept`'s numbers."""
+    rows = [
+        (
+            "in_process_score1_us",
+            f"µs, Scorer.score of a {text['spec']} concept (its own words, "
+            f"cycling through {text['concepts']}): features, text scores, predict, drivers, "
+            "phrases",
+        ),
+        ("in_process_floor_us", "µs, its model's own arithmetic: TreeSHAP"),
+        ("text_scores_us", "µs, the text scores of its text fields alone"),
+        ("phrases_us", "µs, their phrases alone"),
+        ("simulated_in_process_score1_us", "µs, the simulated default's concept, same run"),
+        ("simulated_in_process_floor_us", "µs, its floor, same run"),
+    ]
+    lines = ["| text concept | value |", "|---|---|"]
+    lines += [f"| `{name}` | {text[name]:.1f} {unit} |" for name, unit in rows]
+    lines.append(f"| in_process_over_floor | {text['in_process_over_floor']:.2f}× |")
+    lines.append(f"| text_over_simulated | {text['text_over_simulated']:.2f}× |")
+    return "\n".join(lines) + f"\n\nload {text['load_avg_1m_at_start']:.1f} at start"
 
 
 # ---- champion ---------------------------------------------------------------------------------
@@ -609,6 +705,7 @@ def run(duration_s: float = 10.0, progress: bool = True) -> dict[str, Any]:
     res["in_process_floor_us"] = in_process_floor_us(scorer, one)
     res["in_process_over_floor"] = res["in_process_score1_us"] / res["in_process_floor_us"]
     res.update(in_process_compare_us(scorer, concepts))
+    res["text_concept"] = text_concept()
     steps.update()
 
     warm = min(3.0, duration_s)

@@ -303,6 +303,9 @@ def bench_quality(
     video_games_data: Annotated[
         Path | None, typer.Option(help="Video games CSV (default: the spec's source).")
     ] = None,
+    product_hunt_data: Annotated[
+        Path | None, typer.Option(help="Product Hunt CSV (default: the spec's source).")
+    ] = None,
     tune_trials: Annotated[
         int, typer.Option(help="Optuna trials per dataset first (0 = config.yaml params).")
     ] = 0,
@@ -310,18 +313,19 @@ def bench_quality(
 ) -> None:
     """The model against baselines and the Bayes limit.
 
-    On simulated and video-game launches -> JSON."""
+    On simulated, video-game and Product Hunt launches (there also without its text) -> JSON."""
     from benchmarks.quality import markdown_tables, run_benchmark
 
     result = run_benchmark(
         sim_rows=sim_rows,
         sim_seed=seed,
         video_games_data=video_games_data,
+        product_hunt_data=product_hunt_data,
         tune_trials=tune_trials,
         with_ablation=ablation,
     )
     _write_json(out, result)
-    for name in ("simulated", "video_games"):
+    for name in ("simulated", "video_games", "product_hunt"):
         m = result[name]["model"]
         typer.echo(
             f"{name}: AUC {m['auc']:.4f} {m['auc_ci']} log loss {m['logloss']:.4f} "
@@ -409,6 +413,13 @@ def bench_serve(
         bool, typer.Option(help="Instead: the soak (32 connections; errors, RSS growth).")
     ] = False,
     soak_seconds: Annotated[float, typer.Option(help="Soak length.", min=1)] = 60.0,
+    text_only: Annotated[
+        bool,
+        typer.Option(
+            help="Instead: only the in-process cost of a concept with words (Product Hunt), "
+            "written into OUT's text_concept, the rest of OUT kept."
+        ),
+    ] = False,
 ) -> None:
     """The service against a no-op one and MLflow's.
 
@@ -416,6 +427,13 @@ def bench_serve(
     127.0.0.1 -> JSON (the targets are reported, not asserted)."""
     from benchmarks import serve as bench
 
+    if text_only:
+        text = bench.text_concept(say=lambda m: typer.echo(m, err=True))
+        kept = json.loads(out.read_text()) if out.exists() else {}
+        _write_json(out, kept | {"text_concept": text})
+        typer.echo(bench.text_summary(text))
+        typer.echo(f"{out} written (text_concept)")
+        return
     result = bench.soak(duration_s=soak_seconds) if soak else bench.run(duration)
     _write_json(out, result)
     typer.echo(bench.summary(result, soak))

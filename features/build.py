@@ -15,8 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from features.columns import hour_key
 from features.profile import InputProfile
-from features.spec import CountPair, DatasetSpec, EntityHistory
+from features.spec import CountPair, DatasetSpec, EntityHistory, text_feature
+from features.text import TextModel
 
 Columns = Mapping[str, np.ndarray]
 _MISSING = "\x00missing"
@@ -25,6 +27,9 @@ _NO_HISTORY = EntityHistory()  # the default: track record only
 # period does, before its out-of-time test); this long after that, trends the model never saw
 # may have moved the market, so the answer says so
 DATE_HORIZON_DAYS = 730
+# a text most of whose n-grams training never saw (another language, a new jargon) gets a
+# text score close to the intercept: the answer says so
+UNSEEN_TEXT = 0.5
 
 
 def as_days(values: np.ndarray) -> np.ndarray:
@@ -344,6 +349,8 @@ class FeatureBuilder:
     example: dict[str, Any] = field(default_factory=dict)
     # the training inputs' distributions, frozen for drift monitoring (features.profile)
     input_profile: InputProfile | None = None
+    # text column -> its text model (features.text), fitted by training.text
+    text_models: dict[str, TextModel] = field(default_factory=dict)
     # categorical column -> open or closed, and why (None in models saved before: the spec's)
     vocabularies: dict[str, VocabularyChoice] = field(default_factory=dict)
 
@@ -355,16 +362,25 @@ class FeatureBuilder:
         label: np.ndarray,
         spec: DatasetSpec,
         outcome: np.ndarray | None = None,
+        text_models: Mapping[str, TextModel] | None = None,
     ) -> FeatureBuilder:
         """Learn the feature state from the training history. ``outcome`` (the spec's
-        ``outcome_column``) is needed only by entity histories with ``outcome: true``."""
+        ``outcome_column``) is needed only by entity histories with ``outcome: true``;
+        ``text_models`` (one per text column, fitted on the same history by
+        ``training.text``) only by a spec with ``text``."""
         n = len(label)
         if outcome is None and any(h.outcome for h in spec.entity_history.values()):
             raise ValueError(
                 f"spec {spec.name!r} asks for entity outcome histories: pass the "
                 f"{spec.outcome_column!r} column as outcome"
             )
-        fb = cls(spec)
+        missing_text = [c for c in spec.text_columns() if c not in (text_models or {})]
+        if missing_text:
+            raise ValueError(
+                f"spec {spec.name!r} has text columns without a text model: "
+                f"{', '.join(missing_text)} (training.text fits them)"
+            )
+        fb = cls(spec, text_models=dict(text_models or {}))
         days = as_days(columns[spec.date_column])
         for col in spec.categorical:
             values = np.asarray(columns[col]).astype(str)
@@ -425,16 +441,25 @@ class FeatureBuilder:
         out += [(f"{c}_vs_{g}_median", c) for c, g in s.relative.items()]
         out += [("month", s.date_column)] if not s.date_is_year else []
         out += [(f"days_to_{m:02d}{d:02d}", s.date_column) for m, d in s.festivals]
+        out += [(f"launch_{t}", s.date_column) for t in s.timing]
         for p in s.count_pairs:
             src = p.successes or p.rate
             out += [(f"{p.name}_n", p.trials), (f"{p.name}_rate_eb", src), (f"{p.name}_lift", src)]
         for e in s.entities:
             out += [(f"{e}_{x}", e) for x in history_suffixes(s.entity_history.get(e))]
+        out += [(text_feature(c), c) for c in s.text_columns()]
         return out
 
     @property
     def categorical_features(self) -> list[str]:
-        return list(self.spec.categorical)
+        weekday = ["launch_weekday"] if "weekday" in self.spec.timing else []
+        return [*self.spec.categorical, *weekday]
+
+    @property
+    def text_features(self) -> dict[str, int]:
+        """Text column -> the matrix column of its text score."""
+        names = self.feature_names
+        return {c: names.index(text_feature(c)) for c in self.spec.text_columns()}
 
     def transform(self, columns: Columns) -> np.ndarray:
         """Columns -> float64 matrix (n, n_features). Unknown categories become NaN.
@@ -473,12 +498,15 @@ class FeatureBuilder:
             feats.append(dates.astype("datetime64[M]").astype(np.int64) % 12 + 1.0)
         if s.festivals:
             feats += list(_days_to_next(dates, s.festivals))
+        feats += self._timing(columns, days)
         if s.count_pairs:
             feats += self._pair_features(columns, n)
         for col in s.entities:
             hist = s.entity_history.get(col)
             by_name = self.track_records[col].features(np.asarray(columns[col]), days, hist)
             feats += [by_name[x] for x in history_suffixes(hist)]
+        for col in s.text_columns():
+            feats.append(self.text_models[col].scores(np.asarray(columns[col], dtype=object)))
         if not feats:
             return np.empty((n, 0))
         return np.ascontiguousarray(np.array(feats, dtype=float).T)
@@ -506,6 +534,17 @@ class FeatureBuilder:
             hi = np.array([[self.numeric_ranges[c][1]] for c in names], dtype=float)
             bounds = self.__dict__["_bounds_"] = (names, lo, hi)
         return bounds
+
+    def _timing(self, columns: Columns, days: np.ndarray) -> list[np.ndarray]:
+        """The spec's ``timing`` features: weekday (Monday 0; 1970-01-01 was a Thursday) and
+        hour of launch as written (``features.columns``)."""
+        out = []
+        for t in self.spec.timing:
+            if t == "weekday":
+                out.append((days + 3) % 7 + 0.0)
+            else:
+                out.append(np.asarray(columns[hour_key(self.spec)], dtype=float))
+        return out
 
     def _pair_features(self, columns: Columns, n: int) -> list[np.ndarray]:
         """Per count pair: trials, shrunk rate, lift of the rate over its prior (log-odds);
@@ -570,6 +609,14 @@ class FeatureBuilder:
                         f"latest training launch ({_iso(latest)}): the model has not seen "
                         "what changed since"
                     )
+        for col, model in self.text_models.items():
+            unseen = model.unseen_share(np.asarray(columns[col], dtype=object)).tolist()
+            for i, share in enumerate(unseen):
+                if share > UNSEEN_TEXT:  # False for NaN (no n-gram at all)
+                    out[i].append(
+                        f"{col}: {share:.0%} of its n-grams never appeared in training: its "
+                        "text score says little"
+                    )
         # A test is too small to say much when, for every rate it measured, the prior still
         # outweighs it. Per pair this would fire on every test: a rate that hardly varies
         # between concepts (the share of samples tried, in the simulator) has a prior of
@@ -602,6 +649,7 @@ class FeatureBuilder:
             "missing_inputs": self.missing_inputs,
             "example": self.example,
             "input_profile": self.input_profile.to_dict() if self.input_profile else None,
+            "text_models": {k: v.to_dict() for k, v in self.text_models.items()},
             "vocabularies": {k: v.to_dict() for k, v in self.vocabularies.items()},
         }
 
@@ -624,6 +672,7 @@ class FeatureBuilder:
             input_profile=InputProfile.from_dict(d["input_profile"])
             if d.get("input_profile")
             else None,
+            text_models={k: TextModel.from_dict(v) for k, v in d.get("text_models", {}).items()},
             vocabularies={k: VocabularyChoice(**v) for k, v in d.get("vocabularies", {}).items()},
         )
 

@@ -6,6 +6,11 @@ bin for missing values. The population stability index of recent concepts agains
 ``sum((a - e) * ln(a / e))`` over the bins (shares floored at ``FLOOR`` so an empty bin stays
 finite), read with the usual thresholds: below 0.1 stable, from 0.25 act. The date is left out:
 launches always move forward in time.
+
+A text field (the spec's ``text``) is profiled by its text score (decile bins, as a number) and
+the share of its n-grams the text model never saw; the training reference is the latest time
+fold's out-of-fold scores (``training.text``): what the served text model gives texts it did not
+see, as it gives new concepts (its scores of its own training texts would be more extreme).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from features.spec import DatasetSpec
+from features.text import TextModel
 
 N_BINS = 10
 MAX_LEVELS = 50
@@ -30,14 +36,16 @@ Level = Literal["stable", "watch", "act", "too few"]
 
 @dataclass(frozen=True)
 class FieldProfile:
-    kind: Literal["number", "category"]
+    kind: Literal["number", "category", "text"]
     shares: list[float]  # per bin, the missing-value bin last
-    edges: list[float] | None = None  # numbers: inner bin edges
+    edges: list[float] | None = None  # numbers and text scores: inner bin edges
     levels: list[str] | None = None  # categories: one bin each, then "other"
+    unseen: float | None = None  # text: the mean share of n-grams outside the vocabulary
 
     def bins(self, values: Any) -> np.ndarray:
-        """The bin of each value (the last bin: missing)."""
-        if self.kind == "number":
+        """The bin of each value (the last bin: missing); a text field's values are its text
+        scores."""
+        if self.kind in ("number", "text"):
             x = np.asarray(values, dtype=float)
             out = np.searchsorted(np.asarray(self.edges), x, side="right")
             return np.where(np.isfinite(x), out, len(self.shares) - 1)
@@ -53,9 +61,12 @@ class FieldProfile:
 @dataclass(frozen=True)
 class FieldDrift:
     field: str
-    psi: float | None  # None: too few concepts to say
+    psi: float | None  # None: too few concepts to say; of a text field, of its text score
     n: int
     level: Level
+    # a text field: the mean share of n-grams its text model never saw, recent and in training
+    unseen_ngrams: float | None = None
+    unseen_ngrams_training: float | None = None
 
 
 @dataclass(frozen=True)
@@ -66,7 +77,7 @@ class InputProfile:
     def fit(cls, columns: dict[str, Any], spec: DatasetSpec) -> InputProfile:
         fields = {}
         for col in spec.input_columns():
-            if col == spec.date_column:
+            if col == spec.date_column or col in spec.text_columns():  # see with_text
                 continue
             values = np.asarray(columns[col])
             if col in spec.categorical or col in spec.entities or values.dtype.kind in "OUS":
@@ -75,8 +86,26 @@ class InputProfile:
                 fields[col] = _number_profile(values.astype(float))
         return cls(fields)
 
-    def drift(self, columns: dict[str, Any], min_rows: int = MIN_ROWS) -> list[FieldDrift]:
-        """PSI of ``columns`` (recent concepts) against training, per field, largest first."""
+    def with_text(self, reference: dict[str, tuple[np.ndarray, np.ndarray]]) -> InputProfile:
+        """This profile plus one text field per ``reference`` entry: (text scores, unseen
+        n-gram shares) of texts its text model did not see (see the module doc)."""
+        fields = dict(self.fields)
+        for name, (scores, unseen) in reference.items():
+            number = _number_profile(np.asarray(scores, dtype=float))
+            known = np.asarray(unseen, dtype=float)
+            known = known[np.isfinite(known)]
+            mean = float(known.mean()) if len(known) else None
+            fields[name] = FieldProfile("text", number.shares, edges=number.edges, unseen=mean)
+        return InputProfile(fields)
+
+    def drift(
+        self,
+        columns: dict[str, Any],
+        min_rows: int = MIN_ROWS,
+        text_models: dict[str, TextModel] | None = None,
+    ) -> list[FieldDrift]:
+        """PSI of ``columns`` (recent concepts) against training, per field, largest first
+        (``text_models``: the model's, to score its text fields)."""
         out = []
         for name, profile in self.fields.items():
             if name not in columns:
@@ -85,11 +114,20 @@ class InputProfile:
             if n < min_rows:
                 out.append(FieldDrift(name, None, n, "too few"))
                 continue
-            value = psi(np.asarray(profile.shares), profile.shares_of(columns[name]))
+            values, unseen = columns[name], None
+            if profile.kind == "text":
+                if not text_models or name not in text_models:
+                    continue
+                texts = np.asarray(values, dtype=object)
+                values = text_models[name].scores(texts)
+                shares = text_models[name].unseen_share(texts)
+                shares = shares[np.isfinite(shares)]
+                unseen = float(shares.mean()) if len(shares) else None
+            value = psi(np.asarray(profile.shares), profile.shares_of(values))
             level: Level = (
                 "act" if value >= PSI_ACT else "watch" if value >= PSI_WATCH else "stable"
             )
-            out.append(FieldDrift(name, value, n, level))
+            out.append(FieldDrift(name, value, n, level, unseen, profile.unseen))
         return sorted(out, key=lambda d: -(d.psi if d.psi is not None else -1.0))
 
     def to_dict(self) -> dict[str, Any]:

@@ -39,7 +39,7 @@ from pydantic_core import PydanticCustomError
 from features.build import FeatureBuilder
 from features.spec import DatasetSpec, InputInfo
 
-Kind = Literal["id", "date", "year", "category", "entity", "number", "count"]
+Kind = Literal["id", "date", "datetime", "year", "category", "entity", "number", "count", "text"]
 MAX_COUNT = 1_000_000_000
 MAX_TEXT = 128
 # what a field says of the history it was fitted on (not part of the API it takes)
@@ -65,6 +65,7 @@ class InputField:
     default: Any = None
     pre_test: bool = False  # part of the small-sample test
     seen: tuple[float, float] | None = None  # training range of a number
+    max_length: int | None = None  # text: the longest text taken, in characters
     # a category: {"open", "source" (spec or inferred), "why"} (features.build.VocabularyChoice)
     vocabulary: dict[str, Any] | None = None
 
@@ -72,6 +73,10 @@ class InputField:
         """The pydantic type of the field (constraints included)."""
         if self.kind == "date":
             t: Any = dt.date
+        elif self.kind == "datetime":
+            t = dt.datetime
+        elif self.kind == "text":
+            t = Annotated[str, Field(strict=True, max_length=self.max_length)]
         elif self.kind in ("year", "count"):
             t = Annotated[StrictInt, Field(**self.bounds)]
         elif self.kind == "number":
@@ -95,14 +100,16 @@ class InputField:
             "required": self.required,
             "default": self.default,
             "pre_test": self.pre_test,
+            "max_length": self.max_length,
             "vocabulary": self.vocabulary,
         }
 
 
 @dataclass(frozen=True)
 class Lever:
-    """An input ``/whatif`` may sweep. kind: number, count, date, year or sample_size (the
-    small-sample test's size: its counts are scaled along at the concept's rates)."""
+    """An input ``/whatif`` may sweep. kind: number, count, date, datetime (a launch date with
+    its time of day), year or sample_size (the small-sample test's size: its counts are scaled
+    along at the concept's rates)."""
 
     name: str
     kind: str
@@ -319,12 +326,22 @@ def _fields(spec: DatasetSpec, trained: FeatureBuilder) -> list[InputField]:
         bounds: dict[str, float] = {}
         known: tuple[str, ...] = ()
         values = None
+        max_length = None
         vocabulary: dict[str, Any] | None = None
         if col == spec.date_column:
             kind: Kind = "year" if spec.date_is_year else "date"
+            what = "Launch year, e.g. 2016." if kind == "year" else "Launch date (YYYY-MM-DD)."
             if kind == "year":
                 bounds = {"ge": 1, "le": 9999}
-            what = "Launch year, e.g. 2016." if kind == "year" else "Launch date (YYYY-MM-DD)."
+            elif "hour" in spec.timing:
+                kind = "datetime"
+                what = (
+                    "Launch date and time (ISO 8601, e.g. 2022-12-01T00:01:00-08:00): the day "
+                    "and hour as written count."
+                )
+        elif col in spec.text_columns():
+            kind, max_length = "text", spec.text_field(col).max_length
+            what = f"{col}: the concept's own words (at most {max_length} characters)."
         elif col in spec.categorical:
             kind, vocab = "category", tuple(trained.vocab.get(col, ()))
             closed = not trained.vocabulary_open(col) and vocab  # nothing seen: nothing to close on
@@ -367,6 +384,7 @@ def _fields(spec: DatasetSpec, trained: FeatureBuilder) -> list[InputField]:
                 default=default,
                 pre_test=col in pre_test,
                 seen=trained.numeric_ranges.get(col),
+                max_length=max_length,
                 vocabulary=vocabulary,
             )
         )
@@ -387,7 +405,7 @@ def _example(
             v = int(v)
         elif f.kind == "number":
             v = float(v)
-        elif f.kind in ("category", "entity"):
+        elif f.kind in ("category", "entity", "text"):
             v = str(v)
         example[name] = v
     return example
@@ -395,5 +413,5 @@ def _example(
 
 def _lever(f: InputField, spec: DatasetSpec) -> Lever:
     kind = "sample_size" if f.name == spec.sample_size_column() else f.kind
-    unit = f.unit or {"date": "date", "year": "year"}.get(f.kind, "")
+    unit = f.unit or {"date": "date", "datetime": "date and time", "year": "year"}.get(f.kind, "")
     return Lever(f.name, kind, unit, f.bounds, f.seen)

@@ -140,6 +140,31 @@ class InputInfo(_Strict):
         return self.default is not None
 
 
+class TextField(_Strict):
+    """A column of the concept's own words (name, claims, description), scored by a text model
+    of its own (``features.text``); in the spec a column name alone, or these keys."""
+
+    column: str
+    analyzer: Literal["char", "word"] = Field(
+        "char",
+        description="char: character n-grams within each token (works for languages written "
+        "without spaces, such as Chinese); word: n-grams of whole words.",
+    )
+    ngram_range: tuple[int, int] = Field(
+        (1, 4), description="Shortest and longest n-gram (characters or words)."
+    )
+    max_length: int = Field(
+        1000, ge=1, le=100_000, description="Longest text the API takes, in characters."
+    )
+
+    @model_validator(mode="after")
+    def _range(self) -> TextField:
+        lo, hi = self.ngram_range
+        if not 1 <= lo <= hi <= 8:
+            raise ValueError(f"text {self.column!r}: ngram_range needs 1 <= low <= high <= 8")
+        return self
+
+
 class Filter(_Strict):
     year_from: int | None = None
     year_to: int | None = None
@@ -205,6 +230,16 @@ class DatasetSpec(_Strict):
         description="Columns /whatif may sweep; default: numeric inputs, the date and the "
         "small-sample test's size.",
     )
+    text: list[TextField] = Field(
+        default_factory=list,
+        description="Columns of the concept's own words, e.g. [name, tagline]; each scored by "
+        "a text model fitted inside each time fold (features.text, training.text).",
+    )
+    timing: list[Literal["weekday", "hour"]] = Field(
+        default_factory=list,
+        description="Launch timing features from the date column: weekday, and hour (the date "
+        "is then a timestamp, its hour as written in its own offset).",
+    )
     filter: Filter = Field(default_factory=Filter)
     test_fraction: float = Field(0.2, gt=0, lt=1, description="Latest share held out as test.")
     test_from_year: int | None = Field(None, description="Test = launches from this year on.")
@@ -221,6 +256,12 @@ class DatasetSpec(_Strict):
             )
         return v
 
+    @field_validator("text", mode="before")
+    @classmethod
+    def _text_fields(cls, v: Any) -> Any:
+        # a column name alone takes every default
+        return [{"column": t} if isinstance(t, str) else t for t in v or []]
+
     @model_validator(mode="after")
     def _consistent(self) -> DatasetSpec:
         if self.test_from_year is not None and self.test_from_date is not None:
@@ -228,6 +269,14 @@ class DatasetSpec(_Strict):
         if self.date_is_year and self.date_format is not None:
             raise ValueError("date_format: the date column holds years (date_is_year)")
         inputs = set(self.input_columns())
+        typed = set(self.categorical) | set(self.numeric) | set(self.entities) | {self.date_column}
+        for col in self.text_columns():
+            if col in typed:
+                raise ValueError(f"text {col!r}: already a {self._role(col)} column")
+        if len(set(self.text_columns())) != len(self.text):
+            raise ValueError("text: a column is listed twice")
+        if self.timing and self.date_is_year:
+            raise ValueError("timing: the date column holds years (date_is_year)")
         for col in self.leakage:
             if col in inputs:
                 raise ValueError(f"column {col!r} is declared leakage but used as a feature")
@@ -286,6 +335,23 @@ class DatasetSpec(_Strict):
             return self.outcome_column
         return self.horizons()[-1][0]
 
+    def _role(self, col: str) -> str:
+        roles = {"categorical": self.categorical, "numeric": self.numeric}
+        roles |= {"entity": self.entities, "date": [self.date_column]}
+        return next(k for k, cols in roles.items() if col in cols)
+
+    def text_columns(self) -> list[str]:
+        """The columns of the concept's own words (``text``), in the spec's order."""
+        return [t.column for t in self.text]
+
+    def feature_monotone(self) -> dict[str, int]:
+        """Feature -> the sign its effect is bound to: the ``monotone`` numbers, and every text
+        score (+1: a phrase that raises the text score never lowers the answer)."""
+        return {**self.monotone, **{text_feature(c): 1 for c in self.text_columns()}}
+
+    def text_field(self, column: str) -> TextField:
+        return next(t for t in self.text if t.column == column)
+
     def sample_size_column(self) -> str | None:
         """The small-sample test's size: the trials of a pre-test pair that no other pair
         counts as successes (samples sent, in the simulator)."""
@@ -306,6 +372,7 @@ class DatasetSpec(_Strict):
         cols = [self.date_column, *self.categorical, *self.numeric, *self.entities]
         for p in self.count_pairs:
             cols += [p.trials, p.successes or p.rate]  # type: ignore[list-item]
+        cols += self.text_columns()
         return list(dict.fromkeys(cols))
 
     def pre_test_columns(self) -> list[str]:
@@ -326,6 +393,11 @@ class DatasetSpec(_Strict):
             # a clone that does not sit beside shared/: look in the folder the setting names
             return shared / path.name
         return path
+
+
+def text_feature(column: str) -> str:
+    """The feature holding a text column's score (``features.text``)."""
+    return f"{column}_text_score"
 
 
 def load_spec(path: str | Path) -> DatasetSpec:

@@ -141,7 +141,9 @@ class HitModel:
         """PSI per input field of ``columns`` (recent concepts) against the training inputs
         (empty for models saved before profiles were kept)."""
         profile = self.features.input_profile
-        return profile.drift(columns) if profile is not None else []
+        if profile is None:
+            return []
+        return profile.drift(columns, text_models=self.features.text_models)
 
     @functools.cached_property
     def concept_schema(self) -> ConceptSchema:

@@ -48,8 +48,8 @@ def coerce(kind: str, v: Any) -> Any:
     otherwise the cell unchanged, so the schema rejects it with its own message."""
     if isinstance(v, np.generic):
         v = v.item()
-    if isinstance(v, pd.Timestamp):
-        v = v.date().isoformat()
+    if isinstance(v, pd.Timestamp):  # a launch time keeps its time of day (timing: hour)
+        v = v.isoformat() if kind == "date-time" else v.date().isoformat()
     try:
         if kind == "integer" and not isinstance(v, bool):
             f = float(v)
@@ -62,10 +62,15 @@ def coerce(kind: str, v: Any) -> Any:
 
 
 def json_types(model: type[BaseModel]) -> dict[str, str]:
-    """Field -> the JSON type a request model asks for ("integer", "number", "string")."""
+    """Field -> the JSON type a request model asks for ("integer", "number", "string"), or
+    "date-time" for a string holding a timestamp."""
     out = {}
     for name, prop in model.model_json_schema(by_alias=True)["properties"].items():
-        types = [prop.get("type")] + [a.get("type") for a in prop.get("anyOf", [])]
+        options = [prop, *prop.get("anyOf", [])]
+        if any(o.get("format") == "date-time" for o in options):
+            out[name] = "date-time"
+            continue
+        types = [o.get("type") for o in options]
         out[name] = next((t for t in types if t and t != "null"), "string")
     return out
 
@@ -113,6 +118,10 @@ def flatten(scored: dict[str, Any]) -> dict[str, Any]:
         out[f"driver_{k + 1}_field"] = top["field"]
         out[f"driver_{k + 1}_log_odds"] = top["log_odds"]
     out["drivers_other_fields_log_odds"] = drivers["other_fields"]
+    for column, text in (scored.get("phrases") or {}).items():  # a spec with text fields
+        out[f"{column}_text_score"] = text["text_score"]
+        for way in ("up", "down"):
+            out[f"{column}_phrases_{way}"] = "; ".join(p["phrase"] for p in text[way])
     out["warnings"] = "; ".join(scored["warnings"])
     out["model_version"] = scored["model_version"]
     out["request_id"] = scored["request_id"]
@@ -130,6 +139,7 @@ def answer_columns(scorer: Scorer) -> dict[str, type]:
         "drivers": {"base_value": 0.0, "model_log_odds": 0.0, "top": top, "other_fields": 0.0},
         **dict.fromkeys(("band", "model_version", "request_id"), ""),
         "warnings": [],
+        "phrases": {c: {"text_score": 0.0, "up": [], "down": []} for c in scorer.text_columns},
     }
     out = flatten(typed)
     fc = scorer.model.forecast

@@ -23,6 +23,7 @@ from scoring.funnel import FunnelCards
 from scoring.store import model_name_for
 
 TOP_DRIVERS = 5
+TOP_PHRASES = 3  # per text field and direction
 # band thresholds as percentiles of the category's past launches (serving.responses documents them)
 GO_PERCENTILE, STOP_PERCENTILE = 80.0, 40.0
 
@@ -47,6 +48,8 @@ class Scorer:
             self.fold[i, self.fields.index(source)] = 1.0
         self.norms = _prepare_norms(model.norms)
         self.funnel_cards = FunnelCards.of(model)
+        self.text = model.features.text_features  # text column -> its score's matrix column
+        self.text_columns = list(self.text)
 
     @property
     def has_forecast(self) -> bool:
@@ -129,7 +132,7 @@ class Scorer:
         pre = self.pre_test_probability(post, tested, x_masked)
         warnings = self.model.warnings(cols)[:n]  # the masked twins add nothing
         norms = self.norms_for(concepts, post)
-        return [
+        out = [
             {
                 "request_id": request_id,
                 "concept_id": c[self.schema.id_field],
@@ -142,6 +145,71 @@ class Scorer:
             }
             for i, c in enumerate(concepts)
         ]
+        # the concept's own words (a spec with text, when explaining): the phrases of each text
+        # field that push the answer up and down; null otherwise
+        for i, (answer, c) in enumerate(zip(out, concepts, strict=True)):
+            answer["phrases"] = (
+                {col: self.phrases(col, c.get(col), x[i, j]) for col, j in self.text.items()}
+                if explain and self.text
+                else None
+            )
+        return out
+
+    def phrases(self, column: str, text: Any, text_score: float) -> dict[str, Any]:
+        """The phrases of one text that raise and lower its text score most (``features.text``:
+        terms in log-odds that sum, with the text model's intercept, to ``text_score``)."""
+        terms = self.model.features.text_models[column].phrases(text)
+        up = sorted((t for t in terms if t[1] > 0), key=lambda t: -t[1])[:TOP_PHRASES]
+        down = sorted((t for t in terms if t[1] < 0), key=lambda t: t[1])[:TOP_PHRASES]
+        return {
+            "text_score": float(text_score),
+            "up": [{"phrase": w, "log_odds": v} for w, v in up],
+            "down": [{"phrase": w, "log_odds": v} for w, v in down],
+        }
+
+    def wordings(
+        self,
+        concept: dict[str, Any],
+        field: str,
+        alternatives: Sequence[str],
+        request_id: str = "",
+    ) -> dict[str, Any]:
+        """The concept scored with each alternative text of one text field (everything else
+        held fixed), best first, each with its change against the concept's own text and its
+        phrases."""
+        if field not in self.text:
+            have = ", ".join(self.text) or "none"
+            raise BadRequest(f"field: {field!r} is not a text field of this model (text: {have})")
+        rows = [{**concept, field: text} for text in alternatives]
+        for k, row in enumerate(rows):
+            try:
+                self.schema.model.model_validate(row)
+            except ValidationError as exc:
+                raise BadRequest(f"alternatives.{k}: {_first_error(exc)}") from exc
+        x = self.model.matrix(self.columns([*rows, concept]))
+        *proba, own_p = self.model.probability(x).tolist()
+        j = self.text[field]
+        own_text = concept.get(field)
+
+        def wording(text: Any, i: int, p: float) -> dict[str, Any]:
+            return {"text": text, "hit_probability": p, **self.phrases(field, text, x[i, j])}
+
+        ranked = sorted(range(len(rows)), key=lambda i: -proba[i])
+        return {
+            "request_id": request_id,
+            "concept_id": concept[self.schema.id_field],
+            "field": field,
+            "current": wording(own_text, len(rows), own_p),
+            "alternatives": [
+                {
+                    "rank": r,
+                    **wording(alternatives[i], i, proba[i]),
+                    "change_vs_current": proba[i] - own_p,
+                }
+                for r, i in enumerate(ranked, start=1)
+            ],
+            "model_version": self.version,
+        }
 
     def drivers(
         self, by_field: np.ndarray, base: np.ndarray, raw: np.ndarray
@@ -209,7 +277,7 @@ class Scorer:
             raise BadRequest(f"concept.{lever}: the lever needs the concept's own value")
         current = _lever_value(concept, sweep)
         asked = _parse_grid(sweep, grid) if grid else default_grid(current, sweep)
-        values = sorted(set(asked))
+        values = sorted(set(asked), key=_order)
         note = None
         if sweep.kind == "sample_size":
             rows, note = self._sample_size_rows(concept, lever, values)
@@ -324,7 +392,7 @@ def default_grid(current: float | dt.date, lever: Lever) -> list[float | dt.date
     """A sensible sweep around the concept's own value (which is always included), inside the
     lever's bounds."""
     v = current
-    if lever.kind == "date":
+    if lever.kind in ("date", "datetime"):  # a datetime keeps its time of day
         return [v + dt.timedelta(days=14 * k) for k in range(-4, 23)]  # type: ignore[operator]
     if lever.kind == "sample_size":
         return sorted({0, 50, 100, 150, 200, 300, 400, 500, 750, 1000, int(v)})  # type: ignore[call-overload]
@@ -352,6 +420,8 @@ def _inside(x: float, bounds: dict[str, float]) -> bool:
 
 def _lever_value(concept: dict[str, Any], lever: Lever) -> float | dt.date:
     v = concept[lever.name]
+    if lever.kind == "datetime":
+        return v if isinstance(v, dt.datetime) else dt.datetime.fromisoformat(str(v))
     if lever.kind == "date":
         return v if isinstance(v, dt.date) else dt.date.fromisoformat(str(v))
     return float(v) if lever.kind == "number" else int(v)
@@ -361,7 +431,9 @@ def _parse_grid(lever: Lever, grid: Sequence[float | dt.date | str]) -> list[flo
     out: list[float | dt.date] = []
     for k, g in enumerate(grid):
         try:
-            if lever.kind == "date":
+            if lever.kind == "datetime":
+                out.append(g if isinstance(g, dt.datetime) else dt.datetime.fromisoformat(str(g)))
+            elif lever.kind == "date":
                 out.append(g if isinstance(g, dt.date) else dt.date.fromisoformat(str(g)))
             elif isinstance(g, dt.date | str):
                 raise TypeError("expected a number")
@@ -376,6 +448,12 @@ def _parse_grid(lever: Lever, grid: Sequence[float | dt.date | str]) -> list[flo
             reason = "expected an ISO date (YYYY-MM-DD)" if lever.kind == "date" else exc
             raise BadRequest(f"grid.{k}: {lever.name}: {reason}") from exc
     return out
+
+
+def _order(value: float | dt.date) -> Any:
+    """A grid value's place: a timestamp by its wall clock (one with an offset and one
+    without cannot be compared otherwise)."""
+    return value.replace(tzinfo=None) if isinstance(value, dt.datetime) else value
 
 
 def _encode(value: float | dt.date) -> Any:

@@ -81,6 +81,39 @@ class CategoryNorms(BaseModel):
     )
 
 
+class Phrase(BaseModel):
+    model_config = _example(phrase="notion", log_odds=0.34)
+
+    phrase: str = Field(
+        description="A word of the text as written (in Chinese or Japanese, a "
+        "run of characters between punctuation marks)."
+    )
+    log_odds: float = Field(
+        description="Its term in the field's text score (log-odds): the summed terms of the "
+        "character or word n-grams inside it. Positive raises the text score."
+    )
+
+
+class TextPhrases(BaseModel):
+    """Which words of one text field push the answer up and down. The model's answer rises with
+    each text score (a monotone constraint at training), so an ``up`` phrase can only raise
+    hit_probability and a ``down`` phrase only lower it."""
+
+    model_config = _example(
+        text_score=-1.42,
+        up=[{"phrase": "notion", "log_odds": 0.34}, {"phrase": "AI", "log_odds": 0.21}],
+        down=[{"phrase": "free", "log_odds": -0.12}],
+    )
+
+    text_score: float = Field(
+        description="The field's text score: log-odds of a hit from its words alone (the text "
+        "model's intercept plus every phrase's term). Its contribution to the answer is the "
+        "field's entry in drivers."
+    )
+    up: list[Phrase] = Field(description="Up to 3 phrases raising it most, largest first.")
+    down: list[Phrase] = Field(description="Up to 3 phrases lowering it most, largest first.")
+
+
 class ScoredConcept(BaseModel):
     model_config = _example(
         request_id="7f3c2a9e0b1d4c8e9a6f5b4c3d2e1f00",
@@ -93,6 +126,7 @@ class ScoredConcept(BaseModel):
         drivers=Drivers.model_config["json_schema_extra"]["example"],  # type: ignore[index]
         warnings=[],
         model_version="3",
+        phrases=None,
     )
 
     request_id: str = REQUEST_ID
@@ -123,6 +157,10 @@ class ScoredConcept(BaseModel):
         "categories never seen in training, a test too small to say much."
     )
     model_version: str = MODEL_VERSION
+    phrases: dict[str, TextPhrases] | None = Field(
+        description="Per text field of the spec (its `text`), the phrases pushing the answer "
+        "up and down most; null for a spec without text fields, or if explain=false."
+    )
 
 
 class SegmentScore(BaseModel):
@@ -203,6 +241,39 @@ class SeasonalPeak(BaseModel):
     month: int = Field(
         description="The month after launch that holds it (month k: days 30(k-1) to 30k)."
     )
+
+
+class Wording(BaseModel):
+    model_config = _example(
+        text="The AI writing assistant for your whole team",
+        hit_probability=0.19,
+        text_score=-1.31,
+        up=[{"phrase": "AI", "log_odds": 0.21}],
+        down=[],
+    )
+
+    text: str = Field(description="The text scored.")
+    hit_probability: float = Field(description="Calibrated P(hit), 0..1, with this text.")
+    text_score: float = Field(description="The field's text score (log-odds, words alone).")
+    up: list[Phrase] = Field(description="Up to 3 phrases raising it most.")
+    down: list[Phrase] = Field(description="Up to 3 phrases lowering it most.")
+
+
+class RankedWording(Wording):
+    rank: int = Field(description="1 = the alternative with the highest hit probability.")
+    change_vs_current: float = Field(
+        description="hit_probability minus that of the concept's own text, in probability "
+        "(0.05 = 5 percentage points)."
+    )
+
+
+class WordingsResult(BaseModel):
+    request_id: str = REQUEST_ID
+    concept_id: str = CONCEPT_ID
+    field: str = Field(description="The text field compared.", examples=["tagline"])
+    current: Wording = Field(description="The concept with its own text.")
+    alternatives: list[RankedWording] = Field(description="Each alternative, best first.")
+    model_version: str = MODEL_VERSION
 
 
 class GmvForecast(BaseModel):

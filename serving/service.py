@@ -61,6 +61,7 @@ from serving.responses import (
     ScoreItem,
     TargetResult,
     WhatIfResult,
+    WordingsResult,
     concept_error,
 )
 from serving.settings import bentoml_settings
@@ -116,6 +117,11 @@ OneConcept = Annotated[
     Field(examples=[SCHEMA.example]),
 ]
 Lever = Literal[tuple(SCHEMA.levers)]  # type: ignore[valid-type]
+# /wordings: the spec's text fields (a spec without any answers 400, as /target without segments)
+TEXT_FIELDS = [f for f in SCHEMA.fields if f.kind == "text"]
+TextField = Literal[tuple(f.name for f in TEXT_FIELDS)] if TEXT_FIELDS else str  # type: ignore[valid-type]
+LONGEST_TEXT = max((f.max_length or 0 for f in TEXT_FIELDS), default=1000)
+MAX_WORDINGS = 50
 # the outcome record follows the same spec (a reload to a model with another target is refused)
 OUTCOME = OutcomeSchema(SCHEMA)
 Outcomes = Annotated[
@@ -264,6 +270,35 @@ class HitCompass:
         """Hit probability along a grid of one lever, every other field held fixed."""
         row = concept.model_dump(mode="json", by_alias=True)
         return self._answer("whatif", [row], lambda s, rid: s.whatif(row, lever, grid, rid))  # type: ignore[return-value]
+
+    @bentoml.api(route="/wordings")
+    async def wordings(
+        self,
+        concept: OneConcept,
+        field: Annotated[
+            TextField,
+            Field(
+                description="The text field to compare wordings of.",
+                examples=[TEXT_FIELDS[0].name if TEXT_FIELDS else "tagline"],
+            ),
+        ],
+        alternatives: Annotated[
+            list[Annotated[str, Field(max_length=LONGEST_TEXT)]],
+            Field(
+                min_length=1,
+                max_length=MAX_WORDINGS,
+                description="Alternative texts for that field (names, taglines, claims).",
+                examples=[["The AI writing assistant for teams", "Write faster with AI"]],
+            ),
+        ],
+    ) -> WordingsResult:
+        """Compare wordings: the concept scored with each alternative text of one text field
+        (every other field held fixed), best first, each with the phrases that push it up
+        and down. 400 if the model's spec has no text fields."""
+        row = concept.model_dump(mode="json", by_alias=True)
+        return self._answer(  # type: ignore[return-value]
+            "wordings", [row], lambda s, rid: s.wordings(row, field, alternatives, rid)
+        )
 
     @bentoml.api(route="/forecast")
     async def forecast(self, concepts: Concepts) -> list[ForecastItem]:

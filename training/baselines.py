@@ -23,7 +23,7 @@ from features.spec import DatasetSpec
 from training.boosting import sample_rows
 from training.dataset import to_columns
 from training.evaluate import bootstrap_ci, score
-from training.train import TrainResult
+from training.train import TrainingConfig, TrainResult, fit_recipe
 
 METRICS = ("auc", "logloss", "brier", "ece", "top_decile_precision")
 BAYES_COLUMN = "p_hit_bayes"  # the simulator's oracle, present only on simulated data
@@ -115,19 +115,68 @@ def lightgbm_default_baseline(
     return booster.predict(x_te)
 
 
+def text_only_baseline(
+    train: pd.DataFrame, test: pd.DataFrame, spec: DatasetSpec, folds: int = 4
+) -> np.ndarray:
+    """The words alone, as a data scientist would try first with scikit-learn: per text column
+    a TF-IDF of character n-grams within words (``char_wb``, 1 to 4, sublinear tf, in at least
+    2 texts), side by side, and one logistic regression, its C chosen on the latest of
+    ``folds`` expanding time folds of the training period (by log loss), refitted on all of
+    it. Independent of ``features.text`` on purpose."""
+    from scipy.sparse import hstack
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.metrics import log_loss
+    from threadpoolctl import threadpool_limits
+
+    def texts(frame: pd.DataFrame, col: str) -> list[str]:
+        return frame[col].fillna("").astype(str).tolist()
+
+    def fit(rows: pd.DataFrame) -> tuple[list[TfidfVectorizer], Any]:
+        vecs = [
+            TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True, min_df=2)
+            for _ in spec.text
+        ]
+        pairs = zip(vecs, spec.text, strict=True)
+        return vecs, hstack([v.fit_transform(texts(rows, t.column)) for v, t in pairs]).tocsr()
+
+    def apply(vecs: list[TfidfVectorizer], rows: pd.DataFrame) -> Any:
+        pairs = zip(vecs, spec.text, strict=True)
+        return hstack([v.transform(texts(rows, t.column)) for v, t in pairs]).tocsr()
+
+    y = train["label"].to_numpy()
+    cut = int(len(train) * folds / (folds + 1))  # the latest time block validates
+    early, late = train.iloc[:cut], train.iloc[cut:]
+    with threadpool_limits(1):  # OpenMP threads spin against every other busy core
+        vecs, x_early = fit(early)
+        x_late = apply(vecs, late)
+        losses = {}
+        for c in (0.1, 0.3, 1.0, 3.0):
+            lr = LogisticRegression(C=c, max_iter=3000).fit(x_early, y[:cut])
+            losses[c] = log_loss(y[cut:], lr.predict_proba(x_late)[:, 1], labels=[0, 1])
+        vecs, x = fit(train)
+        lr = LogisticRegression(C=min(losses, key=losses.__getitem__), max_iter=3000).fit(x, y)
+        return lr.predict_proba(apply(vecs, test))[:, 1]
+
+
 def baseline_probabilities(result: TrainResult, spec: DatasetSpec) -> dict[str, np.ndarray]:
     """P(hit) on the model's test rows from every baseline, and from the Bayes limit when the
-    data has it (simulated data only)."""
+    data has it (simulated data only). The logistic baseline sees the model's own features,
+    text scores out of fold for its training rows (``training.text``), as the model does."""
     train, test = result.train, result.test
     fb = result.model.features
-    fit = train.iloc[sample_rows(np.arange(len(train)), BASELINE_ROWS)]
+    rows = sample_rows(np.arange(len(train)), BASELINE_ROWS)
+    fit = train.iloc[rows]
     x_fit = fb.transform(to_columns(fit, spec))
+    if (text := result.extras.get("text")) is not None:
+        text.into(x_fit, fb.text_features, rows)
     x_test = fb.transform(to_columns(test, spec))
     out = {
         "base_rate": base_rate_baseline(train, test, spec),
         "logistic": logistic_baseline(fb, x_fit, fit["label"].to_numpy(), x_test),
         "lightgbm_default": lightgbm_default_baseline(fit, test, spec),
     }
+    if spec.text:
+        out["text_only"] = text_only_baseline(fit, test, spec)
     if BAYES_COLUMN in test:
         out["bayes"] = test[BAYES_COLUMN].to_numpy(float)
     return out
@@ -164,3 +213,61 @@ def model_summary(result: TrainResult, n_boot: int = 500) -> dict[str, Any]:
             "oof_logloss": blend["oof_logloss"],
         }
     return out
+
+
+# ---- text ---------------------------------------------------------------------------------------
+def text_quality(result: TrainResult) -> dict[str, dict[str, Any]]:
+    """Per text field, its text model's own quality: on the training period's time folds (out
+    of fold, ``training.text``) and on the test rows (the served text model's score alone)."""
+    stack = result.extras.get("text")
+    if stack is None:
+        return {}
+    y = result.test["label"].to_numpy()
+    out = {}
+    for col, model in result.model.features.text_models.items():
+        p = 1.0 / (1.0 + np.exp(-model.scores(result.test[col].to_numpy(dtype=object))))
+        test = score(y, p)
+        out[col] = {
+            **stack.report[col],
+            "test_auc": round(float(test["auc"]), 5),
+            "test_logloss": round(float(test["logloss"]), 5),
+        }
+    return out
+
+
+def text_ablation(result: TrainResult, config: TrainingConfig) -> dict[str, Any]:
+    """The model without its text scores, on the same rows: the recipe (LightGBM's and the
+    linear part's half-lives and C as chosen with text; the trees and w chosen again on the
+    time folds, then calibrated out of fold) fitted on the training matrix minus the text
+    columns, scored on the test rows. Test metrics and the text's gain (with minus without)."""
+    fb, spec = result.model.features, result.model.spec
+    stack = result.extras.get("text")
+    if stack is None:
+        return {}
+    drop = set(fb.text_features.values())
+    keep = [j for j in range(len(fb.feature_names)) if j not in drop]
+    names = [fb.feature_names[j] for j in keep]
+    x = fb.transform(to_columns(result.train, spec))
+    x_test = fb.transform(to_columns(result.test, spec))
+    choice = result.extras.get("blend")
+    if choice is not None:  # the choices made with text, so the text is all that differs
+        blend = config.blend.model_copy(
+            update={
+                "lgbm_half_life_grid": [choice.lgbm_half_life],
+                "linear_half_life_grid": [choice.linear.half_life],
+                "c_grid": [choice.linear.C],
+            }
+        )
+        config = config.model_copy(update={"blend": blend})
+    y, days = result.train["label"].to_numpy(), result.train["launch_day"]
+    days = days.to_numpy().astype("datetime64[D]").astype(np.int64)
+    cats = [c for c in fb.categorical_features if c in names]
+    recipe = fit_recipe(x[:, keep], y, days, names, cats, spec, result.params, config)
+    p = recipe.calibrator(recipe.log_odds(x_test[:, keep]))
+    without = pick(score(result.test["label"].to_numpy(), p))
+    full = pick(result.test_metrics)
+    return {
+        "without_text": without,
+        "auc_gain": round(full["auc"] - without["auc"], 5),
+        "logloss_gain": round(without["logloss"] - full["logloss"], 5),
+    }

@@ -400,7 +400,7 @@ def choose_blend(
         folds,
         names,
         categorical,
-        spec.monotone,
+        spec.feature_monotone(),
         c_grid,
         linear_half_lives,
         min_frequency,

@@ -31,10 +31,12 @@ def dataset(
 
 
 def booster_params(params: dict[str, Any], spec: DatasetSpec, names: list[str]) -> dict[str, Any]:
-    """``params`` plus the spec's monotone constraints, one per feature in ``names``' order."""
+    """``params`` plus the spec's monotone constraints (``feature_monotone``: text scores
+    too), one per feature in ``names``' order."""
     p = dict(params)
-    if spec.monotone:
-        p["monotone_constraints"] = [spec.monotone.get(n, 0) for n in names]
+    monotone = spec.feature_monotone()
+    if monotone:
+        p["monotone_constraints"] = [monotone.get(n, 0) for n in names]
         p.setdefault("monotone_constraints_method", "advanced")
     return p
 

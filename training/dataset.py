@@ -176,6 +176,8 @@ def load_launches(
         df = df[dates.day.notna()].copy()
         df["launch_day"] = dates.day[dates.day.notna()]
         df["launch_time"] = dates.instant[dates.day.notna()]
+        if "hour" in spec.timing and dates.wall is not None:  # as written, in its own offset
+            df["launch_hour"] = dates.wall[dates.day.notna()].dt.hour.astype(float)
 
     years = df["launch_day"].dt.year
     keep = pd.Series(True, index=df.index)
@@ -344,5 +346,7 @@ def day_numbers(frame: pd.DataFrame) -> np.ndarray:
 
 def to_columns(frame: pd.DataFrame, spec: DatasetSpec) -> dict[str, np.ndarray]:
     """A loaded launch history -> the column mapping the feature builder takes (its launch days
-    were parsed once, by the date rule, into ``launch_day``)."""
-    return from_frame(frame, spec, days=frame["launch_day"].to_numpy())
+    were parsed once, by the date rule, into ``launch_day``, and with ``timing: [hour]`` the
+    hour into ``launch_hour``)."""
+    hours = frame["launch_hour"].to_numpy() if "launch_hour" in frame else None
+    return from_frame(frame, spec, days=frame["launch_day"].to_numpy(), hours=hours)

@@ -76,13 +76,15 @@ HINT = (
 class ParsedDates:
     """A date column parsed: ``day`` (the launch's local day as written, datetime64 at
     midnight) and ``instant`` (UTC), NaT where a value did not parse; what was done, for the
-    data report; and ``notes``, lines worth printing on the console."""
+    data report; and ``notes``, lines worth printing on the console. ``wall``: the local time
+    as written (the launch hour of a spec's ``timing``)."""
 
     day: pd.Series
     instant: pd.Series
     report: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     implausible: int = 0  # values read as times no launch has (left unread), for the check
+    wall: pd.Series | None = None
 
 
 def parse_dates(values: pd.Series, column: str, date_format: str | None = None) -> ParsedDates:
@@ -144,7 +146,7 @@ def _text_dates(
                 f"{differ} of them would read differently {'month' if day_first else 'day'} "
                 "first: set date_format in the spec if that is wrong"
             )
-    return ParsedDates(wall.dt.normalize(), instant.dt.tz_localize("UTC"), report, notes)
+    return ParsedDates(wall.dt.normalize(), instant.dt.tz_localize("UTC"), report, notes, wall)
 
 
 def _unix_by_size(numbers: pd.Series) -> str | None:
@@ -268,5 +270,5 @@ def _offset_text(offset: str) -> str:
 def _datetimes(values: pd.Series) -> ParsedDates:
     if getattr(values.dt, "tz", None) is not None:
         local = values.dt.tz_localize(None)
-        return ParsedDates(local.dt.normalize(), values.dt.tz_convert("UTC"), {})
-    return ParsedDates(values.dt.normalize(), values.dt.tz_localize("UTC"), {})
+        return ParsedDates(local.dt.normalize(), values.dt.tz_convert("UTC"), {}, [], local)
+    return ParsedDates(values.dt.normalize(), values.dt.tz_localize("UTC"), {}, [], values)

@@ -27,6 +27,7 @@ import datetime as dt
 import functools
 import json
 import os
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -54,6 +55,9 @@ from training import evaluate, registry  # noqa: E402
 from training.dataset import to_columns  # noqa: E402
 from training.evaluate import expected_calibration_error, reliability_table  # noqa: E402
 
+# a text field's share of unseen n-grams this much above training's: an alarm (new words,
+# another language: its text score says less than it did)
+UNSEEN_RISE = 0.2
 SCORING_ENDPOINTS = ("score", "batch")  # answers that say how likely a concept is, as sent
 BANDS = ("go", "refine", "stop")
 
@@ -191,9 +195,18 @@ def prediction_drift(
 def alarms(
     drift: list[FieldDrift], live: dict[str, Any] | None = None, promised: float | None = None
 ) -> list[str]:
-    """What crossed a threshold: a field (or the answers) drifted past PSI 0.25, or the live log
-    loss is worse than training's out-of-time test promised even at its interval's best."""
+    """What crossed a threshold: a field (or the answers) drifted past PSI 0.25, a text field's
+    texts hold :data:`UNSEEN_RISE` more of n-grams its text model never saw than training's
+    did, or the live log loss is worse than training's out-of-time test promised even at its
+    interval's best."""
     out = [f"{d.field}: PSI {d.psi:.3f} >= {PSI_ACT}" for d in drift if d.level == "act"]
+    for d in drift:
+        now, then = d.unseen_ngrams, d.unseen_ngrams_training
+        if now is not None and then is not None and now - then >= UNSEEN_RISE:
+            out.append(
+                f"{d.field}: {now:.0%} of its n-grams never seen in training "
+                f"({then:.0%} in training's latest fold): its words moved on"
+            )
     if live and promised is not None and live.get("logloss_ci"):
         low = live["logloss_ci"][0]
         if low > promised:
@@ -383,6 +396,20 @@ def markdown(summary: dict[str, Any]) -> str:
     for d in summary["drift"]:
         value = "–" if d["psi"] is None else f"{d['psi']:.3f}"
         lines.append(f"| {d['field']} | {value} | {d['n']} | {d['level']} |")
+    texts = [d for d in summary["drift"] if d.get("unseen_ngrams") is not None]
+    if texts:
+        lines += [
+            "",
+            "Text fields (PSI above: of the text score): share of n-grams the text model never "
+            "saw, recent concepts vs training's latest fold:",
+            "",
+            "| field | unseen n-grams | in training |",
+            "|---|---|---|",
+        ]
+        for d in texts:
+            then = d.get("unseen_ngrams_training")
+            shown = "–" if then is None else f"{then:.1%}"
+            lines.append(f"| {d['field']} | {d['unseen_ngrams']:.1%} | {shown} |")
     live, trained = summary["live"], summary.get("trained") or {}
     lines += ["", "## Live accuracy"]
     if not live:
@@ -575,6 +602,11 @@ def monitoring_metrics(summary: dict[str, Any]) -> dict[str, float]:
         **{f"live_{k}": live.get(k) for k in METRICS},
         **{f"test_{k}": trained.get(k) for k in METRICS},
         "max_psi": max(psis) if psis else None,
+        **{
+            "unseen_ngrams_" + re.sub(r"[^A-Za-z0-9_.-]", "_", d["field"]): d["unseen_ngrams"]
+            for d in summary["drift"]
+            if d.get("unseen_ngrams") is not None
+        },
         "alarms": len(summary["alarms"]),
         "n_matched": live.get("n", 0),
         "scored": summary["scored"],

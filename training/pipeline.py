@@ -96,7 +96,7 @@ def run_training(
     }
     with tempfile.TemporaryDirectory() as tmp:
         # baselines, bootstrap CI, plots and the Markdown model report, in the same run
-        report = write_run_report(result, spec, Path(tmp) / "report", stages)
+        report = write_run_report(result, spec, Path(tmp) / "report", stages, config)
         with stages("mlflow_logging"):
             version = registry.log_and_register(
                 result.model,

@@ -32,6 +32,7 @@ from training.evaluate import score
 from training.forecast import attach_scoring_extras
 from training.funnel_norms import funnel_norms
 from training.stages import Stages
+from training.text import TextStack, TextTraining, stack_text
 from training.uncertainty import fit_spread
 
 CONFIG_PATH = Path(__file__).with_name("config.yaml")
@@ -163,6 +164,7 @@ class TrainingConfig(BaseModel):
     promotion: Promotion = Field(default_factory=Promotion)
     blend: Blend = Field(default_factory=Blend)
     interval: Interval = Field(default_factory=Interval)
+    text: TextTraining = Field(default_factory=TextTraining)
     experiment: str = Field("hit-compass", description="MLflow experiment of runs and studies.")
 
 
@@ -404,7 +406,8 @@ def _fit_parts(
         return booster, None
     lin = choice.linear
     weight = recency_weights(days, lin.half_life)
-    linear = fit_linear(x, y, names, categorical, spec.monotone, lin.C, weight, min_frequency)
+    monotone = spec.feature_monotone()
+    linear = fit_linear(x, y, names, categorical, monotone, lin.C, weight, min_frequency)
     return booster, linear
 
 
@@ -480,18 +483,33 @@ class Prepared:
     cols: dict[str, np.ndarray]
     y: np.ndarray
     fb: FeatureBuilder
-    x: np.ndarray
+    x: np.ndarray  # the training matrix: text scores out of fold (training.text)
     days: np.ndarray
+    text: TextStack | None = None  # the spec's text models and their out-of-fold scores
 
 
-def prepare(frame: pd.DataFrame, spec: DatasetSpec) -> Prepared:
-    """Split out of time, fit the features on the past, build the training matrix."""
+def prepare(
+    frame: pd.DataFrame, spec: DatasetSpec, config: TrainingConfig | None = None
+) -> Prepared:
+    """Split out of time, fit the features on the past, build the training matrix. With
+    ``text`` in the spec, its text models are stacked along the config's time folds first:
+    the training matrix holds their out-of-fold scores (``training.text``)."""
     train, test = split_out_of_time(frame, spec)
     cols = to_columns(train, spec)
     y = train["label"].to_numpy()
-    fb = FeatureBuilder.fit(cols, y, spec, outcome_of(train, spec))
     days = day_numbers(train)
-    return Prepared(train, test, cols, y, fb, fb.transform(cols), days)
+    text = None
+    if spec.text:
+        config = config or load_config()
+        text = stack_text(cols, y, spec, time_folds(days, config.cv_folds), config.text)
+    models = text.models if text is not None else None
+    fb = FeatureBuilder.fit(cols, y, spec, outcome_of(train, spec), models)
+    x = fb.transform(cols)
+    if text is not None:
+        text.into(x, fb.text_features)
+        if fb.input_profile is not None:
+            fb.input_profile = fb.input_profile.with_text(text.reference)
+    return Prepared(train, test, cols, y, fb, x, days, text)
 
 
 def cross_validate_model(
@@ -580,7 +598,7 @@ def train_model(
     params = {**config.lightgbm, **(params or {})}
     stages = stages or Stages()
     with stages("features"):
-        prep = prepare(frame, spec)
+        prep = prepare(frame, spec, config)
     train, test, cols, y, fb, x = prep.train, prep.test, prep.cols, prep.y, prep.fb, prep.x
     names, cats = fb.feature_names, fb.categorical_features
     recipe = fit_recipe(x, y, prep.days, names, cats, spec, params, config, stages)
@@ -592,6 +610,8 @@ def train_model(
             # (on at most PRE_TEST_ROWS of them)
             rows = sample_rows(np.arange(len(y)), PRE_TEST_ROWS)
             masked = fb.transform(mask_pre_test({k: v[rows] for k, v in cols.items()}, spec))
+            if prep.text is not None:  # out of fold, as in the served model's matrix
+                prep.text.into(masked, fb.text_features, rows)
             pre_test, pre_test_linear = recipe.refit(
                 masked, y[rows], prep.days[rows], names, cats, spec, params,
                 config.blend.min_frequency,
@@ -623,6 +643,9 @@ def train_model(
         test_proba = model.predict_proba(to_columns(test, spec))
         metrics = score(test["label"].to_numpy(), test_proba)
     extras: dict[str, Any] = {"blend": recipe.choice} if recipe.choice is not None else {}
+    if prep.text is not None:
+        extras["text"] = prep.text
+        model.metadata["text"] = prep.text.report
     return TrainResult(
         model, train, test, cv, test_proba, metrics, recipe.calibration, params, extras
     )

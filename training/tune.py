@@ -348,7 +348,7 @@ def tune(
     say(f"study {name}: {before} trials so far; {' and '.join(budget)} {where}")
     try:
         if workers == 1:
-            prep = prepare(frame, spec)
+            prep = prepare(frame, spec, config)
             _optimize(study, prep, config, n_trials, timeout, parent_id, progress=say)
         else:
             job = _Job(frame, spec, name, storage, n_trials, timeout, config, parent_id)
@@ -538,7 +538,7 @@ def _worker(job: _Job, worker: int, barrier: Any, results: Any) -> None:
         if job.parent_run_id is not None:
             registry.configure(job.config.experiment)
         study = open_study(job.study_name, job.storage, resume=True, worker=worker)
-        prep = prepare(job.frame, job.spec)
+        prep = prepare(job.frame, job.spec, job.config)
         ran = _optimize(
             study,
             prep,

@@ -1,6 +1,7 @@
 // The Hit Compass page: the form is built from meta.json (the served model's concept schema),
 // so it follows whatever dataset spec is served. One concept in; /score, /target (with a
-// segment field), /forecast (with an outcome) and /whatif (the picked lever) out.
+// segment field), /forecast (with an outcome) and /whatif (the picked lever) out; with text
+// fields, the phrases that push the answer up and down, and /wordings (alternative texts).
 "use strict";
 
 const form = document.getElementById("concept-form");
@@ -23,6 +24,9 @@ function node(tag, props, ...children) {
 // one form control per field, typed by its kind; the bounds become min/max so the browser
 // stops an out-of-range value before the API has to
 function control(f) {
+  if (f.kind === "text") {
+    return [node("textarea", { name: f.name, required: f.required, maxLength: f.max_length, rows: 2 })];
+  }
   if (f.values) {
     const s = node("select", { name: f.name, required: f.required });
     if (!f.required) s.append(new Option("", "")); // empty = omitted, the API's default
@@ -38,6 +42,10 @@ function control(f) {
     const lo = f.ge ?? f.gt, hi = f.le ?? f.lt;
     if (lo != null) input.min = lo;
     if (hi != null) input.max = hi;
+  } else if (f.kind === "datetime") {
+    // ISO 8601 with its offset, as the API takes it (a datetime-local box would drop the offset)
+    input.maxLength = 40;
+    input.placeholder = "2023-01-10T00:01:00-08:00";
   } else input.maxLength = 128;
   if (!f.known || !f.known.length) return [input];
   // an open vocabulary: suggestions from training, yet any new value may be typed
@@ -51,7 +59,8 @@ function row(f) {
   const unit = f.unit ? ` (${f.unit})` : "";
   const text = node("span", {}, label(f.name) + unit);
   if (f.required) text.append(node("span", { className: "req", title: "required" }, " *"));
-  return node("label", { title: f.description }, text, ...control(f));
+  const className = f.kind === "text" ? "text" : "";
+  return node("label", { title: f.description, className }, text, ...control(f));
 }
 
 async function init() {
@@ -73,9 +82,15 @@ async function init() {
   HitForecast.init(meta); // the fan chart and the funnel card, when the spec has them
   if (!meta.levers.length) $("whatif-card").remove();
   for (const l of meta.levers) $("lever").append(new Option(label(l.name), l.name));
+  const texts = meta.fields.filter((f) => f.kind === "text");
+  if (!texts.length) {
+    $("phrases-card").remove();
+    $("wordings-card").remove();
+  } else for (const f of texts) $("wording-field").append(new Option(label(f.name), f.name));
 
   $("has-test")?.addEventListener("change", toggleTest);
   $("lever")?.addEventListener("change", () => last && step(() => whatif(last)));
+  $("compare-wordings")?.addEventListener("click", () => last && step(() => wordings(last)));
   form.addEventListener("submit", (e) => { e.preventDefault(); step(run); });
   toggleTest();
   document.body.dataset.ready = "true";
@@ -147,7 +162,7 @@ function answered(path, items) {
 
 // body[data-state] = loading / done / error around every round trip (the tests wait on it)
 async function step(work) {
-  const buttons = [$("submit"), $("lever")].filter(Boolean);
+  const buttons = [$("submit"), $("lever"), $("compare-wordings")].filter(Boolean);
   for (const b of buttons) b.disabled = true;
   $("error").hidden = true;
   document.body.dataset.state = "loading";
@@ -177,9 +192,40 @@ async function run() {
   if (target) showTarget(target);
   const forecastOne = forecast && answered("../forecast", forecast);
   if (forecastOne) showForecast(forecastOne);
+  const one = answered("../score", scored);
+  if (one.phrases) showPhrases(one.phrases);
   $("results").hidden = false; // Chart.js sizes its canvases from their shown boxes
   if (forecastOne) HitForecast.showCurve(forecastOne);
   if (funnel) HitForecast.showFunnel(answered("../funnel", funnel));
+}
+
+// per text field: its score and the words that push the answer up and down
+function showPhrases(phrases) {
+  const chip = (p) => node("span", { className: p.log_odds >= 0 ? "chip up" : "chip down",
+    title: `${p.log_odds >= 0 ? "+" : ""}${p.log_odds.toFixed(2)} log-odds` }, p.phrase);
+  const blocks = Object.entries(phrases).map(([field, t]) => node("div", { className: "phrases" },
+    node("b", {}, label(field)), ` (text score ${t.text_score.toFixed(2)}): `,
+    ...(t.up.length ? t.up.map(chip) : [node("i", {}, "nothing up")]), " ",
+    ...(t.down.length ? t.down.map(chip) : [node("i", {}, "nothing down")])));
+  $("phrases").replaceChildren(...blocks);
+}
+
+// alternative texts for one field, one per line: each scored with the rest of the concept
+async function wordings(c) {
+  const field = $("wording-field").value;
+  const alternatives = $("alternatives").value.split("\n").map((t) => t.trim()).filter(Boolean);
+  if (!alternatives.length) throw new Error("type at least one alternative text, one per line");
+  const w = await post("../wordings", { concept: c, field, alternatives });
+  const line = (x, change) => node("tr", {}, node("td", {}, x.text),
+    node("td", { className: "num" }, pct(x.hit_probability)),
+    node("td", { className: "num" }, change == null ? "current" : pts(change)),
+    node("td", {}, [...x.up, ...x.down].map((p) => p.phrase).join(", ")));
+  $("wordings").replaceChildren(
+    node("tr", {}, ...["text", "hit probability", "change", "phrases"].map((h) => node("th", {}, h))),
+    line(w.current, null),
+    ...w.alternatives.map((a) => line(a, a.change_vs_current)),
+  );
+  return w;
 }
 
 function showScore(s, tested) {

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks.quality import ablate, run_benchmark
+from benchmarks.quality import ablate, markdown_tables, run_benchmark
 from training.baselines import METRICS
 from training.dataset import to_columns
 from training.train import TrainResult
@@ -48,9 +48,16 @@ def test_ablation_variants_drop_their_family(small_result: TrainResult) -> None:
     np.testing.assert_allclose(xs[:, j], raw)
 
 
-def test_benchmark_json_shape_on_a_tiny_run(video_games_spec: Path, fast_config) -> None:
+def test_benchmark_json_shape_on_a_tiny_run(
+    video_games_spec: Path, product_hunt_spec: Path, fast_config
+) -> None:
     out = run_benchmark(
-        sim_rows=1500, video_games_rows=2000, n_boot=50, config=fast_config, with_ablation=True
+        sim_rows=1500,
+        video_games_rows=2000,
+        product_hunt_rows=2000,
+        n_boot=50,
+        config=fast_config,
+        with_ablation=True,
     )
     for name in ("simulated", "video_games"):
         section = out[name]
@@ -81,3 +88,13 @@ def test_benchmark_json_shape_on_a_tiny_run(video_games_spec: Path, fast_config)
     assert "forecast" not in out["video_games"]  # no outcome column in that spec
     assert "config.yaml" in out["params_source"] and out["seconds_total"] > 0
     assert set(out["simulated"]["targets"]) >= {"auc_ge_0.98_bayes", "beats_every_baseline"}
+    # Product Hunt: its text scored, the same spec without text beside it, a text-only baseline
+    ph = out["product_hunt"]
+    assert set(ph["baselines"]) == {"base_rate", "logistic", "lightgbm_default", "text_only"}
+    assert set(METRICS) <= set(ph["without_text"]) and "without_text" not in out["simulated"]
+    assert set(ph["targets"]) == {
+        "auc_ge_0.70",
+        "logloss_below_without_text",
+        "logloss_below_every_baseline",
+    }
+    assert "text (the spec minus `text`, retrained)" in markdown_tables(out)
