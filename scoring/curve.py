@@ -65,7 +65,7 @@ def seasonal_peaks(
         for k, f in zip(*np.nonzero(inside[i]), strict=True):
             start = launch + np.timedelta64(MONTH_DAYS * int(k), "D")
             month, day = spec.festivals[int(f)]
-            year = int(str(start)[:4])
+            year = int(start.astype("datetime64[Y]").astype(np.int64)) + 1970  # any year
             both = festival_dates(np.array([year, year + 1]), month, day)
             when = both[(both >= start) & (both < start + np.timedelta64(MONTH_DAYS, "D"))][0]
             found.append({"festival": f"{month:02d}-{day:02d}", "date": str(when),

@@ -271,7 +271,8 @@ def _launch_dates(
     api = api.dt.tz_localize(None) if getattr(api.dt, "tz", None) is not None else api
     day = pd.concat([dates.day, api.dt.normalize()]).reindex(values.index)
     instant = pd.concat([dates.instant, api.dt.tz_localize("UTC")]).reindex(values.index)
-    return ParsedDates(day, instant, dates.report, dates.notes)
+    wall = None if dates.wall is None else pd.concat([dates.wall, api]).reindex(values.index)
+    return ParsedDates(day, instant, dates.report, dates.notes, wall=wall)
 
 
 def _as_text(values: pd.Series) -> pd.Series:

@@ -146,7 +146,7 @@ def _text_dates(
                 f"{differ} of them would read differently {'month' if day_first else 'day'} "
                 "first: set date_format in the spec if that is wrong"
             )
-    return ParsedDates(wall.dt.normalize(), instant.dt.tz_localize("UTC"), report, notes, wall)
+    return ParsedDates(wall.dt.normalize(), instant.dt.tz_localize("UTC"), report, notes, wall=wall)
 
 
 def _unix_by_size(numbers: pd.Series) -> str | None:
@@ -210,7 +210,8 @@ def _checked(parsed: ParsedDates, text: pd.Series, column: str) -> ParsedDates:
             f"{column}: {implausible} dates outside {first} to {PLAUSIBLE[1].year} left out "
             "as missing"
         )
-    return ParsedDates(day, instant, parsed.report, parsed.notes)
+    wall = None if parsed.wall is None else parsed.wall.mask(outside)
+    return ParsedDates(day, instant, parsed.report, parsed.notes, wall=wall)
 
 
 def _found(text: pd.Series, day: pd.Series) -> str:
@@ -270,5 +271,5 @@ def _offset_text(offset: str) -> str:
 def _datetimes(values: pd.Series) -> ParsedDates:
     if getattr(values.dt, "tz", None) is not None:
         local = values.dt.tz_localize(None)
-        return ParsedDates(local.dt.normalize(), values.dt.tz_convert("UTC"), {}, [], local)
-    return ParsedDates(values.dt.normalize(), values.dt.tz_localize("UTC"), {}, [], values)
+        return ParsedDates(local.dt.normalize(), values.dt.tz_convert("UTC"), wall=local)
+    return ParsedDates(values.dt.normalize(), values.dt.tz_localize("UTC"), wall=values)

@@ -147,7 +147,7 @@ def _sweep(scorer: Scorer) -> tuple[list[str], list[dict], list[dict]]:
     when = (
         dt.date(1970, 1, 1)
         if scorer.spec.date_is_year
-        else dt.date.fromisoformat(str(concept[date]))
+        else dt.datetime.fromisoformat(str(concept[date]))  # a date, or a time with its offset
     )
     month, day = (1, 1) if scorer.spec.date_is_year else (when.month, when.day)
     for far_date, edge_date in date_edges(scorer, month, day).values():

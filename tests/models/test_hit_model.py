@@ -25,8 +25,11 @@ def test_round_trip_predicts_identically(trained, tmp_path: Path) -> None:
     # the simulated spec has outcomes over time: the forecast is the curve
     forecast = {"forecast_curve_p10.txt", "forecast_curve_p50.txt", "forecast_curve_p90.txt"}
     blend = {"linear.json"} if model.linear is not None else set()
+    members = len(model.spread.boosters) if model.spread is not None else 0
+    interval = {f"interval_{i}.txt" for i in range(members)}
+    interval |= {"interval.json"} if members else set()
     base = {"booster.txt", "pre_test.txt", "features.json", "model.json"}
-    assert files == base | forecast | blend
+    assert files == base | forecast | blend | interval
     q_saved = model.forecast.curve(model.matrix(cols))
     q_loaded = loaded.forecast.curve(loaded.matrix(cols))
     for key in ("p10", "p50", "p90"):
