@@ -446,7 +446,10 @@ def bench_loop(
         "loop.json"
     ),
     scale: Annotated[
-        str, typer.Option(help="full (the README's numbers) or small (minutes: mechanics only).")
+        str,
+        typer.Option(
+            help="full (the numbers in docs/benchmarks.md) or small (minutes: mechanics only)."
+        ),
     ] = "full",
 ) -> None:
     """The outcomes loop, end to end, on the simulator.

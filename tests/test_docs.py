@@ -349,7 +349,8 @@ createuser compass --pwprompt"""
         "the Makefile has no variable 'NOPE'",
     ]
     assert command_errors(cli, makefile, [["compass", "bench", "nope"], ["make", "nope"]]) == [
-        "`compass bench` has no command 'nope' (has: quality, train, serve, loop)",
+        "`compass bench` has no command 'nope' "
+        "(has: quality, compare, train, forecast, serve, loop)",
         "the Makefile has no target 'nope'",
     ]
     assert slug("Monitoring: is the compass right? `compass monitor`") == (
