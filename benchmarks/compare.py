@@ -295,7 +295,7 @@ def serving_cost(model: HitModel, test: pd.DataFrame, spec: Any, repeats: int) -
 
 
 def markdown(result: dict[str, Any]) -> str:
-    """The benchmark as Markdown tables (DOCNOTES / README)."""
+    """The benchmark as Markdown tables (docs/benchmarks.md shows them)."""
     s, cov = result["setup"], result["coverage"]
     lines = [
         f"Simulated history of {s['sim_rows']} launches (seed {s['seed']}): {s['train']} train, "

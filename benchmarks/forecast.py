@@ -192,7 +192,7 @@ def run(
 
 
 def markdown(result: dict[str, Any]) -> str:
-    """The table DOCNOTES / the README show."""
+    """The table docs/benchmarks.md shows."""
     s = result["setup"]
     lines = [
         f"{s['train']} training / {s['test']} out-of-time test launches (simulated, seed "
