@@ -35,6 +35,7 @@ import pandas as pd
 from features.simulator import bayes_hit_probability
 from features.spec import load_spec
 from models.hit_model import HitModel
+from scoring.batch import validate
 from scoring.compare import compare
 from scoring.scorer import Scorer
 from training import SPECS
@@ -268,12 +269,11 @@ def serving_cost(model: HitModel, test: pd.DataFrame, spec: Any, repeats: int) -
     scorer = Scorer(model, "bench")
     frame = test.head(10).copy()
     frame["launch_date"] = frame["launch_day"].dt.strftime("%Y-%m-%d")
-    fields = scorer.schema.names
-    concepts = [
-        {k: (v.item() if hasattr(v, "item") else v) for k, v in r.items() if k in fields}
-        for r in frame.to_dict("records")
-    ]
-    concepts = [scorer.schema.validate(c) for c in concepts]
+    # validated as `compass score` validates a file's rows (a count stored as 3.0 is 3)
+    _, concepts, errors = validate(
+        frame[[c for c in scorer.schema.names if c in frame]], scorer.schema
+    )
+    assert not errors, errors
 
     def median_us(work: Any) -> float:
         for _ in range(20):
