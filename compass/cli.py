@@ -648,9 +648,11 @@ def compare(
     ] = True,
     model: ModelOpt = "hit-compass",
 ) -> None:
-    """Rank a file of concepts like POST /compare: probability, interval and band per concept;
-    P(truly beats the top), too close to call, and the fields that make the difference (invalid
-    rows keep their place with an `error`, and exit status 1)."""
+    """Rank a file of concepts, as POST /compare does.
+
+    Per concept: probability, interval and band; P(truly beats the top), too close to call, and
+    the fields that make the difference. Invalid rows keep their place with an `error`, and the
+    exit status is 1."""
     from scoring.compare import compare_file, write_ranking
     from scoring.prediction_log import PredictionLog
     from scoring.scorer import BadRequest, Scorer

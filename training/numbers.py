@@ -37,8 +37,9 @@ EXAMPLES = 3  # unreadable values kept to show
 
 @dataclass
 class ParsedNumbers:
-    """A column as floats (NaN where empty or unreadable), the kinds of cleaning it took (and
-    on how many values), and the values that still did not read."""
+    """A column as numbers (a numeric column as it was, whole numbers staying whole; text as
+    floats, NaN where empty or unreadable), the kinds of cleaning it took (and on how many
+    values), and the values that still did not read."""
 
     values: pd.Series
     cleaned: dict[str, int] = field(default_factory=dict)  # kind -> values cleaned so
@@ -55,8 +56,8 @@ class ParsedNumbers:
 def parse_numbers(values: pd.Series) -> ParsedNumbers:
     """``values`` read as numbers (see the module doc)."""
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        floats = values.astype(float)
-        return ParsedNumbers(floats, filled=int(floats.notna().sum()))
+        # as it is: a count column stays whole, as the concepts made from it must be
+        return ParsedNumbers(values, filled=int(values.notna().sum()))
     text = values.astype("string").str.strip()
     text = text.mask(text == "")
     plain = pd.to_numeric(text, errors="coerce")

@@ -22,7 +22,7 @@ from training.outcome_history import scored_launches
 from training.promote import promote
 from training.report import write_run_report
 from training.stages import Stages
-from training.train import load_config, train_model
+from training.train import TrainingConfig, load_config, train_model
 from training.tune import find_tuned, tuned_config
 
 Say = Callable[[str], None]
@@ -33,21 +33,34 @@ STAGE_NAMES = {
     "time_folds": "time-fold CV",
     "final_fit": "final fit",
     "pre_test_and_forecast": "pre-test model, forecast",
+    "interval": "interval (half-sample refits)",
     "test_scores": "score the test period",
     "baselines": "baselines",
     "report": "report and plots",
+    "text_ablation": "the model without its text",
     "mlflow_logging": "log and register in MLflow",
     "gate": "promotion gate",
 }
 
 
-def stage_lines(say: Say, status: Say | None = None) -> Callable[[str, float | None], None]:
+def run_stages(spec: DatasetSpec, config: TrainingConfig) -> list[str]:
+    """The stages a training run of ``spec`` goes through, in order (an interval only with
+    members; the model without its text only for a spec with text)."""
+    skipped = {"interval"} if not config.interval.members else set()
+    skipped |= {"text_ablation"} if not spec.text else set()
+    return [name for name in STAGE_NAMES if name not in skipped]
+
+
+def stage_lines(
+    say: Say, status: Say | None = None, names: list[str] | None = None
+) -> Callable[[str, float | None], None]:
     """A :class:`Stages` watcher that says each stage's line with its seconds when it ends and,
-    given ``status``, shows it while it runs ("3/10 time-fold CV ...")."""
+    given ``status``, shows it while it runs ("3/10 time-fold CV ..."); ``names``: the stages
+    this run goes through (:func:`run_stages`; default: all)."""
+    names = names or list(STAGE_NAMES)
 
     def watch(name: str, seconds: float | None) -> None:
-        names = list(STAGE_NAMES)
-        step = f"{names.index(name) + 1:>2}/{len(names)}" if name in STAGE_NAMES else "     "
+        step = f"{names.index(name) + 1:>2}/{len(names)}" if name in names else "     "
         line = f"  {step} {STAGE_NAMES.get(name, name):<27}"
         if seconds is not None:
             say(f"{line}{seconds:6.1f} s")
@@ -72,9 +85,10 @@ def run_training(
     judges challenger and champion on the newest outcomes. ``stages`` in the result: the
     :class:`~training.stages.Stages` recorder, seconds per stage (``compass bench train``).
     ``say``: each stage's line as it ends (``status``: while it runs, see :func:`stage_lines`)."""
-    stages = Stages(watch=stage_lines(say, status) if say is not None else None)
     config = load_config()
     spec = load_spec(spec_path)
+    watch = stage_lines(say, status, run_stages(spec, config)) if say is not None else None
+    stages = Stages(watch=watch)
     model_name = store.model_name_for(spec.name)  # one registered model per launch history
     scored = _scored_launches(spec, model_name) if with_outcomes else None
     with stages("load"):

@@ -19,7 +19,7 @@ from conftest import serving
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import response_schema_conformance
-from test_fuzz import explains_itself
+from test_fuzz import explains_itself, request_words
 
 pytestmark = pytest.mark.e2e
 
@@ -177,6 +177,7 @@ def test_fuzz_its_openapi(board_games_url: tuple[str, dict], mode: GenerationMod
     document = httpx.get(f"{url}/docs.json", timeout=10).json()
     # BentoML labels the document OpenAPI 3.0.2, its schemas are pydantic 2's (3.1)
     schema = schemathesis.openapi.from_dict({**document, "openapi": "3.1.0"})
+    fields, _ = request_words(document)
     for path in ("/score", "/whatif", "/target", "/forecast", "/compare", "/outcomes"):
 
         @given(case=schema[path]["POST"].as_strategy(mode))
@@ -193,7 +194,7 @@ def test_fuzz_its_openapi(board_games_url: tuple[str, dict], mode: GenerationMod
             status = response.status_code
             assert status < 500, f"{case.path} -> {status}: {response.text[:500]}"
             if status >= 400:
-                assert explains_itself(response.text) is None, response.text
+                assert explains_itself(response.text, fields) is None, response.text
             else:  # the answers, error items too, as documented
                 case.validate_response(response, checks=[response_schema_conformance])
 

@@ -13,6 +13,7 @@ SCORE_FIELDS = {
     "pre_test_probability",
     "category_percentile",
     "band",
+    "phrases",  # null: the simulated spec has no text
     "category_norms",
     "drivers",
     "warnings",

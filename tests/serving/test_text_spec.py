@@ -21,7 +21,7 @@ import yaml
 from conftest import serving
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
-from test_fuzz import explains_itself
+from test_fuzz import explains_itself, request_words
 
 pytestmark = pytest.mark.e2e
 
@@ -166,7 +166,8 @@ def test_fuzz_its_openapi(text_served: dict, mode: GenerationMode) -> None:
     url = text_served["url"]
     document = httpx.get(f"{url}/docs.json", timeout=10).json()
     schema = schemathesis.openapi.from_dict({**document, "openapi": "3.1.0"})
-    for path in ("/score", "/wordings", "/whatif"):
+    fields, _ = request_words(document)
+    for path in ("/score", "/wordings", "/whatif", "/compare"):
 
         @given(case=schema[path]["POST"].as_strategy(mode))
         @settings(
@@ -182,7 +183,7 @@ def test_fuzz_its_openapi(text_served: dict, mode: GenerationMode) -> None:
             status = response.status_code
             assert status < 500, f"{case.path} -> {status}: {response.text[:500]}"
             if status >= 400:
-                assert explains_itself(response.text) is None, response.text
+                assert explains_itself(response.text, fields) is None, response.text
 
         run()
 
