@@ -259,6 +259,24 @@ def _target(df: pd.DataFrame, spec: DatasetSpec) -> tuple[pd.Series, pd.Series]:
     return label.where(~unknown), unknown
 
 
+def _api_times(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(local time as written, UTC instant) of the API's ISO dates and times, each with its own
+    offset or none (a naive time is taken as UTC): NaT where one does not read."""
+    local, instant = [], []
+    for v in values.astype(str):
+        try:
+            t = pd.Timestamp(v)
+        except ValueError:
+            t = pd.NaT
+        aware = t is not pd.NaT and t.tzinfo is not None
+        local.append(t.tz_localize(None) if aware else t)
+        instant.append(
+            t.tz_convert("UTC") if aware else (t if t is pd.NaT else t.tz_localize("UTC"))
+        )
+    as_local = pd.Series(local, index=values.index, dtype="datetime64[ns]")
+    return as_local, pd.Series(instant, index=values.index, dtype="datetime64[ns, UTC]")
+
+
 def _launch_dates(
     values: pd.Series, spec: DatasetSpec, from_outcomes: pd.Series | None
 ) -> ParsedDates:
@@ -267,10 +285,9 @@ def _launch_dates(
     if from_outcomes is None or not from_outcomes.any():
         return parse_dates(values, spec.date_column, spec.date_format)
     dates = parse_dates(values[~from_outcomes], spec.date_column, spec.date_format)
-    api = pd.to_datetime(values[from_outcomes].astype(str), format="ISO8601", errors="coerce")
-    api = api.dt.tz_localize(None) if getattr(api.dt, "tz", None) is not None else api
+    api, api_instant = _api_times(values[from_outcomes])
     day = pd.concat([dates.day, api.dt.normalize()]).reindex(values.index)
-    instant = pd.concat([dates.instant, api.dt.tz_localize("UTC")]).reindex(values.index)
+    instant = pd.concat([dates.instant, api_instant]).reindex(values.index)
     wall = None if dates.wall is None else pd.concat([dates.wall, api]).reindex(values.index)
     return ParsedDates(day, instant, dates.report, dates.notes, wall=wall)
 
