@@ -46,9 +46,12 @@ mlflow-server: setup  ## MLflow tracking server on PostgreSQL (MLFLOW_DB) + arti
 		--artifacts-destination $(MLFLOW_ARTIFACTS) --serve-artifacts \
 		--host $(MLFLOW_HOST) --port $(MLFLOW_PORT) --workers $(MLFLOW_WORKERS)
 
+# OMP_WAIT_POLICY=PASSIVE: LightGBM's OpenMP threads sleep instead of spinning while they wait;
+# with the suite's servers and workers sharing 2 cores, spinning threads starved one another
+# (a training of 1,000 launches took 10x as long beside one other busy process; same results)
 test: setup chromium java postgresql  ## lint and the whole suite
 	$(UV) run ruff check .
-	$(UV) run pytest
+	OMP_WAIT_POLICY=PASSIVE $(UV) run pytest
 
 # the browser test drives Debian's chromium (Playwright cannot download its own browser here);
 # like postgresql, a failed install fails `make test` (the page tests would otherwise skip)

@@ -45,7 +45,7 @@ app = typer.Typer(
 )
 bench_app = typer.Typer(
     no_args_is_help=True,
-    help="Benchmarks: quality, comparing, the forecast, training, serving, the loop.",
+    help="Benchmarks: quality, intervals, forecasts, training, serving.",
     rich_markup_mode=None,
 )
 app.add_typer(bench_app, name="bench")

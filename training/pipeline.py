@@ -33,7 +33,7 @@ STAGE_NAMES = {
     "time_folds": "time-fold CV",
     "final_fit": "final fit",
     "pre_test_and_forecast": "pre-test model, forecast",
-    "interval": "interval (half-sample refits)",
+    "interval": "interval (refits)",
     "test_scores": "score the test period",
     "baselines": "baselines",
     "report": "report and plots",
