@@ -45,7 +45,7 @@ app = typer.Typer(
 )
 bench_app = typer.Typer(
     no_args_is_help=True,
-    help="Benchmarks: quality, intervals, forecasts, training, serving.",
+    help="Benchmarks: quality, intervals, forecasts, speed.",
     rich_markup_mode=None,
 )
 app.add_typer(bench_app, name="bench")
@@ -344,8 +344,10 @@ def bench_compare(
     seed: Annotated[int, typer.Option(help="Simulator seed.")] = 7,
     list_size: Annotated[int, typer.Option(help="Concepts per compared list.", min=2)] = 10,
 ) -> None:
-    """The interval and the pairwise probabilities of /compare against the simulator's Bayes
-    probability on out-of-time concepts: coverage, width by group, pairwise ECE, cost -> JSON."""
+    """The intervals and pairs of /compare against Bayes.
+
+    On out-of-time simulated concepts, against the simulator's Bayes probability: coverage,
+    width by group, pairwise ECE, cost -> JSON."""
     from benchmarks import compare as bench
 
     result = bench.run(sim_rows=sim_rows, seed=seed, list_size=list_size)
@@ -390,9 +392,11 @@ def bench_forecast(
     sim_rows: Annotated[int, typer.Option(help="Simulated launches.", min=2000)] = 20_000,
     seed: Annotated[int, typer.Option(help="Simulator seed.")] = 7,
 ) -> None:
-    """The GMV curve on out-of-time simulated launches at 1, 3, 6 and 12 months: coverage of
-    the 80 % band, P50's median APE, pinball loss against the simulator's exact quantiles and
-    a category baseline -> JSON."""
+    """The GMV curve against the exact quantiles.
+
+    On out-of-time simulated launches at 1, 3, 6 and 12 months: coverage of the 80 % band,
+    P50's median APE, pinball loss against the simulator's exact quantiles and a category
+    baseline -> JSON."""
     from benchmarks import forecast as bench
 
     result = bench.run(sim_rows, seed, say=lambda m: typer.echo(m, err=True))
