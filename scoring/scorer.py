@@ -179,7 +179,7 @@ class Scorer:
         phrases."""
         if field not in self.text:
             have = ", ".join(self.text) or "none"
-            raise BadRequest(f"field: {field!r} is not a text field of this model (text: {have})")
+            raise BadRequest(f"field: not a text field of this model (its text fields: {have})")
         rows = [{**concept, field: text} for text in alternatives]
         for k, row in enumerate(rows):
             try:
@@ -388,12 +388,20 @@ class Scorer:
         return rows, note
 
 
+def _days_after(day: dt.date, days: int) -> dt.date | None:
+    """``day`` plus ``days``; None past the calendar's edge (years 1 to 9999)."""
+    try:
+        return day + dt.timedelta(days=days)
+    except OverflowError:
+        return None
+
+
 def default_grid(current: float | dt.date, lever: Lever) -> list[float | dt.date]:
     """A sensible sweep around the concept's own value (which is always included), inside the
     lever's bounds."""
     v = current
     if lever.kind in ("date", "datetime"):  # a datetime keeps its time of day
-        return [v + dt.timedelta(days=14 * k) for k in range(-4, 23)]  # type: ignore[operator]
+        return [d for k in range(-4, 23) if (d := _days_after(v, 14 * k)) is not None]  # type: ignore[arg-type]
     if lever.kind == "sample_size":
         return sorted({0, 50, 100, 150, 200, 300, 400, 500, 750, 1000, int(v)})  # type: ignore[call-overload]
     if lever.kind == "year":

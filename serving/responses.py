@@ -507,6 +507,7 @@ class CompareResult(BaseModel):
         description="The pairs asked about, in the order asked; by default each concept "
         "(a) against the top one (b), in rank order."
     )
+    model_version: str = MODEL_VERSION
 
 
 class FunnelStage(BaseModel):
