@@ -18,6 +18,8 @@ from pydantic import TypeAdapter
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
+from features.spec import DatasetSpec
+
 MIN_CASES = 1000
 EXAMPLES = 60  # per (operation, mode): 9 POST operations x positive/negative -> 1,080 cases
 POST_PATHS = [
@@ -38,6 +40,8 @@ GET_PATHS = ["/livez", "/readyz", "/healthz"]
 WHOLE_BODY_ERRORS = ("json_invalid", "json_type", "model_type", "model_attributes_type")
 # an error without a field names the limit it hit (413: body size, batch size)
 LIMIT_WORDS = {"limit"}
+# what a model can answer is its spec's: "declares no segment_column" names the spec's key
+SPEC_KEYS = set(DatasetSpec.model_fields)
 ECHO_MIN_CHARS = 6  # shorter sent strings may be in an answer by chance ("price", "2026-")
 
 seen: Counter[str] = Counter()
@@ -132,7 +136,7 @@ def explains_itself(body: str, fields: set[str]) -> str | None:
     detail = data.get("detail")
     if not detail:  # then the message itself names the field (or the limit) that is wrong
         words = set(re.findall(r"\w+", str(data["error"])))
-        if not words & (fields | LIMIT_WORDS):
+        if not words & (fields | LIMIT_WORDS | SPEC_KEYS):
             return "an error naming no field"
     for error in detail or []:
         # an empty loc is the body itself (not JSON, not an object): the body is the "field"

@@ -129,7 +129,9 @@ def test_its_words_in_the_api(text_served: dict) -> None:
     assert set(phrases) == {"name", "claim"}
     assert phrases["claim"]["up"][0]["phrase"] == GOOD
     lean = post(url, "/score", {"concepts": [example], "explain": False}).json()[0]
-    assert lean["phrases"] is None and lean["hit_probability"] == scored["hit_probability"]
+    # without drivers the trees are summed by predict, not by pred_contrib: the last bit may differ
+    assert lean["phrases"] is None
+    assert lean["hit_probability"] == pytest.approx(scored["hit_probability"], rel=1e-12)
 
     # two wordings of the claim: two answers, the better one first
     w = post(
