@@ -494,10 +494,11 @@ def cycled_us(work: Any, items: list[Any], repeats: int = 3000) -> float:
 def text_concepts(scorer: Any, n: int = 1000) -> list[dict[str, Any]]:
     """The latest ``n`` launches of the served spec's own history as concepts (their own,
     distinct words), validated as the API validates them."""
+    from training import SPECS
     from training.dataset import load_launches
 
     spec = scorer.spec
-    frame = load_launches(spec).frame.tail(n)
+    frame = load_launches(spec, spec_dir=SPECS).frame.tail(n)  # its source beside the specs
     fields = scorer.schema.names
     concepts = []
     for record in frame.to_dict("records"):

@@ -316,14 +316,15 @@ def bench_quality(
     On simulated, video-game and Product Hunt launches (there also without its text) -> JSON."""
     from benchmarks.quality import markdown_tables, run_benchmark
 
-    result = run_benchmark(
-        sim_rows=sim_rows,
-        sim_seed=seed,
-        video_games_data=video_games_data,
-        product_hunt_data=product_hunt_data,
-        tune_trials=tune_trials,
-        with_ablation=ablation,
-    )
+    with _user_errors():  # a missing data file: its message, not a traceback
+        result = run_benchmark(
+            sim_rows=sim_rows,
+            sim_seed=seed,
+            video_games_data=video_games_data,
+            product_hunt_data=product_hunt_data,
+            tune_trials=tune_trials,
+            with_ablation=ablation,
+        )
     _write_json(out, result)
     for name in ("simulated", "video_games", "product_hunt"):
         m = result[name]["model"]
@@ -350,7 +351,8 @@ def bench_compare(
     width by group, pairwise ECE, cost -> JSON."""
     from benchmarks import compare as bench
 
-    result = bench.run(sim_rows=sim_rows, seed=seed, list_size=list_size)
+    with _user_errors():  # a missing data file: its message, not a traceback
+        result = bench.run(sim_rows=sim_rows, seed=seed, list_size=list_size)
     _write_json(out, result)
     typer.echo(bench.markdown(result))
     typer.echo(f"{out} written in {result['seconds_total']:.0f} s")
@@ -378,7 +380,8 @@ def bench_train(
         raise typer.BadParameter("--sizes: comma-separated integers") from None
     if not ns or min(ns) < 1000:
         raise typer.BadParameter("--sizes: at least one size, each at least 1000 launches")
-    result = bench.run(ns, seed=seed, say=lambda m: typer.echo(m, err=True))
+    with _user_errors():  # a missing data file: its message, not a traceback
+        result = bench.run(ns, seed=seed, say=lambda m: typer.echo(m, err=True))
     _write_json(out, result)
     typer.echo(bench.markdown(result))
     typer.echo(f"{out} written in {result['seconds_total']:.0f} s")
@@ -399,7 +402,8 @@ def bench_forecast(
     baseline -> JSON."""
     from benchmarks import forecast as bench
 
-    result = bench.run(sim_rows, seed, say=lambda m: typer.echo(m, err=True))
+    with _user_errors():  # a missing data file: its message, not a traceback
+        result = bench.run(sim_rows, seed, say=lambda m: typer.echo(m, err=True))
     _write_json(out, result)
     typer.echo(bench.markdown(result))
     typer.echo(f"{out} written in {result['seconds']['total']:.0f} s")
@@ -438,7 +442,8 @@ def bench_serve(
         typer.echo(bench.text_summary(text))
         typer.echo(f"{out} written (text_concept)")
         return
-    result = bench.soak(duration_s=soak_seconds) if soak else bench.run(duration)
+    with _user_errors():  # a missing data file: its message, not a traceback
+        result = bench.soak(duration_s=soak_seconds) if soak else bench.run(duration)
     _write_json(out, result)
     typer.echo(bench.summary(result, soak))
     typer.echo(f"{out} written")
@@ -465,7 +470,8 @@ def bench_loop(
 
     if scale not in loop.SCALES:
         raise typer.BadParameter(f"--scale must be one of {', '.join(loop.SCALES)}")
-    result = loop.run(scale, say=lambda m: typer.echo(m, err=True))
+    with _user_errors():  # a missing data file: its message, not a traceback
+        result = loop.run(scale, say=lambda m: typer.echo(m, err=True))
     _write_json(out, result)
     typer.echo(loop.markdown(result))
     typer.echo(f"{out} written")
