@@ -493,23 +493,17 @@ def cycled_us(work: Any, items: list[Any], repeats: int = 3000) -> float:
 
 def text_concepts(scorer: Any, n: int = 1000) -> list[dict[str, Any]]:
     """The latest ``n`` launches of the served spec's own history as concepts (their own,
-    distinct words), validated as the API validates them."""
+    distinct words), validated as `compass score` validates a file's rows."""
+    from scoring.batch import validate
     from training import SPECS
     from training.dataset import load_launches
 
-    spec = scorer.spec
-    frame = load_launches(spec, spec_dir=SPECS).frame.tail(n)  # its source beside the specs
-    fields = scorer.schema.names
-    concepts = []
-    for record in frame.to_dict("records"):
-        raw = {k: record[k] for k in fields if k in record and not _gap(record[k])}
-        raw.setdefault(scorer.schema.id_field, f"bench-{len(concepts)}")
-        concepts.append(scorer.schema.validate(raw))
+    frame = load_launches(scorer.spec, spec_dir=SPECS).frame.tail(n)  # its source beside the specs
+    _, concepts, errors = validate(
+        frame[[c for c in scorer.schema.names if c in frame]], scorer.schema
+    )
+    assert concepts, errors
     return concepts
-
-
-def _gap(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and np.isnan(v))
 
 
 def text_concept(
