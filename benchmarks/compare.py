@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import os
 import platform
-import statistics
 import time
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from benchmarks.timing import median_us
 from features.simulator import bayes_hit_probability
 from features.spec import load_spec
 from models.hit_model import HitModel
@@ -275,18 +275,8 @@ def serving_cost(model: HitModel, test: pd.DataFrame, spec: Any, repeats: int) -
     )
     assert not errors, errors
 
-    def median_us(work: Any) -> float:
-        for _ in range(20):
-            work()
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter_ns()
-            work()
-            times.append(time.perf_counter_ns() - t0)
-        return statistics.median(times) / 1e3
-
-    score = median_us(lambda: scorer.score(concepts))
-    comp = median_us(lambda: compare(scorer, concepts))
+    score = median_us(lambda: scorer.score(concepts), repeats)
+    comp = median_us(lambda: compare(scorer, concepts), repeats)
     return {
         "score10_us": round(score, 1),
         "compare10_us": round(comp, 1),

@@ -37,6 +37,7 @@ from typing import Any
 import bentoml
 import numpy as np
 
+from benchmarks.timing import median_us
 from serving.settings import bentoml_settings
 
 # Hit Compass's own layers are imported inside the functions that use them: `bentoml serve`
@@ -432,14 +433,7 @@ def in_process_floor_us(scorer: Any, concept: dict[str, Any], repeats: int = 300
         if model.has_pre_test:
             model.pre_test_probability(masked)
 
-    for _ in range(200):
-        arithmetic()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter_ns()
-        arithmetic()
-        times.append(time.perf_counter_ns() - t0)
-    return statistics.median(times) / 1e3
+    return median_us(arithmetic, repeats, warmup=200)
 
 
 # ---- /compare beside /score (issue 21) ----------------------------------------------------------
@@ -460,20 +454,9 @@ def in_process_compare_us(scorer: Any, concepts: list[dict[str, Any]], repeats: 
     from scoring.compare import compare
 
     ten = concepts[:10]
-
-    def median_us(work: Any) -> float:
-        for _ in range(20):
-            work()
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter_ns()
-            work()
-            times.append(time.perf_counter_ns() - t0)
-        return statistics.median(times) / 1e3
-
     return {
-        "in_process_score10_us": median_us(lambda: scorer.score(ten)),
-        "in_process_compare10_us": median_us(lambda: compare(scorer, ten)),
+        "in_process_score10_us": median_us(lambda: scorer.score(ten), repeats),
+        "in_process_compare10_us": median_us(lambda: compare(scorer, ten), repeats),
     }
 
 

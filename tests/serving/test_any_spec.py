@@ -13,13 +13,10 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
-import schemathesis
 import yaml
 from conftest import serving
-from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
-from schemathesis.specs.openapi.checks import response_schema_conformance
-from test_fuzz import explains_itself, request_words
+from test_fuzz import fuzz_live
 
 pytestmark = pytest.mark.e2e
 
@@ -174,28 +171,5 @@ def test_reload_refuses_another_schema(board_games_url: tuple[str, dict], champi
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_fuzz_its_openapi(board_games_url: tuple[str, dict], mode: GenerationMode) -> None:
     url, _ = board_games_url
-    document = httpx.get(f"{url}/docs.json", timeout=10).json()
-    # BentoML labels the document OpenAPI 3.0.2, its schemas are pydantic 2's (3.1)
-    schema = schemathesis.openapi.from_dict({**document, "openapi": "3.1.0"})
-    fields, _ = request_words(document)
-    for path in ("/score", "/whatif", "/target", "/forecast", "/compare", "/outcomes"):
-
-        @given(case=schema[path]["POST"].as_strategy(mode))
-        @settings(
-            max_examples=40,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-            derandomize=True,
-            database=None,
-            phases=[Phase.explicit, Phase.generate],  # no shrinking against a live server
-        )
-        def run(case) -> None:
-            response = case.call(base_url=url, timeout=60)
-            status = response.status_code
-            assert status < 500, f"{case.path} -> {status}: {response.text[:500]}"
-            if status >= 400:
-                assert explains_itself(response.text, fields) is None, response.text
-            else:  # the answers, error items too, as documented
-                case.validate_response(response, checks=[response_schema_conformance])
-
-        run()
+    paths = ("/score", "/whatif", "/target", "/forecast", "/compare", "/outcomes")
+    fuzz_live(url, paths, mode, examples=40, check_answers=True)

@@ -11,9 +11,10 @@ import json
 import re
 from collections import Counter
 
+import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from pydantic import TypeAdapter
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import response_schema_conformance
@@ -153,6 +154,36 @@ VOCABULARY_VALUE = re.compile(r"""(['"]).*?\1 is not one of the \d+ allowed valu
 def unechoed(text: str) -> str:
     """An answer's text without the refused vocabulary values it names."""
     return VOCABULARY_VALUE.sub("", text)
+
+
+def fuzz_live(url: str, paths: tuple[str, ...], mode, examples: int, check_answers: bool) -> None:
+    """A live server's POST operations fuzzed from its own document (another spec's service):
+    no 5xx; a 4xx explains itself; with ``check_answers``, a 200 is what the document says."""
+    document = httpx.get(f"{url}/docs.json", timeout=10).json()
+    # BentoML labels the document OpenAPI 3.0.2, its schemas are pydantic 2's (3.1)
+    schema = schemathesis.openapi.from_dict({**document, "openapi": "3.1.0"})
+    fields, _ = request_words(document)
+    for path in paths:
+
+        @given(case=schema[path]["POST"].as_strategy(mode))
+        @settings(
+            max_examples=examples,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+            database=None,
+            phases=[Phase.explicit, Phase.generate],  # no shrinking against a live server
+        )
+        def run(case) -> None:
+            response = case.call(base_url=url, timeout=60)
+            status = response.status_code
+            assert status < 500, f"{case.path} -> {status}: {response.text[:500]}"
+            if status >= 400:
+                assert explains_itself(response.text, fields) is None, response.text
+            elif check_answers:  # the answers, error items too, as documented
+                case.validate_response(response, checks=[response_schema_conformance])
+
+        run()
 
 
 def sent_strings(value: object) -> set[str]:

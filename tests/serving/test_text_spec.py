@@ -16,12 +16,10 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
-import schemathesis
 import yaml
 from conftest import serving
-from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
-from test_fuzz import explains_itself, request_words
+from test_fuzz import fuzz_live
 
 pytestmark = pytest.mark.e2e
 
@@ -165,29 +163,8 @@ def test_its_words_in_the_api(text_served: dict) -> None:
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_fuzz_its_openapi(text_served: dict, mode: GenerationMode) -> None:
-    url = text_served["url"]
-    document = httpx.get(f"{url}/docs.json", timeout=10).json()
-    schema = schemathesis.openapi.from_dict({**document, "openapi": "3.1.0"})
-    fields, _ = request_words(document)
-    for path in ("/score", "/wordings", "/whatif", "/compare"):
-
-        @given(case=schema[path]["POST"].as_strategy(mode))
-        @settings(
-            max_examples=30,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-            derandomize=True,
-            database=None,
-            phases=[Phase.explicit, Phase.generate],  # no shrinking against a live server
-        )
-        def run(case) -> None:
-            response = case.call(base_url=url, timeout=60)
-            status = response.status_code
-            assert status < 500, f"{case.path} -> {status}: {response.text[:500]}"
-            if status >= 400:
-                assert explains_itself(response.text, fields) is None, response.text
-
-        run()
+    paths = ("/score", "/wordings", "/whatif", "/compare")
+    fuzz_live(text_served["url"], paths, mode, examples=30, check_answers=False)
 
 
 def test_batch_outcomes_monitor_retraining_and_reload(
