@@ -507,6 +507,11 @@ class CompareResult(BaseModel):
         description="The pairs asked about, in the order asked; by default each concept "
         "(a) against the top one (b), in rank order."
     )
+    invalid: list[ConceptError] = Field(
+        default_factory=list,
+        description="The concepts that failed validation, each with its place, id and "
+        "fields: left out of the ranking, the others compared all the same.",
+    )
     model_version: str = MODEL_VERSION
 
 

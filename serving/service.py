@@ -131,7 +131,7 @@ Outcomes = Annotated[
 ]
 # /compare: 2 to 100 concepts of the same schema, pairs of their ids
 CompareConcepts = Annotated[
-    list[Concept],  # type: ignore[valid-type]
+    list[ListedConcept],  # an invalid one costs only itself, as in /score
     batch_limit(comparing.MAX_CONCEPTS),
     Field(
         min_length=comparing.MIN_CONCEPTS,
@@ -327,14 +327,26 @@ class HitCompass:
         estimate could move given the launches behind it) and band; for each pair (default:
         each against the top one) the probability that the first truly beats the second, a
         too-close-to-call flag, and the fields that make the difference (log-odds per field,
-        summing to the difference). Every concept is logged with its ranked entry."""
-        rows = [c.model_dump(mode="json", by_alias=True) for c in concepts]
+        summing to the difference). Every concept is logged with its ranked entry. An invalid
+        concept is left out of the ranking and listed in ``invalid``, naming its place, id and
+        fields; the others are compared all the same (a 400 when fewer than 2 are valid)."""
+        rows, invalid = checked(concepts)
         asked = None if pairs is None else [(p.a, p.b) for p in pairs]
         scorer, request_id = self.scorer, new_request_id()
+        errors = [] if invalid is None else [
+            concept_error(request_id, i, *invalid.errors[i], SCHEMA) for i in sorted(invalid.errors)
+        ]  # fmt: skip
+        if len(rows) < comparing.MIN_CONCEPTS:
+            where = "; ".join(_fields_at_fault(e) for e in errors)  # places and fields only
+            raise bentoml.exceptions.InvalidArgument(
+                f"concepts: {len(rows)} valid, at least {comparing.MIN_CONCEPTS} needed ({where})"
+            )
         try:
             out = comparing.compare(scorer, rows, asked, request_id)
         except BadRequest as exc:
             raise bentoml.exceptions.InvalidArgument(str(exc)) from None
+        out = {**{k: v for k, v in out.items() if k != "model_version"}, "invalid": errors}
+        out["model_version"] = scorer.version  # last, in the declared order
         by_id = {r["concept_id"]: r for r in out["ranking"]}
         id_field = scorer.schema.id_field
         self.log.append_json(
@@ -343,6 +355,7 @@ class HitCompass:
             scorer.version,
             rows,
             [json_bytes(by_id[str(r[id_field])]) for r in rows],
+            invalid.positions if invalid is not None else None,  # their places in the request
             id_field=id_field,
             model=scorer.model_name,
         )
@@ -407,6 +420,12 @@ class Invalid:
             else next(valid)
             for i in range(self.count)
         ]
+
+
+def _fields_at_fault(error: dict[str, Any]) -> str:
+    """ "concepts.3: price, reach" for a :func:`concept_error` (no value sent is repeated)."""
+    fields = sorted({str(d["loc"][2]) for d in error["detail"] if len(d["loc"]) > 2})
+    return f"concepts.{error['index']}: {', '.join(fields) or 'the concept'}"
 
 
 def checked(concepts: list[Any]) -> tuple[list[dict], Invalid | None]:

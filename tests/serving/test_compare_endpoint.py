@@ -72,3 +72,18 @@ def test_bad_requests_name_what_is_wrong(client, concept: dict) -> None:
         "/compare", json={"concepts": [concept, other], "pairs": [{"a": "other", "b": "x"}]}
     )
     assert unknown.status_code == 400 and "pairs.0.b" in unknown.text
+
+
+def test_an_invalid_concept_costs_only_itself(client, concept: dict) -> None:
+    """Three concepts, the middle one invalid: the other two are ranked, the bad one listed
+    with its place, id and field; with one valid concept left, a 400 naming the bad one."""
+    bad = concept | {"concept_id": "bad", "price": -5}
+    good = concept | {"concept_id": "other", "price": concept["price"] * 0.8}
+    r = client.post("/compare", json={"concepts": [concept, bad, good]})
+    assert r.status_code == 200, r.text
+    out = CompareResult.model_validate(r.json())
+    assert {c.concept_id for c in out.ranking} == {concept["concept_id"], "other"}
+    (error,) = out.invalid
+    assert (error.index, error.concept_id) == (1, "bad") and "price" in error.error
+    alone = client.post("/compare", json={"concepts": [concept, bad]})
+    assert alone.status_code == 400 and "1 valid" in alone.text and "price" in alone.text

@@ -305,6 +305,6 @@ def test_fuzzing_covered_every_operation(api_schema) -> None:
     assert operations - set(seen) == {"GET /metrics"}, f"never called: {operations - set(seen)}"
     assert sum(seen.values()) >= MIN_CASES, dict(seen)
     assert set(answered) == set(answer_types()), f"no valid answer checked: {dict(answered)}"
-    assert set(error_items) == {"/score", "/forecast", "/funnel"}, (
+    assert set(error_items) == {"/score", "/forecast", "/funnel", "/compare"}, (
         f"no error item: {dict(error_items)}"
     )
