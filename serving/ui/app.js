@@ -188,11 +188,11 @@ async function run() {
     meta.funnel ? post("../funnel", { concepts: [c] }) : null,
   ]);
   last = c;
-  showScore(answered("../score", scored), meta.fields.some((f) => f.pre_test && c[f.name] > 0));
+  const one = answered("../score", scored);
+  showScore(one, meta.fields.some((f) => f.pre_test && c[f.name] > 0));
   if (target) showTarget(target);
   const forecastOne = forecast && answered("../forecast", forecast);
   if (forecastOne) showForecast(forecastOne);
-  const one = answered("../score", scored);
   if (one.phrases) showPhrases(one.phrases);
   $("results").hidden = false; // Chart.js sizes its canvases from their shown boxes
   if (forecastOne) HitForecast.showCurve(forecastOne);
