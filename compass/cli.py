@@ -358,6 +358,39 @@ def bench_compare(
     typer.echo(f"{out} written in {result['seconds_total']:.0f} s")
 
 
+@bench_app.command("interval-scales")
+def bench_interval_scales(
+    out: Annotated[Path, typer.Option("-o", "--out", help="JSON file to write.")] = Path(
+        "interval_scales.json"
+    ),
+    seeds: Annotated[
+        str, typer.Option(help="Comma-separated simulator seeds (keep bench compare's 7 out).")
+    ] = "3,11",
+    sim_rows: Annotated[int, typer.Option(help="Simulated launches per seed.", min=1000)] = 20_000,
+    list_size: Annotated[int, typer.Option(help="Concepts per compared list.", min=2)] = 10,
+) -> None:
+    """Fit the interval's two scales against Bayes on simulated histories.
+
+    The values to put in training/config.yaml's `interval` section -> JSON."""
+    from benchmarks import compare as bench
+
+    try:
+        seed_list = [int(v) for v in seeds.split(",") if v.strip()]
+    except ValueError:
+        raise typer.BadParameter(
+            f"{seeds!r}: not whole numbers and commas", param_hint="--seeds"
+        ) from None
+    with _user_errors():
+        result = bench.fit_scales(seed_list, sim_rows=sim_rows, list_size=list_size)
+    _write_json(out, result)
+    typer.echo(
+        f"interval.scale {result['scale']} (pooled coverage {result['coverage_at_scale']}), "
+        f"interval.pair_scale {result['pair_scale']} (pair log loss {result['pair_log_loss']}) "
+        f"on seeds {seeds}; per seed: {result['per_seed']}"
+    )
+    typer.echo(f"{out} written in {result['seconds_total']:.0f} s")
+
+
 @bench_app.command("train")
 def bench_train(
     out: Annotated[Path, typer.Option("-o", "--out", help="JSON file to write.")] = Path(

@@ -69,7 +69,7 @@ def compare(
     order = sorted(range(n), key=lambda i: (-proba[i], -raw[i], i))
     spread, sure = model.spread, model.uncertainty(x, raw)
     if spread is not None and sure is not None:
-        lo, hi = (model.calibrated(b) for b in spread.bounds(sure))
+        lo, hi = spread.interval(sure, model.calibrated)
     if pairs is None:
         asked = [(i, order[0]) for i in order[1:]]
     else:

@@ -141,7 +141,18 @@ class Interval(BaseModel):
     member_rows: int = Field(
         100_000, ge=50, description="Training launches per refit at most (a seeded sample)."
     )
-    scale: float = Field(1.0, gt=0, description="Multiplies the interval's standard error.")
+    scale: float = Field(
+        1.0,
+        gt=0,
+        description="Multiplies the interval's standard error: the error every fit of the recipe "
+        "shares, which its parts do not see (fitted by `compass bench interval-scales`).",
+    )
+    pair_scale: float = Field(
+        1.0,
+        gt=0,
+        description="Multiplies the standard error of two concepts' difference (P(A truly beats "
+        "B)); fitted with `scale`.",
+    )
 
     @field_validator("members")
     @classmethod
@@ -674,7 +685,7 @@ def fit_interval(
     iv = config.interval
     return fit_spread(
         y, recipe.oof_logit, member, recipe.w, iv.members, iv.level, iv.evidence_window,
-        iv.member_rows, iv.scale, seed,
+        iv.member_rows, iv.scale, seed, iv.pair_scale,
     )  # fmt: skip
 
 

@@ -37,6 +37,32 @@ def test_evidence_is_thin_where_hits_are_few() -> None:
     assert small.window == pytest.approx(MIN_WINDOW / np.isfinite(z[:150]).sum())
 
 
+def test_the_evidence_sides_are_the_jeffreys_interval() -> None:
+    """Each side is the log-odds distance from the window's rate to its Jeffreys bound, over
+    the normal quantile: with few hits the lower side is far the longer, with many the two
+    sides close in on the binomial se."""
+    from scipy.special import logit
+    from scipy.stats import beta, norm
+
+    z, y = made_up(20_000)
+    table = evidence_table(z, y, 0.03, level=0.8)
+    low, high = table.sides(np.array([-7.0, 0.0]))
+    se = table.at(np.array([-7.0]))[1][0]
+    assert low[0] > se > high[0] and low[0] > 1.3 * high[0]  # few hits: it could be far lower
+    assert low[1] == pytest.approx(high[1], rel=0.15)
+    assert low[1] == pytest.approx(table.at(np.array([0.0]))[1][0], rel=0.15)
+    # one point by hand: the window around the median of the log-odds
+    order = np.argsort(z, kind="stable")
+    m = int(round(0.03 * len(z)))
+    mid = (len(z) - 1) // 2
+    start = mid - m // 2
+    hits = y[order][start : start + m].sum()
+    rate = logit((hits + 0.5) / (m + 1))
+    bound = beta.ppf(0.1, hits + 0.5, m - hits + 0.5)
+    at = np.interp(0.5, table.rank, table.lower)
+    assert at == pytest.approx((rate - logit(bound)) / norm.ppf(0.9), rel=0.02)
+
+
 def test_members_are_refits_on_complementary_halves() -> None:
     z, y = made_up(1001)
     x = z[:, None]
@@ -52,11 +78,17 @@ def test_members_are_refits_on_complementary_halves() -> None:
     (a, _), (b, _) = seen[0], seen[1]
     assert len(a) == len(b) == 500 and not set(a) & set(b)  # complementary halves
     assert len({s for _, s in seen}) == 5  # each its own seed
-    assert spread.scale == pytest.approx(np.sqrt(500 / 501))
-    capped = fit_spread(y, z, member, 0.5, 2, 0.8, 0.05, 200)
+    assert spread.member_rescale == pytest.approx(np.sqrt(500 / 501)) and spread.scale == 1.0
+    capped = fit_spread(y, z, member, 0.5, 2, 0.8, 0.05, 200, scale=1.5, pair_scale=1.2)
     assert capped.report["rows_per_member"] == 200
-    assert capped.scale == pytest.approx(np.sqrt(200 / 801))
+    # the half-sampling rescale is the members' alone; the config's scales are the whole sd's
+    assert capped.member_rescale == pytest.approx(np.sqrt(200 / 801))
+    assert (capped.scale, capped.pair_scale) == (1.5, 1.2)
     assert capped.gap_weight == pytest.approx(0.5)
+    rows = np.array([[-4.0], [-1.0]])
+    sure = capped.assess(rows, rows[:, 0], np.zeros(2))
+    members = sure.members.var(axis=0, ddof=1) * capped.member_rescale**2
+    assert sure.sd == pytest.approx(1.5 * np.sqrt(members + sure.evidence**2))
 
 
 def test_the_config_refuses_one_member() -> None:
