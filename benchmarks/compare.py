@@ -415,6 +415,8 @@ def fit_scales(
     losses = np.array([_pair_log_loss(ndtr(tt / k), yy) for k in SCALE_GRID])
     scale = _first_reaching(SCALE_GRID, coverage, level)
     at = np.isclose(SCALE_GRID, scale if scale is not None else -1.0)
+    for seed, hit in zip(seeds, inside, strict=True):  # each history at the pooled scale
+        per_seed[seed]["coverage_at_scale"] = round(float(hit[at].mean()), 4) if at.any() else None
     return {
         "command": "compass bench interval-scales",
         "setup": {"seeds": seeds, "sim_rows": sim_rows, "list_size": list_size, "level": level},
