@@ -358,6 +358,17 @@ def bench_compare(
     typer.echo(f"{out} written in {result['seconds_total']:.0f} s")
 
 
+def _whole_numbers(text: str, option: str) -> list[int]:
+    """An option's comma-separated whole numbers (at least one), or a usage error naming it."""
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"{option}: comma-separated whole numbers") from None
+    if not values:
+        raise typer.BadParameter(f"{option}: at least one number")
+    return values
+
+
 @bench_app.command("interval-scales")
 def bench_interval_scales(
     out: Annotated[Path, typer.Option("-o", "--out", help="JSON file to write.")] = Path(
@@ -365,7 +376,7 @@ def bench_interval_scales(
     ),
     seeds: Annotated[
         str, typer.Option(help="Comma-separated simulator seeds (keep bench compare's 7 out).")
-    ] = "3,11",
+    ] = "3,5,11,13,17",
     sim_rows: Annotated[int, typer.Option(help="Simulated launches per seed.", min=1000)] = 20_000,
     list_size: Annotated[int, typer.Option(help="Concepts per compared list.", min=2)] = 10,
 ) -> None:
@@ -374,12 +385,7 @@ def bench_interval_scales(
     The values to put in training/config.yaml's `interval` section -> JSON."""
     from benchmarks import compare as bench
 
-    try:
-        seed_list = [int(v) for v in seeds.split(",") if v.strip()]
-    except ValueError:
-        raise typer.BadParameter(
-            f"{seeds!r}: not whole numbers and commas", param_hint="--seeds"
-        ) from None
+    seed_list = _whole_numbers(seeds, "--seeds")
     with _user_errors():
         result = bench.fit_scales(seed_list, sim_rows=sim_rows, list_size=list_size)
     _write_json(out, result)
@@ -407,12 +413,9 @@ def bench_train(
     and trained in fresh processes -> JSON."""
     from benchmarks import train as bench
 
-    try:
-        ns = [int(v) for v in sizes.split(",") if v.strip()]
-    except ValueError:
-        raise typer.BadParameter("--sizes: comma-separated integers") from None
-    if not ns or min(ns) < 1000:
-        raise typer.BadParameter("--sizes: at least one size, each at least 1000 launches")
+    ns = _whole_numbers(sizes, "--sizes")
+    if min(ns) < 1000:
+        raise typer.BadParameter("--sizes: each at least 1000 launches")
     with _user_errors():  # a missing data file: its message, not a traceback
         result = bench.run(ns, seed=seed, say=lambda m: typer.echo(m, err=True))
     _write_json(out, result)
