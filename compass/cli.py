@@ -380,9 +380,9 @@ def bench_interval_scales(
     sim_rows: Annotated[int, typer.Option(help="Simulated launches per seed.", min=1000)] = 20_000,
     list_size: Annotated[int, typer.Option(help="Concepts per compared list.", min=2)] = 10,
 ) -> None:
-    """Fit the interval's two scales against Bayes on simulated histories.
+    """Fit the interval's scales against Bayes.
 
-    The values to put in training/config.yaml's `interval` section -> JSON."""
+    On simulated histories: the values for training/config.yaml's `interval` section -> JSON."""
     from benchmarks import compare as bench
 
     seed_list = _whole_numbers(seeds, "--seeds")

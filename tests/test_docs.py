@@ -350,7 +350,7 @@ createuser compass --pwprompt"""
     ]
     assert command_errors(cli, makefile, [["compass", "bench", "nope"], ["make", "nope"]]) == [
         "`compass bench` has no command 'nope' "
-        "(has: quality, compare, train, forecast, serve, loop)",
+        "(has: quality, compare, interval-scales, train, forecast, serve, loop)",
         "the Makefile has no target 'nope'",
     ]
     assert slug("Monitoring: is the compass right? `compass monitor`") == (

@@ -290,16 +290,19 @@ def test_refusals_never_echo_what_was_sent(api_schema, concept: dict) -> None:
 
 def test_documented_examples_answer_as_declared(api_schema) -> None:
     """Each scoring operation's documented example, checked as a fuzzed case is: /compare's
-    generated lists rarely hold two valid concepts with distinct ids, so its answer type is
-    held to the document here."""
+    generated lists rarely hold two valid concepts with distinct ids (some runs none), so its
+    answer type is held to the document here, and its error item too: the example with one
+    more concept whose price is not a number."""
     words = request_words(api_schema.raw_schema)
     properties = api_schema.raw_schema["paths"]["/compare"]["post"]["requestBody"]["content"]
     example = properties["application/json"]["schema"]["properties"]["concepts"]["examples"][0]
-    case = api_schema["/compare"]["POST"].Case(
-        body={"concepts": example}, media_type="application/json"
-    )
-    check(case, answer_types(), words)
-    assert answered["/compare"] >= 1
+    bad = {**example[0], "concept_id": "not-a-price", "price": "cheap"}
+    for concepts in (example, [*example, bad]):
+        case = api_schema["/compare"]["POST"].Case(
+            body={"concepts": concepts}, media_type="application/json"
+        )
+        check(case, answer_types(), words)
+    assert answered["/compare"] >= 2 and error_items["/compare"] >= 1
 
 
 def test_fuzzing_covered_every_operation(api_schema) -> None:
