@@ -343,7 +343,7 @@ def pairs(
 def list_pairs(
     z: np.ndarray, list_size: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(a, b, b is the list's top) row indices of every pair within random lists of
+    """(a, b, whether a is its list's top): row indices of every pair within random lists of
     ``list_size`` concepts, the model's favourite (higher log-odds ``z``) first."""
     order = np.random.default_rng(seed).permutation(len(z))
     a_rows, b_rows, vs_top = [], [], []
