@@ -34,6 +34,7 @@ import dataclasses
 import os
 import platform
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -384,6 +385,7 @@ def fit_scales(
     sim_rows: int = 20_000,
     list_size: int = 10,
     config: TrainingConfig | None = None,
+    say: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
     """The config's ``interval.scale`` and ``interval.pair_scale`` fitted on simulated histories
     of ``seeds`` (keep the benchmark's own seed out): the smallest scale whose intervals hold
@@ -393,7 +395,8 @@ def fit_scales(
     started = time.perf_counter()
     spec = load_spec(SPECS / "simulated.yaml")
     inside, t, truth, per_seed = [], [], [], {}
-    for seed in seeds:
+    for k, seed in enumerate(seeds, start=1):
+        say(f"{k}/{len(seeds)} seed {seed}: simulating and training {sim_rows} launches")
         model, _, test = _trained(sim_rows, seed, spec, config, Stages())
         spread = model.spread
         bayes = test["p_hit_bayes"].to_numpy(float)
@@ -409,6 +412,10 @@ def fit_scales(
             "test": len(test),
             "scale_for_level": _first_reaching(grid, hit.mean(axis=1), spread.level),  # type: ignore[union-attr]
         }
+        say(
+            f"    its {len(test)} test concepts alone need a scale of "
+            f"{per_seed[seed]['scale_for_level']} ({time.perf_counter() - started:.0f} s so far)"
+        )
     level = spread.level  # type: ignore[union-attr]
     coverage = np.concatenate(inside, axis=1).mean(axis=1)
     tt, yy = np.concatenate(t), np.concatenate(truth)

@@ -387,13 +387,22 @@ def bench_interval_scales(
 
     seed_list = _whole_numbers(seeds, "--seeds")
     with _user_errors():
-        result = bench.fit_scales(seed_list, sim_rows=sim_rows, list_size=list_size)
+        result = bench.fit_scales(
+            seed_list,
+            sim_rows=sim_rows,
+            list_size=list_size,
+            say=lambda m: typer.echo(m, err=True),
+        )
     _write_json(out, result)
     typer.echo(
-        f"interval.scale {result['scale']} (pooled coverage {result['coverage_at_scale']}), "
-        f"interval.pair_scale {result['pair_scale']} (pair log loss {result['pair_log_loss']}) "
-        f"on seeds {seeds}; per seed: {result['per_seed']}"
+        f"interval.scale: {result['scale']} (pooled coverage {result['coverage_at_scale']})\n"
+        f"interval.pair_scale: {result['pair_scale']} (pair log loss {result['pair_log_loss']})"
     )
+    for seed, one in result["per_seed"].items():
+        typer.echo(
+            f"  seed {seed}: coverage {one['coverage_at_scale']} at that scale; alone it needs "
+            f"{one['scale_for_level']}"
+        )
     typer.echo(f"{out} written in {result['seconds_total']:.0f} s")
 
 

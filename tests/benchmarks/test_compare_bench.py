@@ -24,3 +24,23 @@ def test_a_thinned_test_is_a_smaller_test_of_the_same_concepts() -> None:
     assert thin.index.equals(tested.index) and (thin["price"] == tested["price"]).all()
     untouched = thinned_test(tested, 10_000, seed=1)  # more than was sent: nothing changes
     assert np.array_equal(untouched[chain].to_numpy(), tested[chain].to_numpy())
+
+
+def test_the_fitted_scale_is_the_smallest_that_covers_the_level(fast_config) -> None:
+    """The smallest scale of the grid whose coverage reaches the level; on one small simulated
+    history, the fit's bookkeeping: that scale covers the level, it is the one seed's own, and
+    each seed's progress is said."""
+    from benchmarks.compare import SCALE_GRID, _first_reaching, fit_scales
+
+    grid = np.array([1.0, 1.5, 2.0, 2.5])
+    assert _first_reaching(grid, np.array([0.6, 0.79, 0.8, 0.9]), 0.8) == 2.0
+    assert _first_reaching(grid, np.array([0.6, 0.7, 0.75, 0.79]), 0.8) is None
+
+    said: list[str] = []
+    result = fit_scales([3], sim_rows=1500, config=fast_config, say=said.append)
+    scale, one = result["scale"], result["per_seed"][3]
+    assert scale in SCALE_GRID and one["scale_for_level"] == scale
+    assert result["coverage_at_scale"] >= 0.8 == result["setup"]["level"]
+    assert one["coverage_at_scale"] == result["coverage_at_scale"]  # one seed: pooled is its own
+    assert result["pair_scale"] in SCALE_GRID and result["pair_log_loss"] > 0
+    assert said[0].startswith("1/1 seed 3") and "alone need a scale of" in said[1]
