@@ -269,7 +269,7 @@ def groups(
             "what": what,
             "unlike_training": True,
             "unlike": {"n": len(frame), **_served(model, far, bayes_hit_probability(frame))},
-            "familiar": {"n": int(len(frame)), **_served(model, parts, bayes, rows)},
+            "familiar": {"n": int(rows.sum()), **_served(model, parts, bayes, rows)},
         }
 
     smallest = int(train.loc[train["test_samples_sent"] > 0, "test_samples_sent"].min())

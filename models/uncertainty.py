@@ -73,6 +73,11 @@ def member_file(i: int) -> str:
     return f"interval_{i}.txt"
 
 
+def two_sided_quantile(level: float) -> float:
+    """The standard normal quantile holding ``level`` between minus and plus it."""
+    return float(ndtri(0.5 + level / 2))
+
+
 def centre_of_mean(p: np.ndarray, sd: np.ndarray, tol: float = 1e-10) -> np.ndarray:
     """Per row, the ``mu`` with ``E[expit(mu + sd * e)] = p`` for a standard normal ``e``:
     Newton's method on the log-odds of that mean, nearly linear in ``mu`` (a few steps)."""
@@ -156,7 +161,7 @@ class Spread:
     @property
     def quantile(self) -> float:
         """The normal quantile of the two-sided ``level`` (1.28 for 80 %)."""
-        return float(ndtri(0.5 + self.level / 2))
+        return two_sided_quantile(self.level)
 
     def members(self, x: np.ndarray) -> np.ndarray:
         """(members, rows): each member's raw log-odds."""

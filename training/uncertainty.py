@@ -21,10 +21,10 @@ from collections.abc import Callable
 
 import lightgbm as lgb
 import numpy as np
-from scipy.special import betaincinv, logit, ndtri
+from scipy.special import betaincinv, logit
 
 from models.linear import LinearPart
-from models.uncertainty import Evidence, Spread
+from models.uncertainty import Evidence, Spread, two_sided_quantile
 
 # fit_member(rows, seed) -> the recipe's (booster, linear part) on those training rows
 FitMember = Callable[[np.ndarray, int], tuple[lgb.Booster, LinearPart | None]]
@@ -109,7 +109,7 @@ def evidence_table(
     hits = cum[lo + m] - cum[lo]
     misses = m - hits
     se = np.sqrt(1.0 / (hits + 0.5) + 1.0 / (misses + 0.5))
-    tail, q = (1.0 - level) / 2, float(ndtri(0.5 + level / 2))
+    tail, q = (1.0 - level) / 2, two_sided_quantile(level)
     rate = logit((hits + 0.5) / (m + 1.0))  # the Jeffreys posterior's mean
     lower = (rate - logit(betaincinv(hits + 0.5, misses + 0.5, tail))) / q
     upper = (logit(betaincinv(hits + 0.5, misses + 0.5, 1.0 - tail)) - rate) / q
