@@ -14,6 +14,8 @@ simulated history, then on the held-out latest launches measures:
   smaller than any in training (the tested concepts' counts thinned to 50 samples, Bayes
   recomputed), the test concepts at four times their price (Bayes recomputed); and, reported
   beside them, no test or a small one against a test of 300+ (kinds training saw plenty of);
+  per group also the estimate's median error against Bayes (what the width should follow);
+* the tested concepts' tests thinned to 10, 25, 50 and 75 samples, size by size;
 * pairs: test concepts in random lists of ``list_size``, every pair within a list, each
   oriented the model's favourite first: P(it truly beats the other) against whether its Bayes
   probability is higher, by decile of that probability (ECE);
@@ -39,7 +41,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import ndtr, ndtri
+from scipy.special import logit, ndtr, ndtri
 
 from benchmarks.timing import median_us
 from features.simulator import bayes_hit_probability
@@ -58,6 +60,7 @@ TARGET_COVERAGE = (0.75, 0.85)
 TARGET_PAIR_ECE = 0.05
 SCALE_GRID = np.round(np.arange(0.5, 3.001, 0.01), 2)  # scales tried when fitting
 THIN_TEST = 50  # samples of the "test smaller than any in training" group
+THIN_SIZES = (10, 25, 50, 75)  # the same, size by size (reported)
 
 
 def run(
@@ -91,6 +94,7 @@ def run(
     parts = _parts(model, to_columns(test, spec))
     out["coverage"] = coverage_table(model, parts, bayes)
     out["groups"] = groups(model, spec, train, test, parts, bayes, seed)
+    out["test_sizes"] = by_test_size(model, spec, test, seed)
     out["pairs"] = pairs(model, parts, bayes, list_size, seed)
     out["cost"] = {
         "train_s": round(sum(stages.seconds.values()), 1),
@@ -145,10 +149,15 @@ def _inside(
 def _covered(model: HitModel, sure: Assessment, bayes: np.ndarray) -> dict:
     inside, lo, hi = _inside(model, sure, bayes)
     q = model.spread.quantile  # type: ignore[union-attr]
+    edge = 1e-12
+    p = np.clip(model.calibrated(sure.z), edge, 1 - edge)
+    error = np.abs(logit(p) - logit(np.clip(bayes, edge, 1 - edge)))
     return {
         "coverage": round(float(inside.mean()), 4),
         "median_width": round(float(np.median(hi - lo)), 5),
         "median_log_odds_width": round(float(np.median(q * (sure.sd_low + sure.sd_high))), 4),
+        # what the width should follow: the estimate's distance from Bayes, in log-odds
+        "median_log_odds_error": round(float(np.median(error)), 4),
         "below": round(float((bayes < lo).mean()), 4),
         "above": round(float((bayes > hi).mean()), 4),
     }
@@ -304,6 +313,18 @@ def groups(
             False,
         ),
     }
+    return out
+
+
+def by_test_size(model: HitModel, spec: Any, test: pd.DataFrame, seed: int) -> dict[str, Any]:
+    """The tested concepts with their tests thinned to each of :data:`THIN_SIZES` samples, Bayes
+    recomputed: coverage, width and the estimate's error against Bayes, size by size."""
+    tested = test[test["test_samples_sent"] > 0]
+    out = {}
+    for k in THIN_SIZES:
+        thin = thinned_test(tested, k, seed)
+        parts = _parts(model, to_columns(thin, spec))
+        out[str(k)] = _served(model, parts, bayes_hit_probability(thin))
     return out
 
 
@@ -496,18 +517,36 @@ def markdown(result: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        "| group | unlike training? | unlike: n, log-odds width, width, inside | familiar: n, "
-        "log-odds width, width, inside |",
+        "Median widths and errors are in log-odds (the error: the estimate's distance from "
+        "Bayes, what the width should follow) and the width also in probability.",
+        "",
+        "| group | unlike training? | unlike: n, width, error, width in P, inside | familiar: "
+        "n, width, error, width in P, inside |",
         "|---|---|---|---|",
     ]
+
+    def cells(c: dict[str, Any]) -> str:
+        return (
+            f"{c['median_log_odds_width']:.3f}, {c['median_log_odds_error']:.3f}, "
+            f"{c['median_width']:.4f}, {100 * c['coverage']:.1f} %"
+        )
+
     for name, g in result["groups"].items():
         u, f = g["unlike"], g["familiar"]
         lines.append(
             f"| {name} ({g['what']}) | {'yes' if g['unlike_training'] else 'no'} | {u['n']}, "
-            f"{u['median_log_odds_width']:.3f}, {u['median_width']:.4f}, "
-            f"{100 * u['coverage']:.1f} % | {f['n']}, {f['median_log_odds_width']:.3f}, "
-            f"{f['median_width']:.4f}, {100 * f['coverage']:.1f} % |"
+            f"{cells(u)} | {f['n']}, {cells(f)} |"
         )
+    as_is = result["groups"]["test_smaller_than_training"]["familiar"]
+    lines += [
+        "",
+        "The tested concepts with their tests thinned, size by size (Bayes recomputed):",
+        "",
+        "| samples per test | width | error | width in P | Bayes inside |",
+        "|---|---|---|---|---|",
+    ]
+    for k, c in [*result["test_sizes"].items(), ("as they are", as_is)]:
+        lines.append(f"| {k} | {cells(c).replace(', ', ' | ')} |")
     p = result["pairs"]
     lines += [
         "",

@@ -195,8 +195,9 @@ def model_summary(result: TrainResult, n_boot: int = 500) -> dict[str, Any]:
     """Test metrics of the trained model with a 95 % bootstrap interval on AUC and log loss."""
     y = result.test["label"].to_numpy()
     out: dict[str, Any] = pick(result.test_metrics)
-    out["auc_ci"] = [round(v, 5) for v in bootstrap_ci(y, result.test_proba, "auc", n_boot)]
-    out["logloss_ci"] = [round(v, 5) for v in bootstrap_ci(y, result.test_proba, "logloss", n_boot)]
+    for metric in ("auc", "logloss"):
+        ci = bootstrap_ci(y, result.test_proba, metric, n_boot)
+        out[f"{metric}_ci"] = [round(v, 5) for v in ci] if ci is not None else None
     out["calibrator"] = result.calibration.get("calibrator")
     out["n_rounds"] = result.cv.n_rounds
     out["cv_logloss"] = round(float(np.mean(result.cv.fold_logloss)), 5)

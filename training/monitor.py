@@ -53,7 +53,11 @@ from scoring.prediction_log import COLUMNS, PredictionLog, default_location, exi
 from scoring.store import model_name_for  # noqa: E402
 from training import evaluate, registry  # noqa: E402
 from training.dataset import to_columns  # noqa: E402
-from training.evaluate import expected_calibration_error, reliability_table  # noqa: E402
+from training.evaluate import (  # noqa: E402
+    bootstrap_ci,
+    expected_calibration_error,
+    reliability_table,
+)
 
 # a text field's share of unseen n-grams this much above training's: an alarm (new words,
 # another language: its text score says less than it did)
@@ -156,15 +160,13 @@ def _with_intervals(y: np.ndarray, p: np.ndarray, n_boot: int, seed: int) -> dic
     AUC needs both, and a handful of outcomes cannot carry an interval)."""
     both = y.min() != y.max()
     out: dict[str, Any] = {}
-    rng = np.random.default_rng(seed)
-    draws = [rng.integers(0, len(y), len(y)) for _ in range(n_boot)] if both else []
     for name, fn in METRICS.items():
         if name == "auc" and not both:
             out[name], out[f"{name}_ci"] = None, None
             continue
         out[name] = float(fn(y, p))
-        vals = [fn(y[i], p[i]) for i in draws if y[i].min() != y[i].max()]
-        out[f"{name}_ci"] = [float(v) for v in np.percentile(vals, [2.5, 97.5])] if vals else None
+        ci = bootstrap_ci(y, p, name, n_boot, seed) if both else None
+        out[f"{name}_ci"] = list(ci) if ci is not None else None
     return out
 
 

@@ -44,3 +44,22 @@ def test_the_fitted_scale_is_the_smallest_that_covers_the_level(fast_config) -> 
     assert one["coverage_at_scale"] == result["coverage_at_scale"]  # one seed: pooled is its own
     assert result["pair_scale"] in SCALE_GRID and result["pair_log_loss"] > 0
     assert said[0].startswith("1/1 seed 3") and "alone need a scale of" in said[1]
+
+
+def test_the_benchmark_reports_each_group_and_test_size(fast_config) -> None:
+    """One small run, end to end: every group and thinned size has its coverage, width and
+    error against Bayes, and the Markdown shows the sizes' table and the targets."""
+    from benchmarks.compare import THIN_SIZES, markdown, run
+
+    result = run(sim_rows=1500, seed=3, config=fast_config, repeats=2)
+    assert list(result["test_sizes"]) == [str(k) for k in THIN_SIZES]
+    measured = [
+        *result["test_sizes"].values(),
+        *(g[side] for g in result["groups"].values() for side in ("unlike", "familiar")),
+    ]
+    for c in measured:
+        assert 0.0 <= c["coverage"] <= 1.0 and c["median_log_odds_error"] >= 0.0
+        assert c["median_log_odds_width"] > 0.0
+    table = markdown(result)
+    assert f"| {THIN_SIZES[0]} | " in table and "| as they are | " in table
+    assert "Targets: coverage_in_75_85" in table
