@@ -114,6 +114,14 @@ def run(
         ),
         "pair_ece_le_0.05": out["pairs"]["ece"] <= TARGET_PAIR_ECE,
     }
+    # reported beside the targets: an interval should be wider where the estimate is further
+    # from Bayes, so per group, whether its width moved the way its error did
+    out["width_follows_error"] = {
+        name: (g["unlike"]["median_log_odds_width"] > g["familiar"]["median_log_odds_width"])
+        == (g["unlike"]["median_log_odds_error"] > g["familiar"]["median_log_odds_error"])
+        for name, g in out["groups"].items()
+        if g["unlike_training"]
+    }
     out["seconds_total"] = round(time.perf_counter() - started, 1)
     return out
 
@@ -560,7 +568,7 @@ def markdown(result: dict[str, Any]) -> str:
     ]
     for k, d in enumerate(p["deciles"], start=1):
         lines.append(f"| {k} | {d['n']} | {d['mean_q']:.3f} | {d['bayes_frequency']:.3f} |")
-    c = result["cost"]
+    c, follows = result["cost"], result["width_follows_error"]
     lines += [
         "",
         f"Cost: training {c['train_s']:.1f} s in all, of which the interval "
@@ -571,5 +579,8 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         "Targets: "
         + ", ".join(f"{k} {'yes' if v else '**no**'}" for k, v in result["targets"].items()),
+        "",
+        "Wider where the error against Bayes is larger, narrower where smaller (reported, not a "
+        "target): " + ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in follows.items()),
     ]
     return "\n".join(lines) + "\n"

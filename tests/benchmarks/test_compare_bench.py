@@ -63,3 +63,5 @@ def test_the_benchmark_reports_each_group_and_test_size(fast_config) -> None:
     table = markdown(result)
     assert f"| {THIN_SIZES[0]} | " in table and "| as they are | " in table
     assert "Targets: coverage_in_75_85" in table
+    unlike = [k for k, g in result["groups"].items() if g["unlike_training"]]
+    assert list(result["width_follows_error"]) == unlike
