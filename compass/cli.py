@@ -666,6 +666,8 @@ def score(
         with _user_errors():
             plog = PredictionLog() if log is not False else None
             report = score_file(Path(concepts), Path(out), Scorer(hit_model, version), plog)
+    for note in report.notes:
+        typer.echo(note)
     typer.echo(
         f"{out}: {report.scored} of {report.rows} concepts scored with model version "
         f"{version} (request id {report.request_id})"
@@ -725,11 +727,14 @@ def compare(
     with _user_errors():
         plog = PredictionLog() if log else None
         try:
-            table, result, errors = compare_file(concepts, Scorer(hit_model, version), plog, pairs)
+            compared = compare_file(concepts, Scorer(hit_model, version), plog, pairs)
         except BadRequest as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None
-        write_ranking(table, out)
+        write_ranking(compared.table, out)
+    result, errors = compared.answer, compared.errors
+    for note in compared.notes:
+        typer.echo(note)
     for msg in list(errors.values())[:20]:
         typer.echo(msg, err=True)
     if result is None:

@@ -2,7 +2,9 @@
 
 Every row is validated with the model's concept schema, as the HTTP API validates it. A row
 that fails keeps its place in the output with an ``error`` naming the row and column, and no
-scores: nothing is lost and nothing is silently repaired. Columns the schema does not know
+scores: nothing is lost and nothing is silently repaired. Numbers written as exports write them
+(``$8,500.00``, ``1.200,50``, ``12%``) are read as training reads its history
+(``features.numbers``), and what that took is said per column. Columns the schema does not know
 (e.g. outcomes of a simulated history) are carried through untouched. Every scored row goes to
 the prediction log.
 """
@@ -20,6 +22,7 @@ import pandas as pd
 from pydantic import BaseModel, ValidationError
 from tqdm.auto import tqdm
 
+from features.numbers import parse_numbers
 from features.schema import ConceptSchema
 from features.tables import TableError, read_table, write_table
 from scoring.prediction_log import PredictionLog, new_request_id
@@ -32,6 +35,7 @@ class BatchReport:
     scored: int = 0
     errors: list[str] = field(default_factory=list)  # the messages (Spark: the first 20 only)
     request_id: str = ""
+    notes: list[str] = field(default_factory=list)  # numbers read as exports write them
 
     @property
     def invalid(self) -> int:
@@ -73,6 +77,26 @@ def json_types(model: type[BaseModel]) -> dict[str, str]:
         types = [o.get("type") for o in options]
         out[name] = next((t for t in types if t and t != "null"), "string")
     return out
+
+
+def read_numbers(frame: pd.DataFrame, schema: ConceptSchema) -> tuple[pd.DataFrame, list[str]]:
+    """``frame`` with its number fields' cells read as training reads a history's (``$8,500.00``
+    is 8500, ``1.200,50`` is 1200.5: ``features.numbers``), and a note per column that took
+    it. A cell that still reads as no number stays as written, for the schema to refuse by row
+    and field."""
+    types = json_types(schema.model)
+    out, notes = frame, []
+    for col in frame.columns:
+        if types.get(col) not in ("number", "integer"):
+            continue
+        parsed = parse_numbers(frame[col])
+        if parsed.cleaned:
+            out = out.copy() if out is frame else out
+            read = parsed.values.astype(object)
+            out[col] = read.where(read.notna(), frame[col])
+            said = parsed.describe_cleaning()
+            notes.append(f"{col}: {said} read as numbers, as training reads them")
+    return out, notes
 
 
 def validate(
@@ -167,10 +191,11 @@ def score_frame(
     """Score every valid row; return the input columns + flattened answers + ``error``.
     ``request_id``: the batch's (default: a new one); ``names``: see :func:`validate`."""
     report = BatchReport(rows=len(frame), request_id=request_id or new_request_id())
+    readable, report.notes = read_numbers(frame, scorer.schema)  # the output keeps the cells
     results: list[dict[str, Any] | None] = [None] * len(frame)
     error_col: list[str | None] = [None] * len(frame)
     with tqdm(total=len(frame), unit="concept", desc="scoring", disable=not progress) as bar:
-        for start, chunk in _chunks(frame, chunk_size):
+        for start, chunk in _chunks(readable, chunk_size):
             chunk_names = None if names is None else names[start : start + len(chunk)]
             pos, concepts, errors = validate(chunk, scorer.schema, start, chunk_names)
             for p, msg in errors.items():

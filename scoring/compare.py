@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from pydantic import ValidationError
 
 from features.schema import ConceptSchema
 from features.tables import TableError, read_table, write_table
-from scoring.batch import check_columns, validate
+from scoring.batch import check_columns, read_numbers, validate
 from scoring.prediction_log import PredictionLog, new_request_id
 from scoring.scorer import BadRequest, Scorer
 
@@ -166,20 +167,28 @@ def compare_example(schema: ConceptSchema, size: int = 3) -> list[dict[str, Any]
 
 
 # ---- files: `compass compare` ----------------------------------------------------------------
+@dataclass
+class ComparedFile:
+    table: pd.DataFrame  # the ranking, one row per input row in input order, errors kept
+    answer: dict[str, Any] | None  # the whole answer; None if fewer than two rows are valid
+    errors: dict[int, str]  # row position -> its error
+    notes: list[str] = field(default_factory=list)  # numbers read as exports write them
+
+
 def compare_file(
     src: Path,
     scorer: Scorer,
     log: PredictionLog | None = None,
     pairs: Sequence[tuple[str, str]] | None = None,
-) -> tuple[pd.DataFrame, dict[str, Any] | None, dict[int, str]]:
-    """A CSV / Parquet of concepts (the columns ``compass score`` takes) compared: (the ranking
-    as a table, one row per input row in input order, invalid rows kept with their ``error``;
-    the whole answer, None if fewer than two rows are valid; {row: error})."""
+) -> ComparedFile:
+    """A CSV / Parquet of concepts (the columns ``compass score`` takes, read as it reads them)
+    compared."""
     frame = read_table(src, as_text=True)
     check_columns(frame.columns, scorer, src)
     if len(frame) > MAX_CONCEPTS:
         raise TableError(f"{src}: {len(frame)} rows; a comparison takes at most {MAX_CONCEPTS}")
-    pos, concepts, errors = validate(frame, scorer.schema)
+    readable, notes = read_numbers(frame, scorer.schema)
+    pos, concepts, errors = validate(readable, scorer.schema)
     answer = None
     if len(concepts) >= MIN_CONCEPTS:
         answer = compare(scorer, concepts, pairs, new_request_id())
@@ -191,7 +200,8 @@ def compare_file(
                 "compare", answer["request_id"], scorer.version, concepts, outputs, pos,
                 id_field, scorer.model_name,
             )  # fmt: skip
-    return ranking_table(frame, scorer, concepts, pos, errors, answer), answer, errors
+    table = ranking_table(frame, scorer, concepts, pos, errors, answer)
+    return ComparedFile(table, answer, errors, notes)
 
 
 def ranking_table(

@@ -18,11 +18,11 @@ import pandas as pd
 import pandera.pandas as pa
 
 from features.columns import from_frame, launch_days
+from features.numbers import parse_numbers
 from features.simulator import simulate
 from features.spec import DatasetSpec, SpecError
 from features.tables import read
 from training.dates import ParsedDates, parse_dates
-from training.numbers import parse_numbers
 
 DEFAULT_SIM_ROWS, DEFAULT_SIM_SEED = 20_000, 7
 

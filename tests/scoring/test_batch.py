@@ -116,3 +116,38 @@ def test_compass_score_another_spec(video_games_champion: dict, tmp_path: Path) 
     concept_id, model_name = COLUMNS.index("concept_id"), COLUMNS.index("model")
     # the log's concept_id: the Name; its model: the video games one
     assert any(r[concept_id] == example["Name"] and r[model_name] == model for r in logged)
+
+
+def test_numbers_as_exports_write_them_score_as_plain_ones(scorer, tmp_path: Path) -> None:
+    """A file whose numbers carry currency signs, thousands separators and decimal commas, as
+    a spreadsheet exports them, scores as the same file written plainly; it says what it read
+    so, keeps the cells as written, and a cell that is still no number costs only its row."""
+    plain = simulate(6, 5)
+    plain["launch_date"] = plain["launch_date"].dt.strftime("%Y-%m-%d")
+    written = plain.astype({"price": object, "reach": object, "marketing_budget": object})
+    written["price"] = [f"${p:,.2f}" for p in plain["price"]]
+    written.loc[1, "price"] = f"€{plain.loc[1, 'price']:.2f}".replace(".", ",")  # 1299,50
+    written["reach"] = [f"{r:,}".replace(",", " ") for r in plain["reach"]]  # 12 000
+    written["marketing_budget"] = [f"{m:,.2f}" for m in plain["marketing_budget"]]  # 800,000.00
+    written.loc[5, "marketing_budget"] = "a lot"
+    paths = {}
+    for name, frame in (("plain", plain), ("written", written)):
+        paths[name] = tmp_path / f"{name}.csv"
+        frame.to_csv(paths[name], index=False, encoding="utf-8-sig")
+    report = score_file(paths["written"], tmp_path / "w.csv", scorer, progress=False)
+    plain_report = score_file(paths["plain"], tmp_path / "p.csv", scorer, progress=False)
+    assert plain_report.notes == [] and plain_report.scored == 6
+    assert report.scored == 5 and report.errors[0].startswith("row 6 (concept_id")
+    assert "marketing_budget" in report.errors[0]
+    assert sorted(report.notes) == [
+        f"{col}: {how} read as numbers, as training reads them"
+        for col, how in [
+            ("marketing_budget", "thousands separators (5 values)"),
+            ("price", "currency signs, decimal commas (6 values)"),
+            ("reach", "spaces (6 values)"),
+        ]
+    ]
+    out = pd.read_csv(tmp_path / "w.csv", dtype={"price": str})
+    expected = pd.read_csv(tmp_path / "p.csv")["hit_probability"]
+    assert out["hit_probability"][:5].tolist() == expected[:5].tolist()
+    assert out["price"].tolist() == written["price"].tolist()  # as written

@@ -150,9 +150,12 @@ def test_compass_compare_writes_the_ranking(champion: dict, tmp_path: Path) -> N
     schema = champion["train_result"].model.concept_schema
     rows = compare_example(schema) + [schema.example | {"concept_id": "bad", "category": "x"}]
     src, out, full = tmp_path / "ideas.csv", tmp_path / "ranked.csv", tmp_path / "answer.json"
-    pd.DataFrame(rows).to_csv(src, index=False)
+    table = pd.DataFrame(rows).astype({"price": object})
+    table.loc[0, "price"] = f"${rows[0]['price']:,.2f}"  # as a spreadsheet exports it
+    table.to_csv(src, index=False)
     r = CliRunner().invoke(app, ["compare", str(src), "-o", str(out), "--json", str(full)])
     assert r.exit_code == 1 and "row 4 (concept_id 'bad'): category" in r.output, r.output
+    assert "price: currency signs (1 value) read as numbers" in r.output
     assert "1. " in r.output and "beats the top with probability" in r.output
     ranked = pd.read_csv(out)
     assert ranked["rank"].tolist()[:3] == [1, 2, 3] and np.isnan(ranked["rank"].iloc[3])

@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from training.numbers import parse_numbers
+from features.numbers import parse_numbers
 
 
 @pytest.mark.parametrize(

@@ -50,7 +50,8 @@ class ParsedNumbers:
 
     def describe_cleaning(self) -> str:
         """e.g. 'currency signs, thousands separators (4064 values)'."""
-        return f"{', '.join(self.cleaned)} ({self.cleaned_values} values)"
+        n = self.cleaned_values
+        return f"{', '.join(self.cleaned)} ({n} value{'' if n == 1 else 's'})"
 
 
 def parse_numbers(values: pd.Series) -> ParsedNumbers:
