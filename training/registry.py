@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib.metadata
 import json
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -37,22 +36,6 @@ CHAMPION = "champion"
 COMPLETE_TAG = "hit_compass.complete"
 EXPERIMENT = "hit-compass"
 MONITORING_EXPERIMENT = "hit-compass-monitoring"  # compass monitor's runs, apart from training's
-# What the logged pyfunc's code (core, features, models) imports, pinned to the versions that
-# trained it. Left to infer them, MLflow loads the model in a subprocess and lists the whole
-# environment (pyspark, bentoml, optuna: some 130 packages), then checks each of them at load:
-# about 2 s of every `compass train`, and an environment far larger than the model needs.
-PYFUNC_PACKAGES = (
-    "mlflow",
-    "lightgbm",
-    "numpy",
-    "pandas",
-    "pyarrow",
-    "scipy",
-    "pydantic",
-    "pyyaml",
-    "filelock",
-    "charset-normalizer",
-)
 
 
 class NoChampion(LookupError):
@@ -176,7 +159,6 @@ def log_and_register(
             code_paths=[str(REPO_ROOT / d) for d in ("core", "features", "models")],
             signature=infer_signature(example, proba),
             input_example=example,
-            pip_requirements=[f"{p}=={importlib.metadata.version(p)}" for p in PYFUNC_PACKAGES],
         )
         version = mlflow.register_model(info.model_uri, model_name)
         client.set_model_version_tag(model_name, version.version, "run_id", run.info.run_id)
