@@ -114,15 +114,25 @@ def run(
         ),
         "pair_ece_le_0.05": out["pairs"]["ece"] <= TARGET_PAIR_ECE,
     }
-    # reported beside the targets: an interval should be wider where the estimate is further
-    # from Bayes, so per group, whether its width moved the way its error did
-    out["width_follows_error"] = {
-        name: (g["unlike"]["median_log_odds_width"] > g["familiar"]["median_log_odds_width"])
-        == (g["unlike"]["median_log_odds_error"] > g["familiar"]["median_log_odds_error"])
-        for name, g in out["groups"].items()
-        if g["unlike_training"]
-    }
+    out["width_follows_error"] = width_follows_error(out["groups"])
     out["seconds_total"] = round(time.perf_counter() - started, 1)
+    return out
+
+
+def width_follows_error(groups: dict[str, dict[str, Any]]) -> dict[str, bool | None]:
+    """Per group unlike training (reported beside the targets): whether its interval is wider
+    than the familiar concepts' where its estimate is further from Bayes, and not wider where
+    it is closer (None for a group with no concept on a side)."""
+    out: dict[str, bool | None] = {}
+    for name, g in groups.items():
+        if not g["unlike_training"]:
+            continue
+        u, f = g["unlike"], g["familiar"]
+        if not (u["n"] and f["n"]):
+            out[name] = None
+            continue
+        wider = u["median_log_odds_width"] > f["median_log_odds_width"]
+        out[name] = wider == (u["median_log_odds_error"] > f["median_log_odds_error"])
     return out
 
 
@@ -156,15 +166,17 @@ def _inside(
 
 def _covered(model: HitModel, sure: Assessment, bayes: np.ndarray) -> dict:
     inside, lo, hi = _inside(model, sure, bayes)
-    q = model.spread.quantile  # type: ignore[union-attr]
-    edge = 1e-12
-    p = np.clip(model.calibrated(sure.z), edge, 1 - edge)
-    error = np.abs(logit(p) - logit(np.clip(bayes, edge, 1 - edge)))
+
+    def log_odds(p: np.ndarray) -> np.ndarray:
+        return logit(np.clip(p, 1e-12, 1 - 1e-12))
+
+    # both on the served probability's log-odds: the interval as served, and what its width
+    # should follow, the estimate's distance from Bayes
+    error = np.abs(log_odds(model.calibrated(sure.z)) - log_odds(bayes))
     return {
         "coverage": round(float(inside.mean()), 4),
         "median_width": round(float(np.median(hi - lo)), 5),
-        "median_log_odds_width": round(float(np.median(q * (sure.sd_low + sure.sd_high))), 4),
-        # what the width should follow: the estimate's distance from Bayes, in log-odds
+        "median_log_odds_width": round(float(np.median(log_odds(hi) - log_odds(lo))), 4),
         "median_log_odds_error": round(float(np.median(error)), 4),
         "below": round(float((bayes < lo).mean()), 4),
         "above": round(float((bayes > hi).mean()), 4),
@@ -525,8 +537,9 @@ def markdown(result: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        "Median widths and errors are in log-odds (the error: the estimate's distance from "
-        "Bayes, what the width should follow) and the width also in probability.",
+        "Median widths and errors are in the served probability's log-odds (the width: "
+        "logit(high) - logit(low); the error: the estimate's distance from Bayes, what the "
+        "width should follow), and the width also in probability.",
         "",
         "| group | unlike training? | unlike: n, width, error, width in P, inside | familiar: "
         "n, width, error, width in P, inside |",
@@ -581,6 +594,10 @@ def markdown(result: dict[str, Any]) -> str:
         + ", ".join(f"{k} {'yes' if v else '**no**'}" for k, v in result["targets"].items()),
         "",
         "Wider where the error against Bayes is larger, narrower where smaller (reported, not a "
-        "target): " + ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in follows.items()),
+        "target): " + ", ".join(f"{k} {_yes_no(v)}" for k, v in follows.items()),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _yes_no(v: bool | None) -> str:
+    return "n/a" if v is None else "yes" if v else "no"

@@ -1,10 +1,11 @@
 """Batch scoring: a CSV / Parquet of concepts in, the /score answers flattened to columns out.
 
-Every row is validated with the model's concept schema, as the HTTP API validates it. A row
-that fails keeps its place in the output with an ``error`` naming the row and column, and no
-scores: nothing is lost and nothing is silently repaired. Numbers written as exports write them
-(``$8,500.00``, ``1.200,50``, ``12%``) are read as training reads its history
-(``features.numbers``), and what that took is said per column. Columns the schema does not know
+Every row is validated with the model's concept schema, as the HTTP API validates it, once
+the number fields' cells written as exports write them (``$8,500.00``, ``1.200,50``, ``12%``)
+are read as training reads its history (``features.numbers``; what that took is said per
+column; the HTTP API takes JSON numbers only). A row that fails keeps its place in the output
+with an ``error`` naming the row and column, and no scores: nothing is lost and nothing is
+silently repaired. Columns the schema does not know
 (e.g. outcomes of a simulated history) are carried through untouched. Every scored row goes to
 the prediction log.
 """

@@ -30,7 +30,7 @@ from pyspark.sql.types import DoubleType, StringType, StructField, StructType
 
 from features.tables import TableError
 from models.hit_model import HitModel
-from scoring.batch import BatchReport, answer_columns, check_columns, score_frame
+from scoring.batch import BatchReport, answer_columns, check_columns, json_types, score_frame
 from scoring.prediction_log import new_request_id
 from scoring.scorer import Scorer
 
@@ -60,6 +60,13 @@ def score_parquet(
         raise TableError(f"{dst}: writing it would delete the input {src}; choose another folder")
     frame = _read(spark, src)
     check_columns(frame.columns, scorer, src)
+    # each executor reads such cells as score_frame does; counting them would cost a pass
+    types = json_types(scorer.schema.model)
+    notes = [
+        f"{f.name}: text in the file, its numbers read as training reads them"
+        for f in frame.schema.fields
+        if types.get(f.name) in ("number", "integer") and isinstance(f.dataType, StringType)
+    ]
     answers = answer_columns(scorer)
     # as score_frame: input columns named like an answer give way to it, except `error`, which
     # keeps its place (and takes the new messages)
@@ -86,7 +93,9 @@ def score_parquet(
             "*", F.col("_metadata.file_name").alias(_FILE), F.col("_metadata.row_index").alias(_ROW)
         )
         located.mapInPandas(score, schema).write.mode("overwrite").parquet(dst)
-    return _summary(spark.read.parquet(dst), request_id)
+    report = _summary(spark.read.parquet(dst), request_id)
+    report.notes = notes
+    return report
 
 
 def _read(spark: SparkSession, src: str) -> DataFrame:

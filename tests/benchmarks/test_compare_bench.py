@@ -63,5 +63,33 @@ def test_the_benchmark_reports_each_group_and_test_size(fast_config) -> None:
     table = markdown(result)
     assert f"| {THIN_SIZES[0]} | " in table and "| as they are | " in table
     assert "Targets: coverage_in_75_85" in table
-    unlike = [k for k, g in result["groups"].items() if g["unlike_training"]]
-    assert list(result["width_follows_error"]) == unlike
+    assert set(result["width_follows_error"]) <= set(result["groups"])
+
+
+def test_width_follows_error_per_unlike_group() -> None:
+    """Wider where the error is larger and narrower where smaller both count as following it;
+    a group with nobody on a side has no verdict; familiar kinds are not judged."""
+    from benchmarks.compare import width_follows_error
+
+    def group(width: float, error: float, n: int = 10, unlike: bool = True) -> dict:
+        side = {"n": n, "median_log_odds_width": width, "median_log_odds_error": error}
+        familiar = {"n": 10, "median_log_odds_width": 1.0, "median_log_odds_error": 0.5}
+        return {"unlike_training": unlike, "unlike": side, "familiar": familiar}
+
+    verdicts = width_follows_error(
+        {
+            "wider, further": group(1.2, 0.6),
+            "narrower, closer": group(0.9, 0.4),
+            "wider, closer": group(1.2, 0.4),
+            "narrower, further": group(0.9, 0.6),
+            "empty": group(float("nan"), float("nan"), n=0),
+            "familiar kind": group(1.2, 0.6, unlike=False),
+        }
+    )
+    assert verdicts == {
+        "wider, further": True,
+        "narrower, closer": True,
+        "wider, closer": False,
+        "narrower, further": False,
+        "empty": None,
+    }

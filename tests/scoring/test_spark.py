@@ -21,8 +21,10 @@ BAD = {4: "reach", 9: "price", SPLIT + 30: "category"}  # row (from 0) -> the fi
 
 @pytest.fixture(scope="module")
 def concepts(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """240 concepts as one Parquet file (all.parquet) and as a folder of two (parts/)."""
+    """240 concepts as one Parquet file (all.parquet) and as a folder of two (parts/); the
+    marketing budget as text, as an export writes it (800,000.00)."""
     frame = simulate(240, 21)
+    frame["marketing_budget"] = [f"{m:,.2f}" for m in frame["marketing_budget"]]
     assert frame.loc[4, "concept_id"] == "sim-21-000004"  # the ids the messages name
     frame.loc[4, "reach"] = -3  # out of bounds
     frame.loc[9, "price"] = np.nan  # a required field missing
@@ -52,6 +54,9 @@ def test_spark_scores_like_compass_score(
         spark, str(concepts / "all.parquet"), str(dst), model_dir, champion["version"]
     )
     assert (report.rows, report.scored) == (240, 237)
+    assert report.notes == [
+        "marketing_budget: text in the file, its numbers read as training reads them"
+    ]
     one_process, _ = score_frame(
         pd.read_parquet(concepts / "all.parquet"), scorer, progress=False, request_id="same"
     )
@@ -79,6 +84,7 @@ def test_compass_score_on_spark(
     r = CliRunner().invoke(app, args)
     assert r.exit_code == 1, r.output
     assert "237 of 240 concepts scored" in r.output and "3 invalid row(s)" in r.output
+    assert "marketing_budget: text in the file" in r.output
     assert "a.parquet row 5 (concept_id 'sim-21-000004'): reach" in r.output
     assert "b.parquet row 31 (concept_id 'sim-21-000150'): category" in r.output
     on_spark = pd.read_parquet(dst).set_index("concept_id")
