@@ -5,9 +5,8 @@ the number fields' cells written as exports write them (``$8,500.00``, ``1.200,5
 are read as training reads its history (``features.numbers``; what that took is said per
 column; the HTTP API takes JSON numbers only). A row that fails keeps its place in the output
 with an ``error`` naming the row and column, and no scores: nothing is lost and nothing is
-silently repaired. Columns the schema does not know
-(e.g. outcomes of a simulated history) are carried through untouched. Every scored row goes to
-the prediction log.
+silently repaired. Columns the schema does not know (e.g. outcomes of a simulated history) are
+carried through untouched. Every scored row goes to the prediction log.
 """
 
 from __future__ import annotations
@@ -80,15 +79,20 @@ def json_types(model: type[BaseModel]) -> dict[str, str]:
     return out
 
 
+def number_fields(schema: ConceptSchema) -> set[str]:
+    """The fields a request takes as JSON numbers (whole or not)."""
+    return {k for k, t in json_types(schema.model).items() if t in ("number", "integer")}
+
+
 def read_numbers(frame: pd.DataFrame, schema: ConceptSchema) -> tuple[pd.DataFrame, list[str]]:
     """``frame`` with its number fields' cells read as training reads a history's (``$8,500.00``
     is 8500, ``1.200,50`` is 1200.5: ``features.numbers``), and a note per column that took
     it. A cell that still reads as no number stays as written, for the schema to refuse by row
     and field."""
-    types = json_types(schema.model)
+    numbers = number_fields(schema)
     out, notes = frame, []
     for col in frame.columns:
-        if types.get(col) not in ("number", "integer"):
+        if col not in numbers:
             continue
         parsed = parse_numbers(frame[col])
         if parsed.cleaned:

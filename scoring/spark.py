@@ -30,7 +30,7 @@ from pyspark.sql.types import DoubleType, StringType, StructField, StructType
 
 from features.tables import TableError
 from models.hit_model import HitModel
-from scoring.batch import BatchReport, answer_columns, check_columns, json_types, score_frame
+from scoring.batch import BatchReport, answer_columns, check_columns, number_fields, score_frame
 from scoring.prediction_log import new_request_id
 from scoring.scorer import Scorer
 
@@ -61,11 +61,11 @@ def score_parquet(
     frame = _read(spark, src)
     check_columns(frame.columns, scorer, src)
     # each executor reads such cells as score_frame does; counting them would cost a pass
-    types = json_types(scorer.schema.model)
+    numbers = number_fields(scorer.schema)
     notes = [
         f"{f.name}: text in the file, its numbers read as training reads them"
         for f in frame.schema.fields
-        if types.get(f.name) in ("number", "integer") and isinstance(f.dataType, StringType)
+        if f.name in numbers and isinstance(f.dataType, StringType)
     ]
     answers = answer_columns(scorer)
     # as score_frame: input columns named like an answer give way to it, except `error`, which
